@@ -1,0 +1,63 @@
+"""mini-Xception (Arriaga, Ploeger, Valdenegro 2017) for 4-class mood estimation.
+
+Layout as published: a stem of two 3x3 convolutions, four residual blocks (strided 1x1
+convolution on the skip side; two depthwise-separable convolutions and a max pool on the other),
+a final convolution with one channel per class, global average pooling and a softmax.
+The input is a grayscale face crop with pixel values 0..255; the model rescales it itself so
+that training and serving cannot disagree on normalisation.
+"""
+
+from __future__ import annotations
+
+from .labels import MOODS
+
+DEFAULT_INPUT_SIZE = 48
+BASE_FILTERS = (16, 32, 64, 128)
+STEM_FILTERS = 8
+
+
+def build_mini_xception(
+    *,
+    input_size: int = DEFAULT_INPUT_SIZE,
+    num_classes: int = len(MOODS),
+    width: float = 1.0,
+    l2: float = 0.01,
+):
+    import keras
+    from keras import layers, regularizers
+
+    reg = regularizers.l2(l2)
+
+    def conv_bn_relu(x, filters, kernel, name):
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False,
+                          kernel_regularizer=reg, name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.ReLU(name=f"{name}_relu")(x)
+
+    def sep_bn(x, filters, name):
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
+                                   depthwise_regularizer=reg, pointwise_regularizer=reg,
+                                   name=f"{name}_sep")(x)
+        return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+    inputs = keras.Input((input_size, input_size, 1), name="face")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
+    stem = max(4, round(STEM_FILTERS * width))
+    x = conv_bn_relu(x, stem, 3, "stem1")
+    x = conv_bn_relu(x, stem, 3, "stem2")
+    for i, base in enumerate(BASE_FILTERS, start=1):
+        filters = max(4, round(base * width))
+        skip = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False,
+                             name=f"block{i}_skip_conv")(x)
+        skip = layers.BatchNormalization(name=f"block{i}_skip_bn")(skip)
+        x = sep_bn(x, filters, f"block{i}_a")
+        x = layers.ReLU(name=f"block{i}_a_relu")(x)
+        x = sep_bn(x, filters, f"block{i}_b")
+        x = layers.ReLU(name=f"block{i}_b_relu")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{i}_pool")(x)
+        x = layers.Add(name=f"block{i}_add")([x, skip])
+    x = layers.Conv2D(num_classes, 3, padding="same", kernel_regularizer=reg,
+                      name="classifier_conv")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Softmax(name="mood")(x)
+    return keras.Model(inputs, outputs, name="mini_xception")

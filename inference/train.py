@@ -1,0 +1,184 @@
+"""Train mini-Xception on a folder-per-class data set, resumable, and export it for serving.
+
+Layout of --data: `train/` for training; validation from `val/` if present, else the
+PublicTest_ images of `test/` (FER2013), else a stratified 10% of `train/`. PrivateTest_
+images are never read here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, load_dataset
+from .labels import MOODS
+from .metrics import classification_report
+
+MODEL_VERSION_PREFIX = "mini-xception-4mood"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100
+    input_size: int = 48
+    seed: int = 1337
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    l2: float = 0.01
+    width: float = 1.5
+    label_smoothing: float = 0.1
+    early_stopping_patience: int = 15
+    plateau_patience: int = 5
+    plateau_factor: float = 0.5
+    min_learning_rate: float = 1e-5
+    class_weight_power: float = 0.5  # 0 = none, 1 = fully balanced; 0.5 = inverse sqrt frequency
+    augment_shift: float = 0.1
+    augment_rotation_deg: float = 10.0
+    augment_zoom: float = 0.1
+
+
+def split_data(data_dir: Path, size: int, seed: int) -> tuple[Dataset, Dataset, str]:
+    train = load_dataset(data_dir / "train", size=size)
+    if (data_dir / "val").is_dir():
+        return train, load_dataset(data_dir / "val", size=size), "val/"
+    if (data_dir / "test").is_dir():
+        return train, load_dataset(data_dir / "test", size=size, split="public"), "test/ PublicTest_"
+    rng = np.random.default_rng(seed)
+    val_mask = np.zeros(len(train), dtype=bool)
+    for label in np.unique(train.labels):
+        idx = np.flatnonzero(train.labels == label)
+        val_mask[rng.choice(idx, max(1, len(idx) // 10), replace=False)] = True
+    pick = lambda m: Dataset(train.images[m], train.labels[m], tuple(np.array(train.paths)[m]))  # noqa: E731
+    return pick(~val_mask), pick(val_mask), "10% of train/"
+
+
+def class_weights(labels: np.ndarray, power: float) -> dict[int, float]:
+    counts = np.bincount(labels, minlength=len(MOODS)).astype(float)
+    weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** power, 0.0)
+    weights /= (weights * counts).sum() / counts.sum()  # mean weight per sample = 1
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def _augmenter(cfg: TrainConfig):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=cfg.seed),
+        layers.RandomRotation(cfg.augment_rotation_deg / 360, fill_mode="reflect", seed=cfg.seed),
+        layers.RandomTranslation(cfg.augment_shift, cfg.augment_shift, fill_mode="reflect", seed=cfg.seed),
+        layers.RandomZoom(cfg.augment_zoom, fill_mode="reflect", seed=cfg.seed),
+    ], name="augment")
+
+
+def _train_pipeline(train: Dataset, cfg: TrainConfig, weights: dict[int, float]):
+    import tensorflow as tf
+
+    augment = _augmenter(cfg)
+    onehot = np.eye(len(MOODS), dtype="float32")[train.labels]
+    sample_w = np.array([weights[int(y)] for y in train.labels], dtype="float32")
+    ds = tf.data.Dataset.from_tensor_slices((train.images.astype("float32"), onehot, sample_w))
+    ds = ds.shuffle(len(train), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    ds = ds.map(lambda x, y, w: (augment(x, training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_probs(model, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """Mood probabilities, averaged over the image and its mirror (test-time flip)."""
+    x = images.astype("float32")
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    probs += model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)
+    return probs / 2
+
+
+def _val_callback(val: Dataset, history_path: Path):
+    import keras
+
+    class ValidationF1(keras.callbacks.Callback):
+        """Adds val_weighted_f1 (with flip averaging, as served) so selection uses the target metric."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs if logs is not None else {}
+            report = classification_report(val.labels, predict_probs(self.model, val.images).argmax(1))
+            logs["val_weighted_f1"] = report["weighted_f1"]
+            logs["val_macro_f1"] = report["macro_f1"]
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            row = {"epoch": epoch + 1, "lr": lr, "time": time.time(),
+                   **{k: float(v) for k, v in logs.items()}}
+            with history_path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(f"epoch {epoch + 1}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items()
+                                                     if k not in ("epoch", "time")), flush=True)
+
+    return ValidationF1()
+
+
+def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: TrainConfig) -> dict:
+    import keras
+
+    from .export import export_tflite
+    from .model import build_mini_xception
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    started = time.time()
+    train_set, val_set, val_source = split_data(data_dir, cfg.input_size, cfg.seed)
+    weights = class_weights(train_set.labels, cfg.class_weight_power)
+    print(f"train {len(train_set)} {train_set.counts()}; validate on {val_source} {len(val_set)}", flush=True)
+
+    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    best_path = out_dir / "best.keras"
+    callbacks = [
+        _val_callback(val_set, out_dir / "history.jsonl"),
+        keras.callbacks.ModelCheckpoint(best_path, monitor="val_weighted_f1", mode="max", save_best_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.plateau_factor,
+                                          patience=cfg.plateau_patience, min_lr=cfg.min_learning_rate),
+        keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max",
+                                      patience=cfg.early_stopping_patience),
+        keras.callbacks.BackupAndRestore(str(out_dir / "checkpoint")),  # resume after interruption
+    ]
+    history = model.fit(
+        _train_pipeline(train_set, cfg, weights),
+        validation_data=(val_set.images.astype("float32"), np.eye(len(MOODS))[val_set.labels]),
+        epochs=cfg.epochs, callbacks=callbacks, verbose=2,
+    )
+    best = keras.models.load_model(best_path)
+    report = classification_report(val_set.labels, predict_probs(best, val_set.images).argmax(1))
+    rows = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
+    card = {
+        "version": f"{MODEL_VERSION_PREFIX}-{time.strftime('%Y%m%d')}-s{cfg.seed}",
+        "architecture": "mini-Xception", "parameters": int(best.count_params()),
+        "input": {"size": cfg.input_size, "channels": 1, "range": "0..255 grayscale face crop"},
+        "classes": list(MOODS),
+        "data": {"source": str(data_dir), "train": train_set.counts(), "validation": val_set.counts(),
+                 "validation_source": val_source},
+        "hyperparameters": asdict(cfg), "class_weights": weights,
+        "epochs_run": len(rows), "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),
+        "training_seconds": round(time.time() - started + _earlier_seconds(rows, history), 1),
+        "validation": report, "test_time_augmentation": "horizontal flip, probabilities averaged",
+    }
+    serving = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    serving.set_weights(best.get_weights())  # uncompiled copy: no optimizer state in the file
+    serving.save(out_dir / "model.keras")
+    export_tflite(serving, out_dir / "model.tflite")
+    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))
+    return card
+
+
+def _earlier_seconds(rows: list[dict], history) -> float:
+    """Time spent in runs before a resume (history.jsonl spans all of them)."""
+    if len(rows) <= len(history.epoch) or len(rows) < 2:
+        return 0.0
+    resumed_at = rows[len(rows) - len(history.epoch) - 1]["time"]
+    return max(0.0, resumed_at - rows[0]["time"])
