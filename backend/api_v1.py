@@ -1,0 +1,4 @@
+"""Routes of API version 1."""
+from django.urls import path
+
+urlpatterns: list = []

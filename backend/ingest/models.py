@@ -1,0 +1,73 @@
+"""Uploaded frame batches and their frames, until the worker turns them into mood records."""
+import uuid
+
+from django.db import models
+
+
+class FrameBatch(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        DONE = "done"
+        FAILED = "failed"
+
+    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="batches")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="batches")
+    batch_id = models.UUIDField(help_text="Client-chosen id; a retry with the same id is idempotent.")
+    # SHA-256 over every frame's bytes and timestamp, in order: tells a retry (same content, 200)
+    # from a client bug reusing an id (different content, 409).
+    content_digest = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    frame_count = models.PositiveIntegerField()
+    frames_with_face = models.PositiveIntegerField(default=0)
+    frames_undecodable = models.PositiveIntegerField(default=0)
+    record_count = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by_task = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    frames_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "batch_id"], name="unique_batch_id_per_device"),
+        ]
+        indexes = [
+            # The sweeper's scan for stuck work; partial so it stays tiny as done batches pile up.
+            models.Index(
+                fields=["status", "received_at"],
+                name="batch_unfinished_idx",
+                condition=models.Q(status__in=["queued", "processing"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} ({self.status})"
+
+
+class Frame(models.Model):
+    """One uploaded image, held in the database until its batch is processed.
+
+    Why the database: the frames and their batch row commit in one transaction (no orphan files,
+    no row pointing at a missing file), every worker host reaches them through the connection it
+    already has, and they are deleted in the same transaction that writes their mood records.
+    Frames are small (<= MAX_FRAME_BYTES, typically tens of KB) and live for seconds.
+    """
+
+    batch = models.ForeignKey(FrameBatch, on_delete=models.CASCADE, related_name="frames")
+    index = models.PositiveSmallIntegerField()
+    captured_at = models.DateTimeField()
+    content_type = models.CharField(max_length=32)
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="unique_frame_index_per_batch")]
+
+    def __str__(self) -> str:
+        return f"frame {self.index} of {self.batch_id}"

@@ -1,0 +1,45 @@
+"""Mood records: one per detected face, the only thing kept once a frame is processed."""
+from django.db import models
+
+
+class Mood(models.TextChoices):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    OTHER = "other"
+
+
+class MoodRecord(models.Model):
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="mood_records")
+    batch = models.ForeignKey("ingest.FrameBatch", on_delete=models.CASCADE, related_name="mood_records")
+    frame_index = models.PositiveSmallIntegerField()
+    face_index = models.PositiveSmallIntegerField()
+    captured_at = models.DateTimeField(help_text="The frame's own timestamp, from the device.")
+    mood = models.CharField(max_length=16, choices=Mood.choices)
+    p_positive = models.FloatField()
+    p_negative = models.FloatField()
+    p_neutral = models.FloatField()
+    p_other = models.FloatField()
+    box_x = models.IntegerField()
+    box_y = models.IntegerField()
+    box_w = models.PositiveIntegerField()
+    box_h = models.PositiveIntegerField()
+    detection_score = models.FloatField()
+    model_version = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["captured_at", "id"]
+        constraints = [
+            # A re-run of a batch (redelivery, sweeper) can never duplicate a face's record.
+            models.UniqueConstraint(
+                fields=["batch", "frame_index", "face_index"], name="unique_record_per_face"
+            ),
+        ]
+        indexes = [
+            # The dashboard's hot path: one patient's records in a time range.
+            models.Index(fields=["patient", "captured_at"], name="mood_patient_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mood} at {self.captured_at:%Y-%m-%d %H:%M:%S}"

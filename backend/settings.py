@@ -1,0 +1,235 @@
+"""MoodWatch settings: one module, driven entirely by environment variables.
+
+With nothing set it runs the embedded default (SQLite under var/, Celery tasks executed in
+process) so `make run` works on a bare machine. With DATABASE_URL and CELERY_BROKER_URL set the
+same code runs on PostgreSQL, Redis and separate workers.
+
+Production fails closed: when DJANGO_ENV=production or DEBUG is off, SECRET_KEY and
+ALLOWED_HOSTS must come from the environment and the secure-transport settings are on, so
+`manage.py check --deploy` is clean.
+"""
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is ignored
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development, production or test, not {DJANGO_ENV!r}")
+DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
+PRODUCTION = DJANGO_ENV == "production" or not DEBUG
+
+if PRODUCTION:
+    # No default: a deployment that forgets its secret must not start.
+    SECRET_KEY = env.str("SECRET_KEY")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-key-never-use-in-production")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "backend.core",
+    "backend.patients",
+    "backend.devices",
+    "backend.ingest",
+    "backend.moods",
+]
+# Other parts of the project (e.g. the clinicians' dashboard) add themselves here.
+INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "backend.urls"
+WSGI_APPLICATION = "backend.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "backend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Eager tasks write from the request thread; a busy timeout avoids "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://moodwatch")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION and DJANGO_ENV != "test"
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+LOGIN_URL = "admin:login"
+
+# --- security -----------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if env.bool("BEHIND_TLS_PROXY", default=True):
+        # The TLS-terminating proxy in front of gunicorn must set (and strip) this header.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- uploads: every frame-batch limit is configurable ---------------------------------------------
+MOODWATCH = {
+    "MAX_FRAMES_PER_BATCH": env.int("MAX_FRAMES_PER_BATCH", default=60),
+    "MAX_FRAME_BYTES": env.int("MAX_FRAME_BYTES", default=2 * 1024 * 1024),
+    "MAX_FRAME_PIXELS": env.int("MAX_FRAME_PIXELS", default=3840 * 2160),
+    "MAX_FUTURE_SKEW": timedelta(seconds=env.int("MAX_FUTURE_SKEW_SECONDS", default=5 * 60)),
+    "MAX_FRAME_AGE": timedelta(hours=env.int("MAX_FRAME_AGE_HOURS", default=7 * 24)),
+    "ENROLLMENT_CODE_TTL": timedelta(days=env.int("ENROLLMENT_CODE_TTL_DAYS", default=7)),
+    # 0 = frames are deleted in the same transaction that stores their mood records.
+    "FRAME_RETENTION": timedelta(hours=env.int("FRAME_RETENTION_HOURS", default=0)),
+    # The sweeper re-enqueues batches stuck this long in queued / processing ...
+    "QUEUED_TIMEOUT": timedelta(seconds=env.int("BATCH_QUEUED_TIMEOUT_SECONDS", default=5 * 60)),
+    "PROCESSING_TIMEOUT": timedelta(seconds=env.int("BATCH_PROCESSING_TIMEOUT_SECONDS", default=10 * 60)),
+    # ... and marks a batch failed after this many processing attempts.
+    "MAX_PROCESSING_ATTEMPTS": env.int("BATCH_MAX_PROCESSING_ATTEMPTS", default=5),
+    # last_seen is refreshed at most this often, so authentication is not a write per request.
+    "DEVICE_LAST_SEEN_RESOLUTION": timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION_SECONDS", default=60)),
+    # Real face photos used by tests, demos and benchmarks (never downloaded at run time).
+    "SAMPLE_IMAGES_DIR": env.path("MOODWATCH_SAMPLE_IMAGES_DIR", default=str(BASE_DIR.parent / "shared" / "images")),
+}
+# Uploaded frames are read into memory up to the frame limit; bigger ones spill to temp files.
+FILE_UPLOAD_MAX_MEMORY_SIZE = MOODWATCH["MAX_FRAME_BYTES"]
+# Let a few more files than the frame limit through Django's parser, so an over-long batch
+# gets our JSON "too_many_frames" error instead of Django's generic TooManyFilesSent.
+DATA_UPLOAD_MAX_NUMBER_FILES = MOODWATCH["MAX_FRAMES_PER_BATCH"] * 2 + 10
+DATA_UPLOAD_MAX_NUMBER_FIELDS = MOODWATCH["MAX_FRAMES_PER_BATCH"] * 2 + 100
+
+# --- REST framework ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "backend.core.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": (
+        ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"]
+        if DEBUG
+        else ["rest_framework.renderers.JSONRenderer"]
+    ),
+    "DEFAULT_THROTTLE_RATES": {
+        # Enrollment codes are short enough to type: throttle guessing.
+        "enroll": env.str("ENROLL_THROTTLE_RATE", default="20/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MoodWatch API",
+    "DESCRIPTION": "Device upload API and clinician read API, version 1.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+# --- Celery ---------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+# No broker: run tasks in process so the embedded default works with nothing else running.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_RESULT_BACKEND = None  # results live in the database (FrameBatch), not in Celery
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# A killed worker's message goes back to the queue and is finished once (claims + unique keys).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="moodwatch")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-batches": {
+        "task": "backend.ingest.tasks.sweep_batches",
+        "schedule": env.int("SWEEP_INTERVAL_SECONDS", default=60),
+    },
+}
+
+# --- logging --------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
