@@ -1,4 +1,23 @@
 """Routes of API version 1."""
 from django.urls import path
 
-urlpatterns: list = []
+from backend.devices.views import DeviceEnrollView
+from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView
+from backend.moods.views import (
+    EnrollmentCodeCreateView,
+    PatientListView,
+    PatientMoodListView,
+    PatientMoodSummaryView,
+)
+
+urlpatterns = [
+    # device API
+    path("devices/enroll/", DeviceEnrollView.as_view(), name="device-enroll"),
+    path("frame-batches/", FrameBatchCreateView.as_view(), name="frame-batch-list"),
+    path("frame-batches/<str:batch_id>/", FrameBatchDetailView.as_view(), name="frame-batch-detail"),
+    # clinician API
+    path("patients/", PatientListView.as_view(), name="patient-list"),
+    path("patients/<str:patient_id>/moods/", PatientMoodListView.as_view(), name="patient-moods"),
+    path("patients/<str:patient_id>/mood-summary/", PatientMoodSummaryView.as_view(), name="patient-mood-summary"),
+    path("patients/<str:patient_id>/enrollment-codes/", EnrollmentCodeCreateView.as_view(), name="patient-enrollment-codes"),
+]

@@ -7,5 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/auth/", include("rest_framework.urls")),  # session login for the browsable API
     path("api/v1/", include("backend.api_v1")),
 ]
+
+handler500 = "backend.core.views.server_error"

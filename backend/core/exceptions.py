@@ -1,0 +1,67 @@
+"""One JSON error shape for the whole API: {"code", "detail"[, "errors": [{field, code, detail, index?}]]}."""
+import logging
+
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ApplicationError, FieldError, InputInvalid
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten(detail, prefix: str = "") -> list[FieldError]:
+    """Turn DRF's nested ValidationError.detail into a flat list of FieldErrors."""
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            name = "non_field_errors" if key == "non_field_errors" and not prefix else f"{prefix}{key}"
+            errors += _flatten(value, f"{name}.")
+        return errors
+    if isinstance(detail, list):
+        errors = []
+        for item in detail:
+            errors += _flatten(item, prefix)
+        return errors
+    field = prefix.rstrip(".") or "non_field_errors"
+    return [FieldError(field=field, code=getattr(detail, "code", "invalid"), detail=str(detail))]
+
+
+def _validation_response(errors: list[FieldError]) -> Response:
+    body = {
+        "code": "validation_error",
+        "detail": "; ".join(f"{e.field}: {e.detail}" for e in errors) or "Invalid input.",
+        "errors": [e.as_dict() for e in errors],
+    }
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, InputInvalid):
+        return _validation_response(exc.errors)
+    if isinstance(exc, ApplicationError):
+        return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exceptions.as_serializer_error(exc))
+    if isinstance(exc, SuspiciousOperation):
+        # e.g. Django's TooManyFieldsSent / TooManyFilesSent while parsing a multipart body.
+        logger.warning("Refused suspicious request: %s", exc)
+        return Response({"code": "bad_request", "detail": str(exc) or "Bad request."}, status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_response(_flatten(exc.detail))
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+    response.data = {"code": code, "detail": str(detail)}
+    return response

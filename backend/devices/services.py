@@ -1,0 +1,84 @@
+"""Writes for devices: issuing enrollment codes, enrolling, authenticating, revoking."""
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from backend.core.errors import ApplicationError
+from backend.patients.models import Patient
+
+from . import tokens
+from .models import Device, EnrollmentCode
+
+
+def enrollment_code_issue(
+    *, patient: Patient, issued_by: AbstractBaseUser | None, ttl: timedelta | None = None
+) -> tuple[EnrollmentCode, str]:
+    """Create a one-time code for the patient. Returns the row and the code (shown once, never stored)."""
+    ttl = ttl if ttl is not None else settings.MOODWATCH["ENROLLMENT_CODE_TTL"]
+    code = tokens.enrollment_code_generate()
+    row = EnrollmentCode.objects.create(
+        patient=patient,
+        code_digest=tokens.enrollment_code_digest(code),
+        issued_by=issued_by,
+        expires_at=timezone.now() + ttl,
+    )
+    return row, code
+
+
+@transaction.atomic
+def device_enroll(*, code: str, label: str = "") -> tuple[Device, str]:
+    """Consume an enrollment code and create a device. Returns the device and its bearer token."""
+    row = (
+        EnrollmentCode.objects.select_for_update()
+        .select_related("patient")
+        .filter(code_digest=tokens.enrollment_code_digest(code))
+        .first()
+    )
+    if row is None:
+        raise ApplicationError("Unknown enrollment code.", code="enrollment_code_invalid")
+    if row.used_at is not None:
+        raise ApplicationError("This enrollment code was already used.", code="enrollment_code_used")
+    if row.expires_at <= timezone.now():
+        raise ApplicationError("This enrollment code has expired.", code="enrollment_code_expired")
+    if not row.patient.is_active:
+        raise ApplicationError("This patient is not active.", code="patient_inactive")
+    lookup_id, token = tokens.device_token_generate()
+    device = Device.objects.create(
+        patient=row.patient,
+        label=label,
+        token_lookup_id=lookup_id,
+        token_digest=tokens.device_token_digest(token),
+        last_seen=timezone.now(),
+    )
+    row.used_at = timezone.now()
+    row.device = device
+    row.save(update_fields=["used_at", "device"])
+    return device, token
+
+
+def device_authenticate(*, token: str) -> Device:
+    """Return the live device for a bearer token, refreshing `last_seen` at most once a minute."""
+    lookup_id = tokens.device_token_lookup_id(token)
+    device = None
+    if lookup_id is not None:
+        device = Device.objects.select_related("patient").filter(token_lookup_id=lookup_id).first()
+    if device is None or not tokens.digests_match(device.token_digest, tokens.device_token_digest(token)):
+        raise ApplicationError("Unknown device token.", code="device_token_invalid", status_code=401)
+    if device.is_revoked:
+        raise ApplicationError("This device was revoked; enroll it again.", code="device_revoked", status_code=401)
+    now = timezone.now()
+    resolution = settings.MOODWATCH["DEVICE_LAST_SEEN_RESOLUTION"]
+    if device.last_seen is None or now - device.last_seen >= resolution:
+        Device.objects.filter(pk=device.pk).update(last_seen=now)
+        device.last_seen = now
+    return device
+
+
+def device_revoke(*, device: Device) -> Device:
+    if device.revoked_at is None:
+        device.revoked_at = timezone.now()
+        device.save(update_fields=["revoked_at"])
+    return device

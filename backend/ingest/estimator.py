@@ -1,0 +1,16 @@
+"""The mood estimator, loaded once per process (per Celery worker child) and reused."""
+import threading
+
+from inference import MoodEstimator
+
+_lock = threading.Lock()
+_estimator: MoodEstimator | None = None
+
+
+def estimator_get() -> MoodEstimator:
+    global _estimator
+    if _estimator is None:
+        with _lock:
+            if _estimator is None:
+                _estimator = MoodEstimator.load()
+    return _estimator

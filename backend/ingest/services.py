@@ -1,0 +1,291 @@
+"""Writes for frame batches: accepting an upload, processing it into mood records, sweeping.
+
+Processing follows one rule: slow work (decoding, inference) never runs inside a database
+transaction, and every write is guarded so that any number of re-runs gives the same result.
+"""
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from backend.core.errors import ApplicationError
+from backend.devices.models import Device
+from backend.moods.models import MoodRecord
+
+from .models import Frame, FrameBatch
+from .uploads import ValidUpload
+
+logger = logging.getLogger(__name__)
+
+
+# --- upload --------------------------------------------------------------------------------------
+
+def upload_digest(upload: ValidUpload) -> str:
+    """SHA-256 over every frame's bytes and timestamp (as sent), in order."""
+    outer = hashlib.sha256()
+    for frame in upload.frames:
+        outer.update(hashlib.sha256(frame.data).digest())
+        outer.update(frame.captured_at_raw.strip().encode())
+        outer.update(b"\0")
+    return outer.hexdigest()
+
+
+def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bool]:
+    """Store a validated upload and enqueue its processing. Returns (batch, created).
+
+    A retry of the same batch_id with the same content returns the existing batch (created=False)
+    and stores nothing; the same batch_id with different content is a 409.
+    """
+    digest = upload_digest(upload)
+    existing = FrameBatch.objects.filter(device=device, batch_id=upload.batch_id).first()
+    if existing is not None:
+        return _batch_replay(existing, digest), False
+    try:
+        return _batch_store(device=device, upload=upload, digest=digest), True
+    except IntegrityError:
+        # Two copies of the same upload raced; the other one committed first.
+        existing = FrameBatch.objects.get(device=device, batch_id=upload.batch_id)
+        return _batch_replay(existing, digest), False
+
+
+def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
+    if existing.content_digest != digest:
+        raise ApplicationError(
+            f"batch_id {existing.batch_id} was already used for different frames or timestamps.",
+            code="batch_id_conflict",
+            status_code=409,
+        )
+    return existing
+
+
+@transaction.atomic
+def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBatch:
+    now = timezone.now()
+    batch = FrameBatch.objects.create(
+        device=device,
+        patient_id=device.patient_id,
+        batch_id=upload.batch_id,
+        content_digest=digest,
+        frame_count=len(upload.frames),
+        enqueued_at=now,
+    )
+    Frame.objects.bulk_create(
+        Frame(batch=batch, index=i, captured_at=f.captured_at, content_type=f.content_type, data=f.data)
+        for i, f in enumerate(upload.frames)
+    )
+    batch_enqueue_on_commit(batch_pk=batch.pk)
+    return batch
+
+
+def batch_enqueue_on_commit(*, batch_pk: int) -> None:
+    from .tasks import process_batch  # tasks import services
+
+    # robust: a broker outage must not turn an already committed upload into a 500;
+    # the sweeper enqueues batches left in `queued`.
+    transaction.on_commit(lambda: process_batch.delay(batch_pk), robust=True)
+
+
+# --- processing ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrameResult:
+    index: int
+    captured_at: object
+    faces: list  # list[inference.FaceMood]
+
+
+def batch_claim(*, batch_pk: int, task_id: str) -> bool:
+    """Conditional UPDATE: take the batch if it is queued, stale, or this very task's (a redelivery)."""
+    now = timezone.now()
+    stale = now - settings.MOODWATCH["PROCESSING_TIMEOUT"]
+    claimable = Q(status=FrameBatch.Status.QUEUED) | Q(
+        Q(status=FrameBatch.Status.PROCESSING) & (Q(claimed_by_task=task_id) | Q(claimed_at__lt=stale))
+    )
+    taken = FrameBatch.objects.filter(claimable, pk=batch_pk).update(
+        status=FrameBatch.Status.PROCESSING, claimed_at=now, claimed_by_task=task_id, attempts=F("attempts") + 1
+    )
+    return taken == 1
+
+
+def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | None:
+    """Turn a batch's frames into mood records. Safe to run any number of times."""
+    task_id = task_id or f"direct-{uuid.uuid4()}"
+    if not batch_claim(batch_pk=batch_pk, task_id=task_id):
+        logger.info("batch %s: not claimable (done, failed or held by another worker)", batch_pk)
+        return None
+    frames = list(Frame.objects.filter(batch_id=batch_pk).order_by("index").values_list("index", "captured_at", "data"))
+    results, undecodable, model_version = _frames_estimate(frames)
+    return batch_complete(
+        batch_pk=batch_pk, task_id=task_id, results=results, undecodable=undecodable, model_version=model_version
+    )
+
+
+def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[FrameResult], int, str]:
+    """Detect and classify every frame in one batched call; skip (and count) undecodable frames.
+
+    The estimator decodes the encoded bytes itself (at reduced scale where the frame allows),
+    which is cheaper than handing it full-size arrays.
+    """
+    from inference import InferenceError
+
+    from .estimator import estimator_get
+
+    estimator = estimator_get()
+    encoded = [(index, captured_at, bytes(data)) for index, captured_at, data in frames]
+    try:
+        per_frame = estimator.estimate_batch([data for _, _, data in encoded]) if encoded else []
+    except InferenceError:
+        per_frame = None  # one bad frame spoils the batched call: redo frame by frame, skip bad ones
+    results = []
+    for position, (index, captured_at, data) in enumerate(encoded):
+        if per_frame is not None:
+            results.append(FrameResult(index, captured_at, per_frame[position]))
+            continue
+        try:
+            results.append(FrameResult(index, captured_at, estimator.estimate_batch([data])[0]))
+        except InferenceError as error:
+            logger.warning("frame %s skipped: %s", index, error)
+    return results, len(frames) - len(results), estimator.version
+
+
+def batch_complete(
+    *, batch_pk: int, task_id: str, results: list[FrameResult], undecodable: int, model_version: str
+) -> FrameBatch | None:
+    """Write all records, mark the batch done and delete its frames, in one transaction."""
+    with transaction.atomic():
+        batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
+        if batch.status != FrameBatch.Status.PROCESSING:
+            return None  # another run finished (or gave up on) it first
+        if batch.claimed_by_task != task_id:
+            logger.info("batch %s: finished by a stale run %s; results are identical", batch_pk, task_id)
+        records = [
+            _record_build(batch, result, face_index, face, model_version)
+            for result in results
+            for face_index, face in enumerate(result.faces)
+        ]
+        MoodRecord.objects.bulk_create(records)
+        now = timezone.now()
+        batch.status = FrameBatch.Status.DONE
+        batch.frames_with_face = sum(1 for r in results if r.faces)
+        batch.frames_undecodable = undecodable
+        batch.record_count = len(records)
+        batch.processed_at = now
+        batch.model_version = model_version
+        batch.error = ""
+        if settings.MOODWATCH["FRAME_RETENTION"] <= timedelta(0):
+            Frame.objects.filter(batch=batch).delete()
+            batch.frames_deleted_at = now
+        batch.save()
+    return batch
+
+
+def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:
+    x, y, w, h = (int(v) for v in face.box)
+    p = face.probabilities
+    return MoodRecord(
+        patient_id=batch.patient_id,
+        batch=batch,
+        frame_index=result.index,
+        face_index=face_index,
+        captured_at=result.captured_at,
+        mood=face.mood,
+        p_positive=float(p["positive"]),
+        p_negative=float(p["negative"]),
+        p_neutral=float(p["neutral"]),
+        p_other=float(p["other"]),
+        box_x=x,
+        box_y=y,
+        box_w=w,
+        box_h=h,
+        detection_score=float(face.detection_score),
+        model_version=model_version,
+    )
+
+
+def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str) -> None:
+    """Record a permanent fault. The sweeper retries later, up to the attempt limit, then fails it."""
+    with transaction.atomic():
+        batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
+        if batch.status != FrameBatch.Status.PROCESSING or batch.claimed_by_task != task_id:
+            return
+        batch.error = error[:2000]
+        if batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
+            _batch_mark_failed(batch)
+        else:
+            batch.status = FrameBatch.Status.QUEUED
+            batch.enqueued_at = timezone.now()
+            batch.save(update_fields=["error", "status", "enqueued_at"])
+
+
+def _batch_mark_failed(batch: FrameBatch) -> None:
+    now = timezone.now()
+    batch.status = FrameBatch.Status.FAILED
+    batch.processed_at = now
+    if settings.MOODWATCH["FRAME_RETENTION"] <= timedelta(0):
+        Frame.objects.filter(batch=batch).delete()
+        batch.frames_deleted_at = now
+    batch.save()
+
+
+# --- sweeping ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int
+    failed: int
+    frames_purged: int
+
+
+def batch_sweep() -> SweepReport:
+    """Re-enqueue batches stuck in queued/processing (e.g. a broker message lost to a Redis restart),
+    fail those out of attempts, and purge frames kept past their retention."""
+    limits = settings.MOODWATCH
+    now = timezone.now()
+    stuck = FrameBatch.objects.filter(
+        Q(status=FrameBatch.Status.QUEUED, enqueued_at__lt=now - limits["QUEUED_TIMEOUT"])
+        | Q(status=FrameBatch.Status.PROCESSING, claimed_at__lt=now - limits["PROCESSING_TIMEOUT"])
+    ).values_list("pk", flat=True)
+    requeued = failed = 0
+    for batch_pk in stuck:
+        outcome = _batch_sweep_one(batch_pk=batch_pk, now=now)
+        requeued += outcome == "requeued"
+        failed += outcome == "failed"
+    return SweepReport(requeued=requeued, failed=failed, frames_purged=frames_purge_expired(now=now))
+
+
+@transaction.atomic
+def _batch_sweep_one(*, batch_pk: int, now) -> str:
+    batch = FrameBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
+    if batch is None or batch.status not in (FrameBatch.Status.QUEUED, FrameBatch.Status.PROCESSING):
+        return "skipped"
+    if batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
+        batch.error = batch.error or f"Gave up after {batch.attempts} processing attempts."
+        _batch_mark_failed(batch)
+        return "failed"
+    batch.enqueued_at = now
+    batch.save(update_fields=["enqueued_at"])
+    batch_enqueue_on_commit(batch_pk=batch.pk)
+    return "requeued"
+
+
+def frames_purge_expired(*, now) -> int:
+    """Delete frames of finished batches once the retention window (FRAME_RETENTION_HOURS) is over."""
+    cutoff = now - settings.MOODWATCH["FRAME_RETENTION"]
+    finished = FrameBatch.objects.filter(
+        status__in=[FrameBatch.Status.DONE, FrameBatch.Status.FAILED],
+        frames_deleted_at__isnull=True,
+        processed_at__lte=cutoff,
+    )
+    batch_pks = list(finished.values_list("pk", flat=True)[:1000])
+    if not batch_pks:
+        return 0
+    with transaction.atomic():
+        deleted, _ = Frame.objects.filter(batch_id__in=batch_pks).delete()
+        FrameBatch.objects.filter(pk__in=batch_pks).update(frames_deleted_at=now)
+    return deleted

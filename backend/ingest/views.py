@@ -1,0 +1,89 @@
+"""Device API: upload a frame batch, read a batch's status."""
+import uuid
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.core.serializers import ErrorSerializer
+from backend.devices.authentication import DeviceAuthentication
+from backend.devices.permissions import IsDevice, PatientAcceptsUploads
+
+from .models import FrameBatch
+from .selectors import batch_get_for_device
+from .services import batch_ingest
+from .uploads import frame_batch_upload_validate
+
+
+class BatchAcceptedSerializer(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    status = serializers.CharField()
+    frames = serializers.IntegerField(source="frame_count")
+    received_at = serializers.DateTimeField()
+
+
+class BatchStatusSerializer(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=FrameBatch.Status.choices)
+    frames = serializers.IntegerField(source="frame_count")
+    frames_with_face = serializers.IntegerField()
+    records = serializers.IntegerField(source="record_count")
+    error = serializers.CharField(allow_blank=True)
+
+
+class BatchReplaySerializer(BatchStatusSerializer):
+    received_at = serializers.DateTimeField()
+
+
+class FrameBatchUploadSerializer(serializers.Serializer):
+    """Documentation only: the multipart body is validated by frame_batch_upload_validate."""
+
+    batch_id = serializers.UUIDField()
+    frames = serializers.ListField(child=serializers.FileField(), help_text="Repeated; JPEG or PNG.")
+    captured_at = serializers.ListField(
+        child=serializers.DateTimeField(), help_text="Repeated; ISO-8601 with offset, one per frame, same order."
+    )
+
+
+class FrameBatchCreateView(APIView):
+    authentication_classes = [DeviceAuthentication]
+    permission_classes = [IsDevice, PatientAcceptsUploads]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": FrameBatchUploadSerializer},
+        responses={
+            202: BatchAcceptedSerializer,
+            200: OpenApiResponse(BatchReplaySerializer, description="Same batch_id and content again"),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="consent_missing | patient_inactive"),
+            409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
+        },
+        summary="Upload a batch of frames (idempotent on batch_id).",
+    )
+    def post(self, request):
+        upload = frame_batch_upload_validate(
+            batch_id=request.data.get("batch_id"),
+            frames=request.FILES.getlist("frames"),
+            captured_at=request.data.getlist("captured_at"),
+        )
+        batch, created = batch_ingest(device=request.auth, upload=upload)
+        if created:
+            return Response(BatchAcceptedSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+        return Response(BatchReplaySerializer(batch).data, status=status.HTTP_200_OK)
+
+
+class FrameBatchDetailView(APIView):
+    authentication_classes = [DeviceAuthentication]
+    permission_classes = [IsDevice]
+
+    @extend_schema(responses={200: BatchStatusSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request, batch_id):
+        try:
+            batch = batch_get_for_device(device=request.auth, batch_id=uuid.UUID(batch_id))
+        except (ValueError, FrameBatch.DoesNotExist):
+            return Response({"code": "not_found", "detail": "No such batch for this device."}, status=404)
+        return Response(BatchStatusSerializer(batch).data)

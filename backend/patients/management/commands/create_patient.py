@@ -1,0 +1,37 @@
+"""python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent]"""
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from backend.patients.services import patient_create
+
+
+class Command(BaseCommand):
+    help = "Create a patient assigned to a clinician and print the patient's id."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--ref", required=True, help="Pseudonymous reference (unique).")
+        parser.add_argument("--clinician", required=True, action="append", help="Username; repeat for several.")
+        parser.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/Paris.")
+        parser.add_argument("--display-name", default="")
+        parser.add_argument(
+            "--consent", action="store_true",
+            help="Record consent to camera monitoring now, by the first clinician. Without it uploads get 403.",
+        )
+
+    def handle(self, *args, ref, clinician, timezone, display_name, consent, **options):
+        users = get_user_model().objects.filter(username__in=clinician)
+        missing = set(clinician) - {u.username for u in users}
+        if missing:
+            raise CommandError(f"No such user(s): {', '.join(sorted(missing))}")
+        first = next(u for u in users if u.username == clinician[0])
+        try:
+            patient = patient_create(
+                reference=ref, clinicians=users, display_name=display_name, timezone_name=timezone,
+                consent_recorded_by=first if consent else None,
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+        if not consent:
+            self.stderr.write("No consent recorded: uploads are refused until it is (--consent, or the admin).")
+        self.stdout.write(str(patient.pk))

@@ -1,0 +1,130 @@
+"""Personas and helpers for backend tests.
+
+Personas: the patient's clinician, another clinician, an admin (superuser), the patient's device,
+another patient's device, an unknown device and a revoked device.
+"""
+import io
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+from rest_framework.test import APIClient
+
+from tests.backend.factories import DeviceFactory, PatientFactory, UserFactory
+
+
+@pytest.fixture
+def clinician(db):
+    return UserFactory(username="dr_house")
+
+
+@pytest.fixture
+def other_clinician(db):
+    return UserFactory(username="dr_other")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def patient(clinician):
+    return PatientFactory(reference="P-ALPHA", clinicians=[clinician], timezone="Europe/Paris")
+
+
+@pytest.fixture
+def other_patient(other_clinician):
+    return PatientFactory(reference="P-BRAVO", clinicians=[other_clinician])
+
+
+@pytest.fixture
+def device(patient):
+    return DeviceFactory(patient=patient)
+
+
+@pytest.fixture
+def other_device(other_patient):
+    return DeviceFactory(patient=other_patient)
+
+
+def client_with_device_token(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Device {token}")
+    return client
+
+
+@pytest.fixture
+def device_client(device) -> APIClient:
+    return client_with_device_token(device.token)
+
+
+@pytest.fixture
+def other_device_client(other_device) -> APIClient:
+    return client_with_device_token(other_device.token)
+
+
+@pytest.fixture
+def unknown_device_client(db) -> APIClient:
+    return client_with_device_token("0123456789ab.this-token-was-never-issued-to-anyone-at-all")
+
+
+@pytest.fixture
+def revoked_device_client(patient) -> APIClient:
+    device = DeviceFactory(patient=patient, revoked_at=timezone.now())
+    return client_with_device_token(device.token)
+
+
+def clinician_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+# --- frames ----------------------------------------------------------------------------------------
+
+def jpeg_from(path: Path, *, width: int = 640, quality: int = 85) -> bytes:
+    """A phone-sized JPEG made from a real photo."""
+    image = Image.open(path).convert("RGB")
+    height = round(image.height * width / image.width)
+    out = io.BytesIO()
+    image.resize((width, height)).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def face_jpeg(sample_images_dir) -> bytes:
+    return jpeg_from(sample_images_dir / "obama1.jpg")
+
+
+@pytest.fixture(scope="session")
+def two_faces_jpeg(sample_images_dir) -> bytes:
+    return jpeg_from(sample_images_dir / "two_people.jpg", width=960)
+
+
+@pytest.fixture(scope="session")
+def face_png(sample_images_dir) -> bytes:
+    image = Image.open(sample_images_dir / "obama-480p.jpg").convert("RGB")
+    out = io.BytesIO()
+    image.resize((480, round(image.height * 480 / image.width))).save(out, format="PNG")
+    return out.getvalue()
+
+
+def recent(seconds_ago: int = 60) -> str:
+    """An ISO-8601 timestamp with offset, `seconds_ago` in the past, as a phone would send it."""
+    return (timezone.now() - timedelta(seconds=seconds_ago)).astimezone().isoformat()
+
+
+def batch_payload(frames: list[bytes], *, batch_id=None, captured_at=None, names=None) -> dict:
+    """A multipart body for POST /api/v1/frame-batches/."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    names = names or [f"frame{i}.jpg" for i in range(len(frames))]
+    return {
+        "batch_id": str(batch_id or uuid.uuid4()),
+        "frames": [SimpleUploadedFile(name, data, content_type="image/jpeg") for name, data in zip(names, frames)],
+        "captured_at": captured_at if captured_at is not None else [recent(60 - i) for i in range(len(frames))],
+    }
