@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .errors import InferenceError
+
 
 def _train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
@@ -14,6 +16,28 @@ def _train(args: argparse.Namespace) -> int:
     card = train(data_dir=args.data, out_dir=args.out, cfg=cfg)
     print(json.dumps({"version": card["version"], "validation_weighted_f1": card["validation"]["weighted_f1"],
                       "epochs_run": card["epochs_run"]}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_report
+
+    result = evaluate(args.data, split=args.split, model=args.model, detect=args.detect)
+    if args.json:
+        print(json.dumps(result["report"]))
+    else:
+        print(f"model {result['model_version']} ({result['model_path']}), split {args.split}"
+              f"{', faces detected first' if args.detect else ''}")
+        print(format_report(result["report"]))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import format_bench, frames_from_dir, frames_from_video, run_bench
+
+    frames = frames_from_video(args.video) if args.video else frames_from_dir(args.frames)
+    result = run_bench(frames, model=args.model)
+    print(json.dumps(result) if args.json else format_bench(result))
     return 0
 
 
@@ -28,12 +52,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, choices=(48, 64), default=48)
     p.add_argument("--seed", type=int, default=1337)
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, F1, per-class figures and confusion of the served .tflite model")
+    p.add_argument("--data", required=True, help="folder-per-class images (7 FER2013 emotions or the 4 moods)")
+    p.add_argument("--split", choices=("private", "public", "all"), default="private",
+                   help="FER2013 PrivateTest_/PublicTest_ files; ignored for data sets without them")
+    p.add_argument("--model", help="a .tflite file (default: the committed model); its model_card.json "
+                                   "is read from the same folder")
+    p.add_argument("--detect", action="store_true",
+                   help="detect the face first (small crops are upscaled); images without a face count as misses")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("bench", help="frames/s of decode + detection + crop + classification, one process")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--video", help="a video file; each frame is JPEG-encoded first, as uploaded")
+    source.add_argument("--frames", help="a folder of .jpg/.png frames (see benchmarks/bench_inference.py)")
+    p.add_argument("--model", help="a .tflite file (default: the committed model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except InferenceError as exc:  # bad data or input: a clear message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

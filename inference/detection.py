@@ -169,10 +169,11 @@ class FaceDetector:
         n = len(self._anchors)
         self._boxes_out, self._scores_out = outputs[(n, 16)], outputs[(n, 1)]
         size = self.spec.input_size
-        self._canvas = np.zeros((size, size, 3), dtype=np.uint8)
+        self._input_buffer = np.empty((1, size, size, 3), dtype=np.float32)
 
-    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, int, int]:
-        """Fit the image into the square model input, centred, keeping its aspect ratio."""
+    def _letterbox(self, image: np.ndarray) -> tuple[float, int, int]:
+        """Fit the image into the square model input (centred, aspect kept, black borders),
+        writing RGB scaled to -1..1 straight into the preallocated input buffer."""
         import cv2
 
         size = self.spec.input_size
@@ -180,20 +181,24 @@ class FaceDetector:
         scale = size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         px, py = (size - nw) // 2, (size - nh) // 2
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas = self._canvas
-        canvas[:] = 0
-        canvas[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=interp)
-        # BGR -> RGB and 0..255 -> -1..1 in one pass
-        tensor = canvas[None, :, :, ::-1].astype(np.float32)
-        tensor *= 1 / 127.5
-        tensor -= 1.0
-        return tensor, scale, px, py
+        if scale < 0.5:
+            # bilinear to twice the size, then a 2x area average: anti-aliased like INTER_AREA
+            # at a third of its cost for the ~5x reduction of a 640x360 frame
+            image = cv2.resize(image, (2 * nw, 2 * nh), interpolation=cv2.INTER_LINEAR)
+            small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        else:
+            small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        buf = self._input_buffer
+        buf.fill(-1.0)
+        region = buf[0, py:py + nh, px:px + nw]
+        np.multiply(small[:, :, ::-1], 1 / 127.5, out=region, casting="unsafe")  # BGR -> RGB
+        region -= 1.0
+        return scale, px, py
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
-        tensor, scale, px, py = self._letterbox(image)
+        scale, px, py = self._letterbox(image)
         it = self._interpreter
-        it.set_tensor(self._input, tensor)
+        it.set_tensor(self._input, self._input_buffer)
         it.invoke()
         logits = it.get_tensor(self._scores_out)[0, :, 0]
         candidates = np.flatnonzero(logits > self._min_logit)

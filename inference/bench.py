@@ -1,0 +1,102 @@
+"""Throughput of the full serving pipeline in one process: decode, detect, crop, classify.
+
+Frames are read into memory first (file and video I/O are not timed); each frame then goes
+through the same MoodEstimator stages a worker runs, timed per stage with perf_counter.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .errors import InferenceError
+from .estimator import MoodEstimator
+
+FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
+WARMUP_FRAMES = 10
+STAGES = ("decode", "detect", "crop", "classify")
+
+
+def frames_from_dir(folder: str | os.PathLike) -> list[bytes]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InferenceError(f"frames folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise InferenceError(f"{folder} holds no .jpg/.jpeg/.png frames")
+    return [p.read_bytes() for p in files]
+
+
+def frames_from_video(path: str | os.PathLike, *, jpeg_quality: int = 90) -> list[bytes]:
+    """Every frame of a video, JPEG-encoded as the phone app uploads them."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InferenceError(f"cannot open video {path}")
+    frames = []
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1].tobytes())
+    finally:
+        capture.release()
+    if not frames:
+        raise InferenceError(f"no frames could be read from {path}")
+    return frames
+
+
+def run_bench(frames: list[bytes], *, model: str | os.PathLike | None = None) -> dict:
+    est = MoodEstimator.load(model)
+    for frame in frames[:WARMUP_FRAMES]:  # interpreter allocation, caches
+        est.estimate(frame)
+    spent = dict.fromkeys(STAGES, 0.0)
+    faces = frames_with_face = 0
+    clock = time.perf_counter
+    started, cpu_started = clock(), time.process_time()
+    for frame in frames:
+        t0 = clock()
+        image, scale = est.decode(frame)
+        t1 = clock()
+        detections = est.detect(image)
+        t2 = clock()
+        image, _, detections = est.refine(frame, image, scale, detections)
+        t2b = clock()
+        crops = est.crops(image, detections)
+        t3 = clock()
+        est.classify(crops)
+        t4 = clock()
+        spent["decode"] += (t1 - t0) + (t2b - t2)  # a re-decode for a small face counts as decode
+        spent["detect"] += t2 - t1
+        spent["crop"] += t3 - t2b
+        spent["classify"] += t4 - t3
+        faces += len(detections)
+        frames_with_face += bool(detections)
+    elapsed = clock() - started
+    cpu = time.process_time() - cpu_started
+    n = len(frames)
+    return {
+        "frames": n,
+        "frames_per_second": round(n / elapsed, 1),
+        "frames_with_face": frames_with_face,
+        "faces": faces,
+        "faces_per_second": round(faces / elapsed, 1),
+        # frames per second of this process's own CPU time: what one free core would do, when
+        # other jobs on the machine (training) take cores away from the wall-clock figure
+        "frames_per_cpu_second": round(n / cpu, 1),
+        "stage_ms": {stage: round(1000 * s / n, 3) for stage, s in spent.items()},
+        "model_version": est.version,
+    }
+
+
+def format_bench(result: dict) -> str:
+    stages = "  ".join(f"{k} {v:.3f}" for k, v in result["stage_ms"].items())
+    return (f"{result['frames']} frames: {result['frames_per_second']:.1f} frames/s, "
+            f"{result['faces_per_second']:.1f} faces/s "
+            f"({result['frames_per_cpu_second']:.1f} frames per CPU second of this process)\n"
+            f"frames with at least one face: {result['frames_with_face']} of {result['frames']} "
+            f"({result['faces']} faces)\n"
+            f"ms per frame by stage: {stages}")
