@@ -1,0 +1,55 @@
+"""A tiny training run (one epoch, ~220 FER2013 images) through `python -m inference train`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from inference import MoodEstimator
+from inference.data import load_dataset
+
+
+def test_training_prints_its_progress_and_a_json_summary(tiny_run):
+    out = tiny_run["result"].stdout
+    assert "epoch 1:" in out and "val_weighted_f1=" in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["epochs_run"] == 1 and summary["version"].startswith("mini-xception-4mood-")
+
+
+def test_training_writes_the_keras_model_the_tflite_export_and_a_model_card(tiny_run):
+    out = tiny_run["out"]
+    for name in ("model.keras", "model.tflite", "model_card.json", "history.jsonl"):
+        assert (out / name).is_file(), name
+    assert (out / "model.tflite").stat().st_size < 1024 * 1024
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["epochs_run"] == 1 and card["training_seconds"] > 0
+    assert card["input"]["size"] == 48 and card["classes"] == ["positive", "negative", "neutral", "other"]
+    assert card["hyperparameters"]["batch_size"] == 64 and card["hyperparameters"]["learning_rate"] == 1e-3
+    assert set(card["validation"]) >= {"accuracy", "weighted_f1", "macro_f1", "per_class", "confusion"}
+
+
+def test_training_counts_emotions_as_moods_and_validates_on_public_test_only(tiny_run):
+    card = json.loads((tiny_run["out"] / "model_card.json").read_text())
+    assert card["data"]["train"] == {"positive": 45, "negative": 75, "neutral": 45, "other": 35}
+    assert sum(card["data"]["validation"].values()) == tiny_run["n_val"]  # PrivateTest_ files left out
+    assert "PublicTest_" in card["data"]["validation_source"]
+
+
+def test_the_served_tflite_model_gives_the_probabilities_the_keras_model_was_evaluated_with(tiny_run):
+    keras = pytest.importorskip("keras")
+    from inference.train import predict_probs
+
+    val = load_dataset(tiny_run["data"] / "test", size=48, split="public")
+    expected = predict_probs(keras.models.load_model(tiny_run["out"] / "model.keras"), val.images)
+    served = MoodEstimator.load(tiny_run["out"] / "model.tflite").classify(val.images[..., 0])
+    np.testing.assert_allclose(served, expected, atol=1e-4)
+
+
+def test_the_tiny_model_is_evaluated_through_the_command_line(tiny_run, cli):
+    result = cli("evaluate", "--data", str(tiny_run["data"] / "test"), "--split", "public",
+                 "--model", str(tiny_run["out"] / "model.tflite"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion"}
+    assert report["n"] == tiny_run["n_val"]
+    assert sum(map(sum, report["confusion"])) == tiny_run["n_val"]
