@@ -83,7 +83,10 @@ def _train_pipeline(train: Dataset, cfg: TrainConfig, weights: dict[int, float])
     onehot = np.eye(len(MOODS), dtype="float32")[train.labels]
     sample_w = np.array([weights[int(y)] for y in train.labels], dtype="float32")
     ds = tf.data.Dataset.from_tensor_slices((train.images.astype("float32"), onehot, sample_w))
-    ds = ds.shuffle(len(train), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    ds = ds.shuffle(len(train), seed=cfg.seed, reshuffle_each_iteration=True)
+    # Full batches only: with oneDNN on, the short last batch of an epoch crashed TF 2.21
+    # ("free(): invalid pointer"); reshuffling each epoch still uses every image.
+    ds = ds.batch(cfg.batch_size, drop_remainder=True)
     ds = ds.map(lambda x, y, w: (augment(x, training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
