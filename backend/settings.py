@@ -24,7 +24,8 @@ DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in {"development", "production", "test"}:
     raise ImproperlyConfigured(f"DJANGO_ENV must be development, production or test, not {DJANGO_ENV!r}")
 DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
-PRODUCTION = DJANGO_ENV == "production" or not DEBUG
+# DJANGO_ENV=test (set by `make test`) is the only non-debug mode allowed to use built-in secrets.
+PRODUCTION = DJANGO_ENV == "production" or (DJANGO_ENV == "development" and not DEBUG)
 
 if PRODUCTION:
     # No default: a deployment that forgets its secret must not start.
@@ -33,7 +34,7 @@ if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-key-never-use-in-production")
+    SECRET_KEY = env.str("SECRET_KEY", default=f"django-insecure-{DJANGO_ENV}-only-key-never-use-in-production")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

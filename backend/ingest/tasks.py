@@ -17,7 +17,10 @@ def _estimator_preload(**_kwargs) -> None:
     """Load the model once per worker child, after the fork, before the first batch arrives."""
     from .estimator import estimator_get
 
-    estimator_get()
+    try:
+        estimator_get()
+    except Exception:  # keep the worker up; each task retries the load and records the error
+        logger.exception("could not load the mood model at worker start")
 
 
 @shared_task(

@@ -50,13 +50,12 @@ class MoodRecordSerializer(serializers.ModelSerializer):
 class RangeSerializer(serializers.Serializer):
     """`from`/`to`: ISO-8601 datetimes with offset, or dates (whole days in the patient's time zone)."""
 
-    date_or_datetime = "YYYY-MM-DD or ISO-8601 datetime with offset"
-    from_ = serializers.CharField(required=False, help_text=date_or_datetime)
-    to = serializers.CharField(required=False, help_text=date_or_datetime)
+    # `from` is a Python keyword: declare the field through the class namespace.
+    locals()["from"] = serializers.CharField(required=False)
+    to = serializers.CharField(required=False)
 
     def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["from"] = self.fields.pop("from_")
         self.tz = ZoneInfo(patient.timezone)
 
     def _moment(self, raw: str, *, end: bool) -> datetime:
@@ -143,11 +142,14 @@ class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):
 
 
 class BucketSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(source="bucket_start")
+    start = serializers.SerializerMethodField(help_text="Bucket start, ISO-8601 in the patient's time zone")
     records = serializers.IntegerField()
     counts = serializers.SerializerMethodField()
     shares = serializers.SerializerMethodField()
     valence = serializers.FloatField(help_text="positive share minus negative share, in [-1, 1]")
+
+    def get_start(self, row) -> str:
+        return row["bucket_start"].astimezone(self.context["tz"]).isoformat()
 
     def get_counts(self, row) -> dict[str, int]:
         return {m: row[f"count_{m}"] for m in Mood.values}
@@ -174,7 +176,7 @@ class PatientMoodSummaryView(ClinicianPatientMixin, APIView):
             "bucket": query.validated_data["bucket"],
             "from": query.validated_data["start"].astimezone(tz).isoformat(),
             "to": query.validated_data["end"].astimezone(tz).isoformat(),
-            "buckets": BucketSerializer(rows, many=True, context={"request": request}).data,
+            "buckets": BucketSerializer(rows, many=True, context={"tz": tz}).data,
         })
 
 

@@ -128,3 +128,78 @@ def batch_payload(frames: list[bytes], *, batch_id=None, captured_at=None, names
         "frames": [SimpleUploadedFile(name, data, content_type="image/jpeg") for name, data in zip(names, frames)],
         "captured_at": captured_at if captured_at is not None else [recent(60 - i) for i in range(len(frames))],
     }
+
+
+# --- a real Celery worker process ------------------------------------------------------------------
+
+def _wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """`celery -A backend worker` as a separate process, on the test database and a private queue.
+
+    The worker reaches the frames through PostgreSQL (where they are stored), exactly as a worker
+    on another host would. Tests using it need `transactional_db` so their rows are committed.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    from backend.celery import app
+
+    if connection.vendor != "postgresql" or settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.fail("worker tests need PostgreSQL and Redis: run them through `make test`")
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    queue = f"moodwatch-test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue  # this process publishes where the worker listens
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+        "DJANGO_ENV": os.environ.get("DJANGO_ENV", "test"),
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", "--concurrency=1",
+        "--queues", queue, "--hostname", f"{queue}@%h", "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]
+    with open(log, "w") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(
+            lambda: process.poll() is not None or " ready." in log.read_text(),
+            timeout=120, what="the Celery worker to start",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"Celery worker exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        process.log_path = log
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.fixture
+def wait_for():
+    return _wait_for

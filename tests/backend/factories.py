@@ -55,3 +55,36 @@ class DeviceFactory(factory.django.DjangoModelFactory):
         )
         device.token = token
         return device
+
+
+class FrameBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "ingest.FrameBatch"
+
+    device = factory.SubFactory(DeviceFactory)
+    patient = factory.SelfAttribute("device.patient")
+    batch_id = factory.Faker("uuid4", cast_to=None)
+    content_digest = factory.Faker("sha256")
+    status = "done"
+    frame_count = 10
+
+
+class MoodRecordFactory(factory.django.DjangoModelFactory):
+    """A stored record, for read-side tests (the write side is tested through the real model)."""
+
+    class Meta:
+        model = "moods.MoodRecord"
+
+    batch = factory.SubFactory(FrameBatchFactory)
+    patient = factory.SelfAttribute("batch.patient")
+    frame_index = factory.Sequence(lambda n: n % 30000)
+    face_index = 0
+    captured_at = factory.LazyFunction(dj_timezone.now)
+    mood = "neutral"
+    p_positive = factory.LazyAttribute(lambda r: 0.7 if r.mood == "positive" else 0.1)
+    p_negative = factory.LazyAttribute(lambda r: 0.7 if r.mood == "negative" else 0.1)
+    p_neutral = factory.LazyAttribute(lambda r: 0.7 if r.mood == "neutral" else 0.1)
+    p_other = factory.LazyAttribute(lambda r: 0.7 if r.mood == "other" else 0.1)
+    box_x, box_y, box_w, box_h = 10, 20, 100, 120
+    detection_score = 0.9
+    model_version = "test-version"

@@ -1,0 +1,68 @@
+# MoodWatch: `make run` serves the embedded default; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# make test: the real PostgreSQL and Redis on this machine (pytest-django creates test_test).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test services postgres redis worker beat schema
+
+help:
+	@echo "make run    - set up .venv, migrate, create a DEMO clinician, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - set up .venv, start PostgreSQL and Redis if needed, run the whole suite"
+	@echo "make worker - a Celery worker (needs CELERY_BROKER_URL and DATABASE_URL)"
+	@echo "make beat   - the Celery beat scheduler (runs the stuck-batch sweeper)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# Re-install only when requirements.txt changes.
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_clinician
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@pg_isready -h 127.0.0.1 -p 5432
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+		|| createdb -h 127.0.0.1 -U postgres test
+
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { mkdir -p /var/lib/redis /var/log/redis; \
+		redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+		--dir /var/lib/redis --logfile /var/log/redis/ci.log; }
+	@for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+	@echo "redis: $$(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+services: postgres redis
+
+test: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: venv
+	$(VENV)/bin/celery -A backend worker --loglevel=INFO
+
+beat: venv
+	$(VENV)/bin/celery -A backend beat --loglevel=INFO
+
+schema: venv
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml

@@ -1,0 +1,80 @@
+"""GET /api/v1/patients/{id}/moods/?from=&to=: paginated records of the clinician's own patient."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.backend.conftest import clinician_client
+from tests.backend.factories import FrameBatchFactory, MoodRecordFactory
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def url(patient) -> str:
+    return f"/api/v1/patients/{patient.pk}/moods/"
+
+
+@pytest.fixture
+def records(patient, device):
+    batch = FrameBatchFactory(device=device)
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=PARIS)
+    return [
+        MoodRecordFactory(batch=batch, frame_index=i, captured_at=start + timedelta(hours=i), mood="positive")
+        for i in range(30)
+    ]
+
+
+def test_the_patients_clinician_reads_records_in_a_time_range(clinician, patient, records):
+    response = clinician_client(clinician).get(
+        url(patient), {"from": "2026-03-10T10:00:00+01:00", "to": "2026-03-10T13:00:00+01:00"}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["captured_at"] for r in body["results"]] == [
+        "2026-03-10T09:00:00Z", "2026-03-10T10:00:00Z", "2026-03-10T11:00:00Z"
+    ]
+    first = body["results"][0]
+    assert set(first) >= {"captured_at", "mood", "probabilities", "box", "detection_score", "model_version"}
+    assert set(first["probabilities"]) == {"positive", "negative", "neutral", "other"}
+
+
+def test_dates_cover_whole_days_in_the_patients_time_zone(clinician, patient, records):
+    body = clinician_client(clinician).get(url(patient), {"from": "2026-03-10", "to": "2026-03-10"}).json()
+    assert len(body["results"]) == 15  # 09:00 .. 23:00 Paris time
+
+
+def test_records_are_paginated_with_a_cursor(clinician, patient, records):
+    client = clinician_client(clinician)
+    query = {"from": "2026-03-01", "to": "2026-03-31", "page_size": 20}
+    first = client.get(url(patient), query).json()
+    assert len(first["results"]) == 20 and first["next"]
+    second = client.get(first["next"]).json()
+    assert len(second["results"]) == 10 and second["next"] is None
+    ids = [r["id"] for r in first["results"] + second["results"]]
+    assert len(set(ids)) == 30
+
+
+def test_another_clinician_gets_a_404_for_a_patient_not_theirs(other_clinician, patient, records):
+    response = clinician_client(other_clinician).get(url(patient))
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_an_admin_reads_any_patient(admin_user, patient, records):
+    assert clinician_client(admin_user).get(url(patient), {"from": "2026-03-01", "to": "2026-03-31"}).status_code == 200
+
+
+def test_a_bad_range_is_a_400_naming_the_parameter(clinician, patient):
+    response = clinician_client(clinician).get(url(patient), {"from": "last tuesday"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "from"
+
+
+def test_a_datetime_without_offset_is_a_400(clinician, patient):
+    response = clinician_client(clinician).get(url(patient), {"from": "2026-03-10T10:00:00"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "timestamp_without_offset"
+
+
+def test_an_unknown_patient_id_is_a_404(clinician, db):
+    assert clinician_client(clinician).get("/api/v1/patients/not-a-uuid/moods/").status_code == 404
