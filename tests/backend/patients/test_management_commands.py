@@ -1,0 +1,58 @@
+"""create_patient and enrollment_code: the commands tests, demos and operators use."""
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from backend.devices.models import EnrollmentCode
+from backend.devices.services import device_enroll
+from backend.patients.models import Patient
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_create_patient_prints_the_new_patients_id(clinician):
+    printed = run("create_patient", "--ref", "P-001", "--clinician", clinician.username, "--timezone", "America/New_York")
+    patient = Patient.objects.get(reference="P-001")
+    assert printed.strip() == str(patient.pk)
+    assert patient.timezone == "America/New_York"
+    assert list(patient.clinicians.all()) == [clinician]
+    assert not patient.has_consent
+
+
+def test_create_patient_records_consent_only_when_asked(clinician):
+    run("create_patient", "--ref", "P-002", "--clinician", clinician.username, "--consent")
+    patient = Patient.objects.get(reference="P-002")
+    assert patient.has_consent and patient.consent_recorded_by == clinician
+
+
+def test_create_patient_refuses_an_unknown_clinician(db):
+    with pytest.raises(CommandError, match="nobody"):
+        run("create_patient", "--ref", "P-003", "--clinician", "nobody")
+
+
+def test_create_patient_refuses_a_timezone_that_is_not_iana(clinician):
+    with pytest.raises(CommandError, match="time zone"):
+        run("create_patient", "--ref", "P-004", "--clinician", clinician.username, "--timezone", "Mars/Olympus")
+
+
+def test_enrollment_code_prints_a_fresh_usable_code_on_its_own_line(patient):
+    printed = run("enrollment_code", "--patient", patient.reference)
+    lines = printed.splitlines()
+    assert len(lines) == 1
+    device, _ = device_enroll(code=lines[0])
+    assert device.patient == patient
+
+
+def test_each_enrollment_code_is_fresh(patient):
+    assert run("enrollment_code", "--patient", patient.reference) != run("enrollment_code", "--patient", patient.reference)
+    assert EnrollmentCode.objects.filter(patient=patient).count() == 2
+
+
+def test_enrollment_code_refuses_an_unknown_patient(db):
+    with pytest.raises(CommandError, match="P-NOPE"):
+        run("enrollment_code", "--patient", "P-NOPE")
