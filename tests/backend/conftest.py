@@ -203,3 +203,28 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def wait_for():
     return _wait_for
+
+
+def ingest(device, frames: list[bytes], *, captured_at=None):
+    """Store a batch through the real validation and service (processing is not enqueued in `db` tests)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from backend.ingest.services import batch_ingest
+    from backend.ingest.uploads import frame_batch_upload_validate
+
+    upload = frame_batch_upload_validate(
+        batch_id=str(uuid.uuid4()),
+        frames=[SimpleUploadedFile(f"f{i}.jpg", data) for i, data in enumerate(frames)],
+        captured_at=captured_at or [recent(60 - i) for i in range(len(frames))],
+    )
+    batch, created = batch_ingest(device=device, upload=upload)
+    assert created
+    return batch
+
+
+@pytest.fixture(scope="session")
+def faceless_jpeg() -> bytes:
+    """A real, decodable photo-sized frame with no face in it (a blank wall)."""
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (181, 176, 170)).save(out, format="JPEG")
+    return out.getvalue()

@@ -78,3 +78,44 @@ def test_a_retried_upload_after_processing_returns_the_results_and_adds_nothing(
     assert FrameBatch.objects.count() == 1
     assert Frame.objects.count() == 0, "a replay stores no frames"
     assert MoodRecord.objects.count() == records_before
+
+
+def _pool_children(worker) -> list[int]:
+    from pathlib import Path
+
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def test_a_batch_whose_worker_process_is_killed_is_redelivered_and_finished_once(
+    celery_worker_process, device_client, patient, sample_images_dir, wait_for
+):
+    import os
+    import signal
+    import time
+
+    from tests.backend.conftest import jpeg_from
+
+    big = jpeg_from(sample_images_dir / "obama-720p.jpg", width=1280, quality=95)
+    frames = [big] * 60  # slow enough to be caught mid-processing
+    payload = batch_payload(frames)
+    children_before = _pool_children(celery_worker_process)
+    assert device_client.post(URL, payload, format="multipart").status_code == 202
+
+    batch = wait_for(
+        lambda: FrameBatch.objects.filter(batch_id=payload["batch_id"], status="processing").first(),
+        timeout=60, interval=0.01, what="the worker to claim the batch",
+    )
+    for pid in children_before:
+        os.kill(pid, signal.SIGKILL)  # the pool process dies mid-batch; its message is not acked
+    time.sleep(0.5)
+
+    done = wait_until_finished(device_client, payload["batch_id"], celery_worker_process, wait_for)
+    assert done["status"] == "done", done
+    batch.refresh_from_db()
+    assert batch.attempts >= 2, "processed again after the kill"
+    records = MoodRecord.objects.filter(batch=batch)
+    assert done["records"] == records.count() >= 60
+    assert records.values("frame_index", "face_index").distinct().count() == records.count(), "no duplicates"
+    assert set(records.values_list("frame_index", flat=True)) == set(range(60))
+    assert "WorkerLostError" in celery_worker_process.log_path.read_text()
