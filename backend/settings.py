@@ -162,6 +162,8 @@ MOODWATCH = {
     "MAX_PROCESSING_ATTEMPTS": env.int("BATCH_MAX_PROCESSING_ATTEMPTS", default=5),
     # last_seen is refreshed at most this often, so authentication is not a write per request.
     "DEVICE_LAST_SEEN_RESOLUTION": timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION_SECONDS", default=60)),
+    # Empty: the model committed under inference/models/. Set to deploy another .tflite (+ model card).
+    "MODEL_PATH": env.str("MOOD_MODEL_PATH", default=""),
     # Real face photos used by tests, demos and benchmarks (never downloaded at run time).
     "SAMPLE_IMAGES_DIR": env.path("MOODWATCH_SAMPLE_IMAGES_DIR", default=str(BASE_DIR.parent / "shared" / "images")),
 }

@@ -1,6 +1,8 @@
 """The mood estimator, loaded once per process (per Celery worker child) and reused."""
 import threading
 
+from django.conf import settings
+
 from inference import MoodEstimator
 
 _lock = threading.Lock()
@@ -12,5 +14,5 @@ def estimator_get() -> MoodEstimator:
     if _estimator is None:
         with _lock:
             if _estimator is None:
-                _estimator = MoodEstimator.load()
+                _estimator = MoodEstimator.load(settings.MOODWATCH["MODEL_PATH"] or None)
     return _estimator

@@ -130,27 +130,21 @@ def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[Fram
     """Detect and classify every frame in one batched call; skip (and count) undecodable frames.
 
     The estimator decodes the encoded bytes itself (at reduced scale where the frame allows),
-    which is cheaper than handing it full-size arrays.
+    which is cheaper than handing it full-size arrays. With return_errors=True a bad frame's
+    slot holds its InferenceError instead of failing the whole call.
     """
     from inference import InferenceError
 
     from .estimator import estimator_get
 
     estimator = estimator_get()
-    encoded = [(index, captured_at, bytes(data)) for index, captured_at, data in frames]
-    try:
-        per_frame = estimator.estimate_batch([data for _, _, data in encoded]) if encoded else []
-    except InferenceError:
-        per_frame = None  # one bad frame spoils the batched call: redo frame by frame, skip bad ones
+    outcomes = estimator.estimate_batch([bytes(data) for _, _, data in frames], return_errors=True) if frames else []
     results = []
-    for position, (index, captured_at, data) in enumerate(encoded):
-        if per_frame is not None:
-            results.append(FrameResult(index, captured_at, per_frame[position]))
+    for (index, captured_at, _), outcome in zip(frames, outcomes, strict=True):
+        if isinstance(outcome, InferenceError):
+            logger.warning("frame %s skipped: %s", index, outcome)
             continue
-        try:
-            results.append(FrameResult(index, captured_at, estimator.estimate_batch([data])[0]))
-        except InferenceError as error:
-            logger.warning("frame %s skipped: %s", index, error)
+        results.append(FrameResult(index, captured_at, outcome))
     return results, len(frames) - len(results), estimator.version
 
 
