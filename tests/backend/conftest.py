@@ -16,6 +16,14 @@ from rest_framework.test import APIClient
 from tests.backend.factories import DeviceFactory, PatientFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters live in the cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def clinician(db):
     return UserFactory(username="dr_house")

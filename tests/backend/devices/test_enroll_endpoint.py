@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from backend.devices import tokens
@@ -10,11 +9,6 @@ from backend.devices.models import Device, EnrollmentCode
 from backend.devices.services import enrollment_code_issue
 
 URL = "/api/v1/devices/enroll/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    cache.clear()
 
 
 @pytest.fixture
