@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv run test services postgres redis worker beat schema
 
 help:
-	@echo "make run    - set up .venv, migrate, create a DEMO clinician, serve on http://$(HOST):$(PORT)"
+	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients fed real photos, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - set up .venv, start PostgreSQL and Redis if needed, run the whole suite"
 	@echo "make worker - a Celery worker (needs CELERY_BROKER_URL and DATABASE_URL)"
 	@echo "make beat   - the Celery beat scheduler (runs the stuck-batch sweeper)"
@@ -33,10 +33,11 @@ $(STAMP): requirements.txt | $(PY)
 
 venv: $(STAMP)
 
+# VIDEO=path also uploads that video for the first demo patient; DEMO_STATE_DIR moves the simulated phones' state.
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_clinician
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py demo_run --host $(HOST) --port $(PORT) $(if $(VIDEO),--video "$(VIDEO)") \
+		$(if $(DEMO_STATE_DIR),--state-dir "$(DEMO_STATE_DIR)")
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start

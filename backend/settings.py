@@ -55,11 +55,13 @@ INSTALLED_APPS = [
     "backend.devices",
     "backend.ingest",
     "backend.moods",
+    "backend.demo",  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
 ]
 # Other parts of the project (e.g. the clinicians' dashboard) add themselves here.
 INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
 
 MIDDLEWARE = [
+    "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,0 +1,127 @@
+"""python manage.py demo_run: what `make run` does after migrating.
+
+1. the DEMO clinician (`demo_clinician`) and two demo patients, with consent;
+2. the development server, started in the background on --host/--port;
+3. the device simulator (clients/simulator, the public HTTP API only) enrolls one phone per patient
+   and uploads the real sample photos (and --video, if given) to that server, which runs the real
+   face detection and mood model on them: every record on the dashboard is inferred, none made up;
+4. the URL and the login are printed, and the server keeps serving until Ctrl-C.
+
+Running it again is safe: the saved device tokens are reused and sources already uploaded are
+not uploaded again (the simulator remembers them in its state folder).
+"""
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from backend.demo.services import (DEMO_PATIENTS, demo_clinician_get, demo_device_prepare, demo_patients_ensure,
+                                   demo_photos_link)
+from backend.demo.selectors import demo_record_counts
+
+SERVER_START_TIMEOUT = 90
+
+
+class Command(BaseCommand):
+    help = "Set up the demo (clinician, patients, real photos through the real pipeline) and serve it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--video", type=Path, help="a video to upload for the first demo patient")
+        parser.add_argument("--state-dir", type=Path, default=settings.BASE_DIR / "var" / "demo",
+                            help="where the simulated phones keep their tokens and queues")
+
+    def handle(self, *args, host, port, video, state_dir, **options):
+        if not settings.DEBUG:
+            raise CommandError("The demo runs only with DEBUG on (the embedded default of `make run`).")
+        if video is not None and not video.is_file():
+            raise CommandError(f"--video: no such file: {video}")
+        call_command("demo_clinician", stdout=self.stdout)
+        clinician = demo_clinician_get()
+        patients = demo_patients_ensure(clinician=clinician)
+        server_url = f"http://{host}:{port}"
+        server = self._server_start(host, port)
+        try:
+            self._wait_healthy(server, server_url)
+            for spec, patient in zip(DEMO_PATIENTS, patients):
+                self._feed(spec, patient, server_url, state_dir, clinician,
+                           video if spec is DEMO_PATIENTS[0] else None)
+            self._announce(server_url, patients)
+            self._serve_until_stopped(server)
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=20)
+
+    # --- steps -------------------------------------------------------------------------------------
+    def _server_start(self, host, port) -> subprocess.Popen:
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"]
+        self.stdout.write(f"starting the server: {' '.join(command[1:])}")
+        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+
+    def _wait_healthy(self, server, server_url):
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise CommandError(f"the server exited with {server.returncode} (is the port already in use?)")
+            try:
+                with urllib.request.urlopen(f"{server_url}/healthz", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise CommandError(f"the server did not answer {server_url}/healthz within {SERVER_START_TIMEOUT}s")
+
+    def _feed(self, spec, patient, server_url, state_dir, clinician, video):
+        folder = state_dir / spec.reference
+        code = demo_device_prepare(patient=patient, state_dir=folder / "phone", server=server_url, issued_by=clinician)
+        photos = demo_photos_link(patient_spec=spec, source_dir=Path(settings.MOODWATCH["SAMPLE_IMAGES_DIR"]),
+                                  target_dir=folder / "photos")
+        uploads = [["--images", str(photos), "--interval", "600"]]  # photos "taken" 10 minutes apart
+        if video is not None:
+            uploads.append(["--video", str(video), "--fps", "1"])
+        for i, source in enumerate(uploads):
+            command = [sys.executable, "-m", "clients.simulator", "--server", server_url,
+                       "--state-dir", str(folder / "phone"), "--label", f"demo phone ({spec.reference})", *source]
+            if code and i == 0:
+                command += ["--code", code]
+            self.stdout.write(f"\n{spec.reference}: {' '.join(command[1:])}")
+            self.stdout.flush()
+            result = subprocess.run(command, cwd=settings.BASE_DIR)
+            if result.returncode != 0:
+                raise CommandError(f"the device simulator failed for {spec.reference} (exit {result.returncode})")
+
+    def _announce(self, server_url, patients):
+        counts = demo_record_counts(patients=patients)
+        bar = "=" * 78
+        lines = [
+            bar,
+            f"MoodWatch is running at {server_url}/   (admin: {server_url}/admin/)",
+            "DEMO clinician login (development only): username=demo password=demo-clinician",
+            *(f"  {p.reference}: {counts[p.pk]} mood records, all inferred by the model from real photos"
+              for p in patients),
+            "Press Ctrl-C to stop.",
+            bar,
+        ]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
+
+    def _serve_until_stopped(self, server):
+        def stop(signum, frame):
+            server.send_signal(signal.SIGINT)
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=20)

@@ -1,0 +1,10 @@
+"""Reads for the `make run` demo."""
+from django.db.models import Count
+
+from backend.moods.models import MoodRecord
+from backend.patients.models import Patient
+
+
+def demo_record_counts(*, patients: list[Patient]) -> dict:
+    counts = dict(MoodRecord.objects.filter(patient__in=patients).values_list("patient").annotate(n=Count("id")))
+    return {p.pk: counts.get(p.pk, 0) for p in patients}
