@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "backend.ingest",
     "backend.moods",
     "backend.demo",  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
+    "backend.audit",
+    "backend.alerts",
+    "dashboard",
 ]
 # Other parts of the project (e.g. the clinicians' dashboard) add themselves here.
 INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
@@ -129,10 +132,22 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:patient-list"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+# Plotly's JavaScript comes from the installed `plotly` package (never a CDN): see dashboard/staticfiles.py.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboard.staticfiles.PlotlyFinder",
+]
 
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Idle timeout: every request pushes the expiry forward, so a session ends after this long unused.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -227,6 +242,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backend.ingest.tasks.sweep_batches",
         "schedule": env.int("SWEEP_INTERVAL_SECONDS", default=60),
     },
+}
+
+# --- alerts and audit (dashboard) ---------------------------------------------------------------------
+MOODWATCH_ALERTS = {
+    "WINDOW_DAYS": env.int("ALERT_WINDOW_DAYS", default=3),
+    "NEGATIVE_SHARE": env.float("ALERT_NEGATIVE_SHARE", default=0.6),
+    "MIN_RECORDS": env.int("ALERT_MIN_RECORDS", default=50),
+    "NO_DATA_DAYS": env.int("ALERT_NO_DATA_DAYS", default=2),
+}
+CELERY_BEAT_SCHEDULE["evaluate-alerts"] = {
+    "task": "backend.alerts.tasks.evaluate_alerts",
+    "schedule": env.int("ALERT_EVALUATION_INTERVAL_SECONDS", default=15 * 60),
+}
+MOODWATCH_AUDIT = {
+    # Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
+    "TRUSTED_PROXY_COUNT": env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0),
+}
+MOODWATCH_FHIR = {
+    # The system URI of the pseudonymous patient reference in exported FHIR resources.
+    "PATIENT_IDENTIFIER_SYSTEM": env.str("FHIR_PATIENT_IDENTIFIER_SYSTEM", default="urn:moodwatch:patient-reference"),
 }
 
 # --- logging --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/", include("rest_framework.urls")),  # session login for the browsable API
     path("api/v1/", include("backend.api_v1")),
+    path("", include("dashboard.urls")),  # the clinicians' dashboard
 ]
 
 handler500 = "backend.core.views.server_error"

@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from .models import Alert, AlertThresholds
+from .services import alert_thresholds_set
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Alerts are raised by the rule check and acknowledged by clinicians on the dashboard (audited there)."""
+
+    list_display = ["patient", "kind", "raised_at", "negative_share", "records", "last_data_at", "resolved_at", "acknowledged_at", "acknowledged_by"]
+    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter), ("acknowledged_at", admin.EmptyFieldListFilter)]
+    search_fields = ["patient__reference", "patient__display_name", "acknowledgement_note"]
+    date_hierarchy = "raised_at"
+    list_select_related = ["patient", "acknowledged_by"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertThresholds)
+class AlertThresholdsAdmin(admin.ModelAdmin):
+    list_display = ["patient", "window_days", "negative_share", "min_records", "no_data_days", "updated_at", "updated_by"]
+    search_fields = ["patient__reference", "patient__display_name"]
+    list_select_related = ["patient", "updated_by"]
+    autocomplete_fields = ["patient"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the change is audited like one made on the dashboard.
+        values = {name: form.cleaned_data.get(name) for name in ["window_days", "negative_share", "min_records", "no_data_days"]}
+        obj.pk = alert_thresholds_set(patient=obj.patient, user=request.user, values=values, request=request).pk

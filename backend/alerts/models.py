@@ -1,0 +1,84 @@
+"""Alerts raised by the periodic rule check, and per-patient overrides of its thresholds."""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class AlertThresholds(models.Model):
+    """Per-patient overrides. An empty field means: use the default from settings (MOODWATCH_ALERTS)."""
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="alert_thresholds")
+    window_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="Rolling window of the negative-mood rule, in days.",
+    )
+    negative_share = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Alert when the negative share over the window is at least this (0-1).",
+    )
+    min_records = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="...and the window holds at least this many mood records.",
+    )
+    no_data_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="Alert when no upload has arrived for this many days.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "alert thresholds"
+
+    def __str__(self) -> str:
+        return f"alert thresholds for {self.patient}"
+
+
+class Alert(models.Model):
+    class Kind(models.TextChoices):
+        NEGATIVE_MOOD = "negative_mood", "Sustained negative mood"
+        NO_DATA = "no_data", "No data received"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    raised_at = models.DateTimeField()
+    # Refreshed by every evaluation while the condition holds.
+    evaluated_at = models.DateTimeField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    records = models.PositiveIntegerField(null=True, blank=True)
+    negative_share = models.FloatField(null=True, blank=True)
+    last_data_at = models.DateTimeField(null=True, blank=True)
+    thresholds = models.JSONField(default=dict, help_text="The thresholds in force when the alert was raised.")
+    # Set when an evaluation finds the condition no longer holds; a later breach raises a new alert.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            # At most one open alert per patient and kind: re-running the check never duplicates it.
+            models.UniqueConstraint(
+                fields=["patient", "kind"], condition=models.Q(resolved_at__isnull=True), name="one_open_alert_per_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "raised_at"], name="alert_patient_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.patient} ({self.raised_at:%Y-%m-%d})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.is_open and not self.is_acknowledged

@@ -1,0 +1,136 @@
+"""Forms of the dashboard: range selection, patient creation, alert acknowledgement, thresholds, deletion."""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from backend.alerts.models import AlertThresholds
+from backend.patients.models import Patient, validate_timezone
+
+PRESETS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days", "custom": "Custom"}
+PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+BUCKETS = {"hour": "Hour", "day": "Day", "week": "Week"}
+DEFAULT_BUCKET = {"24h": "hour", "7d": "day", "30d": "day", "90d": "day", "custom": "day"}
+MAX_HOURLY_RANGE = timedelta(days=31)
+MAX_CUSTOM_RANGE = timedelta(days=731)
+
+
+class RangeForm(forms.Form):
+    range = forms.ChoiceField(choices=PRESETS.items(), required=False)
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    bucket = forms.ChoiceField(choices=BUCKETS.items(), required=False)
+
+    def clean(self):
+        data = super().clean()
+        data["range"] = data.get("range") or "7d"
+        if data["range"] == "custom":
+            if not data.get("start") or not data.get("end"):
+                raise forms.ValidationError("A custom range needs both a start and an end date.", code="incomplete")
+            if data["start"] > data["end"]:
+                raise forms.ValidationError("The start date must not be after the end date.", code="reversed")
+            if data["end"] - data["start"] > MAX_CUSTOM_RANGE:
+                raise forms.ValidationError("A custom range covers at most two years.", code="too_long")
+        return data
+
+
+@dataclass(frozen=True)
+class Period:
+    preset: str
+    start: datetime
+    end: datetime
+    bucket: str
+    note: str = ""
+
+    def query(self) -> dict:
+        """The query string that selects this period again (for exports and links)."""
+        tz = self.start.tzinfo
+        params = {"range": self.preset, "bucket": self.bucket}
+        if self.preset == "custom":
+            params["start"] = self.start.astimezone(tz).date().isoformat()
+            params["end"] = (self.end.astimezone(tz) - timedelta(microseconds=1)).date().isoformat()
+        return params
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def period_resolve(*, data: dict, patient: Patient, now: datetime) -> Period:
+    """Turn a valid RangeForm's data into an exact [start, end) in the patient's time zone."""
+    tz = ZoneInfo(patient.timezone)
+    preset = data.get("range") or "7d"
+    today = now.astimezone(tz).date()
+    if preset == "24h":
+        start, end = now - timedelta(hours=24), now
+    elif preset == "custom":
+        start, end = _local_midnight(data["start"], tz), min(_local_midnight(data["end"] + timedelta(days=1), tz), now)
+        if start >= end:
+            end = _local_midnight(data["end"] + timedelta(days=1), tz)
+    else:  # whole local days: today and the days before it
+        start, end = _local_midnight(today - timedelta(days=PRESET_DAYS[preset] - 1), tz), now
+    bucket = data.get("bucket") or DEFAULT_BUCKET[preset]
+    note = ""
+    if bucket == "hour" and end - start > MAX_HOURLY_RANGE:
+        bucket, note = "day", "Hourly buckets are limited to 31 days; showing daily buckets."
+    return Period(preset=preset, start=start.astimezone(tz), end=end.astimezone(tz), bucket=bucket, note=note)
+
+
+class PatientCreateForm(forms.Form):
+    reference = forms.CharField(
+        max_length=64, help_text="Pseudonymous reference used by the hospital (no real name needed).",
+    )
+    display_name = forms.CharField(max_length=120, required=False, help_text="Optional; shown only to the care team.")
+    timezone = forms.CharField(
+        max_length=64, initial="Europe/Paris", validators=[validate_timezone],
+        help_text="IANA time zone where the patient lives, e.g. Europe/Paris. Days and weeks are cut at their midnight.",
+    )
+    consent = forms.BooleanField(
+        required=False, label="The patient gave informed consent to camera-based mood monitoring",
+        help_text="Recorded with your name and the time. Without consent, the patient's device cannot upload.",
+    )
+    clinicians = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"), required=False,
+        help_text="Other clinicians who may see this patient (you are always assigned).",
+    )
+
+    def __init__(self, *args, can_assign: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_assign:
+            del self.fields["clinicians"]
+
+    def clean_reference(self):
+        reference = self.cleaned_data["reference"].strip()
+        if Patient.objects.filter(reference=reference).exists():
+            raise forms.ValidationError("A patient with this reference already exists.", code="duplicate")
+        return reference
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was done, e.g. called the patient"}),
+        help_text="Required: what you did about this alert.",
+    )
+
+
+class ThresholdsForm(forms.ModelForm):
+    class Meta:
+        model = AlertThresholds
+        fields = ["window_days", "negative_share", "min_records", "no_data_days"]
+
+
+class DeleteDataConfirmForm(forms.Form):
+    """Second confirmation: type the patient's reference."""
+
+    reference = forms.CharField(max_length=64, label="Type the patient's reference to confirm")
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+
+    def clean_reference(self):
+        if self.cleaned_data["reference"].strip() != self.patient.reference:
+            raise forms.ValidationError("This is not the patient's reference; nothing was deleted.", code="mismatch")
+        return self.cleaned_data["reference"]

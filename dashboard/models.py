@@ -1,0 +1,25 @@
+"""The dashboard's read model: mood counts per patient per 15-minute slot (UTC), rolled up from records.
+
+Why: a 90-day page for a patient who uploads all day covers ~1M records; counting them on every
+page view costs seconds on a busy two-core host. Counting ~9,000 slot rows costs milliseconds.
+15 minutes because every real UTC offset is a multiple of 15 minutes, so hour/day/week buckets in
+any patient's time zone are exact unions of slots. Records are immutable once their batch is done,
+so each done batch is added exactly once (RolledUpBatch is the claim). See dashboard/rollup.py.
+"""
+from django.db import models
+
+
+class RolledUpBatch(models.Model):
+    batch = models.OneToOneField("ingest.FrameBatch", on_delete=models.CASCADE, primary_key=True, related_name="+")
+
+
+class MoodSlotCount(models.Model):
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    slot_start = models.DateTimeField()
+    positive = models.PositiveIntegerField(default=0)
+    negative = models.PositiveIntegerField(default=0)
+    neutral = models.PositiveIntegerField(default=0)
+    other = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "slot_start"], name="one_count_per_patient_slot")]

@@ -1,0 +1,80 @@
+"""The "My patients" table: one row per visible patient with 7-day mood figures, coverage and alerts.
+
+Every figure is computed by the database (a few grouped queries for the whole list, whatever its size).
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+
+from backend.alerts.models import Alert
+from backend.ingest.selectors import batch_overview_by_patient
+from backend.patients.models import Patient
+
+from .moods import MOOD_ORDER
+from .rollup import MoodOverview, mood_overview, week_start
+
+SORT_KEYS = {
+    "name": lambda r: (str(r.patient).lower(),),
+    "reference": lambda r: (r.patient.reference.lower(),),
+    "last_upload": lambda r: (r.last_upload is None, -(r.last_upload.timestamp() if r.last_upload else 0)),
+    "valence": lambda r: (r.mood.valence is None, r.mood.valence if r.mood.valence is not None else 0),
+    "change": lambda r: (r.mood.valence_change is None, r.mood.valence_change if r.mood.valence_change is not None else 0),
+    "negative": lambda r: (-r.mood.share("negative"),),
+    "coverage": lambda r: (-r.mood.days_without_data, r.face_share if r.face_share is not None else 2),
+    "alerts": lambda r: (-r.open_alerts, str(r.patient).lower()),
+}
+DEFAULT_SORT = "alerts"
+
+
+@dataclass
+class PatientRow:
+    patient: Patient
+    mood: MoodOverview
+    last_upload: datetime | None
+    frames: int
+    frames_processed: int
+    frames_with_face: int
+    open_alerts: int
+    acknowledged_alerts: int
+
+    @property
+    def face_share(self) -> float | None:
+        return self.frames_with_face / self.frames_processed if self.frames_processed else None
+
+    @property
+    def mood_bar(self) -> list[tuple[str, float]]:
+        return [(m, self.mood.share(m) * 100) for m in MOOD_ORDER]
+
+
+def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFAULT_SORT, descending: bool = False) -> list[PatientRow]:
+    patients = list(patients)
+    ids = [p.pk for p in patients]
+    moods = mood_overview(patients=patients, now=now)
+    batches = {}
+    by_timezone = defaultdict(list)
+    for p in patients:
+        by_timezone[p.timezone].append(p)
+    for members in by_timezone.values():  # the 7-day window starts at each time zone's midnight
+        since = week_start(patient=members[0], now=now)
+        for row in batch_overview_by_patient(patient_ids=[p.pk for p in members], since=since):
+            batches[row["patient_id"]] = row
+    alerts = {
+        row["patient_id"]: row
+        for row in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True)
+        .values("patient_id")
+        .annotate(open=Count("id", filter=Q(acknowledged_at__isnull=True)), acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
+    }
+    rows = []
+    for p in patients:
+        b = batches.get(p.pk, {})
+        a = alerts.get(p.pk, {})
+        rows.append(PatientRow(
+            patient=p, mood=moods[p.pk], last_upload=b.get("last_upload"),
+            frames=b.get("frames") or 0, frames_processed=b.get("frames_processed") or 0,
+            frames_with_face=b.get("frames_with_face") or 0,
+            open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
+        ))
+    rows.sort(key=SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT]), reverse=descending)
+    return rows

@@ -1,0 +1,236 @@
+"""Mood counts per bucket and per patient, computed by PostgreSQL from the 15-minute rollup.
+
+`rollup_refresh` adds every done batch not yet rolled up (claimed through RolledUpBatch's primary
+key, in the same statement, so concurrent refreshes never count a batch twice). The readers then
+sum whole slots inside the range and count raw records only in the partial slots at its edges
+(through the (patient, captured_at) index), so results equal a direct count of the records.
+
+Other databases (the SQLite `make run` default) skip the rollup and count records with the ORM:
+same results, fine at demo sizes.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay
+
+from backend.moods.models import Mood, MoodRecord
+from backend.moods.selectors import mood_summary
+from backend.patients.models import Patient
+
+SLOT = timedelta(minutes=15)
+MOODS = list(Mood.values)  # positive, negative, neutral, other
+
+_REFRESH_SQL = """
+WITH claimed AS (
+    INSERT INTO dashboard_rolledupbatch (batch_id)
+    SELECT b.id FROM ingest_framebatch b
+    WHERE b.patient_id = ANY(%(ids)s) AND b.status = 'done'
+      AND NOT EXISTS (SELECT 1 FROM dashboard_rolledupbatch r WHERE r.batch_id = b.id)
+    ON CONFLICT DO NOTHING
+    RETURNING batch_id
+)
+INSERT INTO dashboard_moodslotcount (patient_id, slot_start, positive, negative, neutral, other)
+SELECT m.patient_id, to_timestamp(floor(extract(epoch FROM m.captured_at) / 900) * 900),
+       count(*) FILTER (WHERE m.mood = 'positive'), count(*) FILTER (WHERE m.mood = 'negative'),
+       count(*) FILTER (WHERE m.mood = 'neutral'), count(*) FILTER (WHERE m.mood = 'other')
+FROM moods_moodrecord m JOIN claimed c ON c.batch_id = m.batch_id
+GROUP BY 1, 2
+ON CONFLICT (patient_id, slot_start) DO UPDATE SET
+    positive = dashboard_moodslotcount.positive + EXCLUDED.positive,
+    negative = dashboard_moodslotcount.negative + EXCLUDED.negative,
+    neutral = dashboard_moodslotcount.neutral + EXCLUDED.neutral,
+    other = dashboard_moodslotcount.other + EXCLUDED.other
+"""
+
+# Whole slots in [a, b) from the rollup, single records in [start, a) and [b, end).
+_COUNTS_CTE = """
+counts AS (
+    SELECT s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
+    FROM dashboard_moodslotcount s
+    WHERE s.patient_id = %(patient)s AND s.slot_start >= %(a)s AND s.slot_start < %(b)s
+    UNION ALL
+    SELECT m.captured_at, (m.mood = 'positive')::int, (m.mood = 'negative')::int,
+           (m.mood = 'neutral')::int, (m.mood = 'other')::int
+    FROM moods_moodrecord m
+    WHERE m.patient_id = %(patient)s
+      AND ((m.captured_at >= %(start)s AND m.captured_at < %(a)s) OR (m.captured_at >= %(b)s AND m.captured_at < %(end)s))
+)
+"""
+
+_SUMMARY_SQL = "WITH " + _COUNTS_CTE + """
+SELECT date_trunc(%(bucket)s, t AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS bucket_start,
+       sum(positive), sum(negative), sum(neutral), sum(other)
+FROM counts GROUP BY 1 HAVING sum(positive + negative + neutral + other) > 0 ORDER BY 1
+"""
+
+_OVERVIEW_SQL = """
+WITH p AS (
+    SELECT id, timezone,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '13 days') AT TIME ZONE timezone AS prev_start
+    FROM patients_patient WHERE id = ANY(%(ids)s)
+), counts AS (
+    SELECT s.patient_id, s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
+    FROM dashboard_moodslotcount s JOIN p ON p.id = s.patient_id
+    WHERE s.slot_start >= p.prev_start AND s.slot_start < %(b)s
+    UNION ALL
+    SELECT m.patient_id, m.captured_at, (m.mood = 'positive')::int, (m.mood = 'negative')::int,
+           (m.mood = 'neutral')::int, (m.mood = 'other')::int
+    FROM moods_moodrecord m JOIN p ON p.id = m.patient_id
+    WHERE m.captured_at >= greatest(%(b)s, p.prev_start) AND m.captured_at < %(now)s
+)
+SELECT p.id,
+       coalesce(sum(c.positive) FILTER (WHERE c.t >= p.cur_start), 0),
+       coalesce(sum(c.negative) FILTER (WHERE c.t >= p.cur_start), 0),
+       coalesce(sum(c.neutral) FILTER (WHERE c.t >= p.cur_start), 0),
+       coalesce(sum(c.other) FILTER (WHERE c.t >= p.cur_start), 0),
+       coalesce(sum(c.positive) FILTER (WHERE c.t < p.cur_start), 0),
+       coalesce(sum(c.negative) FILTER (WHERE c.t < p.cur_start), 0),
+       coalesce(sum(c.positive + c.negative + c.neutral + c.other) FILTER (WHERE c.t < p.cur_start), 0),
+       count(DISTINCT date_trunc('day', c.t AT TIME ZONE p.timezone))
+           FILTER (WHERE c.t >= p.cur_start AND c.positive + c.negative + c.neutral + c.other > 0)
+FROM p LEFT JOIN counts c ON c.patient_id = p.id
+GROUP BY p.id
+"""
+
+
+def _uses_rollup() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _slot_floor(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % int(SLOT.total_seconds()), tz=moment.tzinfo)
+
+
+def _slot_ceil(moment: datetime) -> datetime:
+    floor = _slot_floor(moment)
+    return floor if floor == moment else floor + SLOT
+
+
+def rollup_refresh(*, patient_ids: list) -> None:
+    """Fold every finished batch of these patients into the slot counts (no-op off PostgreSQL)."""
+    if not _uses_rollup() or not patient_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_REFRESH_SQL, {"ids": list(patient_ids)})
+
+
+def _row(bucket_start: datetime, counts: dict[str, int]) -> dict:
+    records = sum(counts.values())
+    row = {"bucket_start": bucket_start, "records": records}
+    for mood in MOODS:
+        row[f"count_{mood}"] = counts[mood]
+        row[f"share_{mood}"] = counts[mood] / records if records else 0.0
+    row["valence"] = row["share_positive"] - row["share_negative"]
+    return row
+
+
+def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: str) -> list[dict]:
+    """Non-empty buckets in the patient's time zone, shaped like backend.moods.selectors.mood_summary rows."""
+    tz = ZoneInfo(patient.timezone)
+    if not _uses_rollup():
+        rows = mood_summary(patient=patient, start=start, end=end, bucket=bucket)
+        return [_row(r["bucket_start"].astimezone(tz), {m: r[f"count_{m}"] for m in MOODS}) for r in rows]
+    rollup_refresh(patient_ids=[patient.pk])
+    a, b = _slot_ceil(start), _slot_floor(end)
+    if a >= b:  # no whole slot inside: count the records themselves
+        a = b = end
+    params = {"patient": patient.pk, "start": start, "end": end, "a": a, "b": b, "bucket": bucket, "tz": patient.timezone}
+    with connection.cursor() as cursor:
+        cursor.execute(_SUMMARY_SQL, params)
+        fetched = cursor.fetchall()
+    return [_row(bucket_start.astimezone(tz), dict(zip(MOODS, map(int, sums)))) for bucket_start, *sums in fetched]
+
+
+@dataclass(frozen=True)
+class MoodOverview:
+    """One patient's last 7 days (today and the 6 days before, in their time zone) against the 7 before."""
+
+    counts: dict[str, int]
+    previous_positive: int
+    previous_negative: int
+    previous_records: int
+    days_with_data: int
+
+    @property
+    def records(self) -> int:
+        return sum(self.counts.values())
+
+    def share(self, mood: str) -> float:
+        return self.counts[mood] / self.records if self.records else 0.0
+
+    @property
+    def valence(self) -> float | None:
+        return self.share("positive") - self.share("negative") if self.records else None
+
+    @property
+    def previous_valence(self) -> float | None:
+        if not self.previous_records:
+            return None
+        return (self.previous_positive - self.previous_negative) / self.previous_records
+
+    @property
+    def valence_change(self) -> float | None:
+        if self.valence is None or self.previous_valence is None:
+            return None
+        return self.valence - self.previous_valence
+
+    @property
+    def days_without_data(self) -> int:
+        return 7 - self.days_with_data
+
+
+def week_start(*, patient: Patient, now: datetime, weeks_back: int = 0) -> datetime:
+    """Local midnight 6 days before today (weeks_back=0), or 7 days before that (weeks_back=1)."""
+    tz = ZoneInfo(patient.timezone)
+    local_today = now.astimezone(tz).date()
+    day = local_today - timedelta(days=6 + 7 * weeks_back)
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
+    """patient pk -> MoodOverview, for many patients at once."""
+    if not patients:
+        return {}
+    if not _uses_rollup():
+        return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
+    ids = [p.pk for p in patients]
+    rollup_refresh(patient_ids=ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": _slot_floor(now)})
+        fetched = cursor.fetchall()
+    return {
+        pk: MoodOverview(
+            counts=dict(zip(MOODS, map(int, (pos, neg, neu, oth)))),
+            previous_positive=int(ppos), previous_negative=int(pneg), previous_records=int(prec),
+            days_with_data=int(days),
+        )
+        for pk, pos, neg, neu, oth, ppos, pneg, prec, days in fetched
+    }
+
+
+def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
+    current = week_start(patient=patient, now=now)
+    previous = week_start(patient=patient, now=now, weeks_back=1)
+    recent = Q(captured_at__gte=current)
+    earlier = Q(captured_at__lt=current)
+    totals = MoodRecord.objects.filter(patient=patient, captured_at__gte=previous, captured_at__lt=now).aggregate(
+        **{m: Count("id", filter=recent & Q(mood=m)) for m in MOODS},
+        previous_positive=Count("id", filter=earlier & Q(mood="positive")),
+        previous_negative=Count("id", filter=earlier & Q(mood="negative")),
+        previous_records=Count("id", filter=earlier),
+    )
+    days = (
+        MoodRecord.objects.filter(patient=patient, captured_at__gte=current, captured_at__lt=now)
+        .annotate(day=TruncDay("captured_at", tzinfo=ZoneInfo(patient.timezone)))
+        .values("day").distinct().count()
+    )
+    return MoodOverview(
+        counts={m: totals[m] for m in MOODS},
+        previous_positive=totals["previous_positive"], previous_negative=totals["previous_negative"],
+        previous_records=totals["previous_records"], days_with_data=days,
+    )

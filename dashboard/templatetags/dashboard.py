@@ -1,0 +1,55 @@
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+register = template.Library()
+
+
+@register.filter
+def signed(value) -> str:
+    return "—" if value is None else f"{value:+.2f}".replace("-", "−")
+
+
+@register.filter
+def percent(value) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+@register.filter
+def local(moment, tz_name: str):
+    return moment.astimezone(ZoneInfo(tz_name)) if moment else moment
+
+
+@register.filter
+def unlocalize_num(value) -> str:
+    return str(value).replace(",", ".")
+
+
+@register.simple_tag
+def valence_class(value) -> str:
+    if value is None:
+        return ""
+    return "pos" if value > 0.05 else "neg" if value < -0.05 else "flat"
+
+
+@register.simple_tag
+def arrow(value) -> str:
+    return "▲" if value > 0.05 else "▼" if value < -0.05 else "▶"
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str, label: str):
+    request = context["request"]
+    current, descending = context.get("sort"), context.get("descending")
+    params = request.GET.copy()
+    params["sort"] = key
+    params["dir"] = "asc" if current == key and descending else "desc" if current == key else "asc"
+    marker = (" ▼" if descending else " ▲") if current == key else ""
+    return format_html('<a class="sort" href="?{}">{}{}</a>', params.urlencode(), label, marker)
+
+
+@register.filter
+def qs(params: dict) -> str:
+    return urlencode(params)

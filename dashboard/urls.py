@@ -1,0 +1,26 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from .views import alerts, auth, exports, manage, patients
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:patient-list", permanent=False), name="home"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("patients/", patients.patient_list, name="patient-list"),
+    path("patients/new/", manage.patient_create, name="patient-create"),
+    path("patients/<str:patient_id>/", patients.patient_detail, name="patient-detail"),
+    path("patients/<str:patient_id>/manage/", manage.patient_manage, name="patient-manage"),
+    path("patients/<str:patient_id>/enrollment-code/", manage.enrollment_code_create, name="patient-enrollment-code"),
+    path("patients/<str:patient_id>/devices/<uuid:device_id>/revoke/", manage.device_revoke, name="patient-device-revoke"),
+    path("patients/<str:patient_id>/consent/", manage.consent_set, name="patient-consent"),
+    path("patients/<str:patient_id>/active/", manage.active_set, name="patient-active"),
+    path("patients/<str:patient_id>/thresholds/", manage.thresholds_set, name="patient-thresholds"),
+    path("patients/<str:patient_id>/delete-data/", manage.data_delete, name="patient-data-delete"),
+    path("patients/<str:patient_id>/alerts/<int:alert_id>/acknowledge/", alerts.alert_ack, name="alert-acknowledge"),
+    path("patients/<str:patient_id>/export/records.csv", exports.records_csv, name="export-records-csv"),
+    path("patients/<str:patient_id>/export/summary.csv", exports.summary_csv, name="export-summary-csv"),
+    path("patients/<str:patient_id>/export/fhir.json", exports.summary_fhir, name="export-fhir"),
+]

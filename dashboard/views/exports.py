@@ -1,0 +1,104 @@
+"""Exports of the selected range: records (CSV, streamed), bucketed summary (CSV, streamed), FHIR R4 Bundle."""
+import csv
+import json
+import re
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from backend.audit.models import AuditAction
+from backend.audit.services import audit_record
+from backend.moods.selectors import mood_record_list
+
+from .. import fhir
+from ..access import patient_for_request
+from ..forms import RangeForm, period_resolve
+from ..moods import MOOD_ORDER
+from ..rollup import mood_buckets
+
+RECORD_COLUMNS = ["captured_at", "mood", *[f"p_{m}" for m in MOOD_ORDER], "detection_score", "model_version"]
+
+
+class _Echo:
+    """csv.writer target that hands each formatted line straight back (nothing is buffered)."""
+
+    def write(self, value):
+        return value
+
+
+def _context(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    form = RangeForm(request.GET or None)
+    period = period_resolve(data=form.cleaned_data if form.is_valid() else {}, patient=patient, now=timezone.now())
+    return patient, period
+
+
+def _filename(patient, period, kind: str, ext: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", patient.reference)
+    return f"{safe}_{kind}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.{ext}"
+
+
+def _audit(request, patient, period, action, **extra):
+    audit_record(action=action, actor=request.user, patient=patient, request=request, detail={
+        "start": period.start.isoformat(), "end": period.end.isoformat(), "bucket": period.bucket, **extra,
+    })
+
+
+def _stream_csv(header: list[str], rows, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def records_csv(request, patient_id):
+    patient, period = _context(request, patient_id)
+    _audit(request, patient, period, AuditAction.EXPORT_RECORDS_CSV)
+    tz = ZoneInfo(patient.timezone)
+    records = (
+        mood_record_list(patient=patient, start=period.start, end=period.end)
+        .values_list(*RECORD_COLUMNS)
+        .iterator(chunk_size=2000)  # a server-side cursor on PostgreSQL: memory stays flat
+    )
+    rows = ([captured_at.astimezone(tz).isoformat(), *rest] for captured_at, *rest in records)
+    return _stream_csv(RECORD_COLUMNS, rows, _filename(patient, period, "records", "csv"))
+
+
+@login_required
+@require_GET
+def summary_csv(request, patient_id):
+    patient, period = _context(request, patient_id)
+    _audit(request, patient, period, AuditAction.EXPORT_SUMMARY_CSV)
+    buckets = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
+    header = ["bucket_start", "bucket", "records", *[f"count_{m}" for m in MOOD_ORDER], *[f"share_{m}" for m in MOOD_ORDER], "valence"]
+    rows = (
+        [r["bucket_start"].isoformat(), period.bucket, r["records"], *[r[f"count_{m}"] for m in MOOD_ORDER],
+         *[f"{r[f'share_{m}']:.4f}" for m in MOOD_ORDER], f"{r['valence']:.4f}"]
+        for r in buckets
+    )
+    return _stream_csv(header, rows, _filename(patient, period, f"summary-{period.bucket}", "csv"))
+
+
+@login_required
+@require_GET
+def summary_fhir(request, patient_id):
+    patient, period = _context(request, patient_id)
+    rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
+    _audit(request, patient, period, AuditAction.EXPORT_FHIR, observations=len(rows))
+    body = fhir.bundle(patient=patient, rows=rows, bucket=period.bucket, issued=timezone.now())
+    response = HttpResponse(json.dumps(body, indent=1), content_type="application/fhir+json")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(patient, period, f"fhir-{period.bucket}", "json")}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,164 @@
+"""Patient management: create (+ consent), enrollment codes, devices, deactivation, data deletion."""
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from backend.alerts.selectors import alert_thresholds_default
+from backend.alerts.models import AlertThresholds
+from backend.alerts.services import alert_thresholds_set
+from backend.core.errors import ApplicationError
+from backend.devices.models import Device
+from backend.ingest.models import FrameBatch
+from backend.moods.models import MoodRecord
+
+from ..access import patient_for_request
+from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm
+from ..services import (
+    patient_active_set,
+    patient_consent_set,
+    patient_data_delete,
+    patient_device_revoke,
+    patient_enrollment_code_issue,
+    patient_register,
+)
+
+DELETE_SALT = "dashboard.patient-data-delete"
+DELETE_CONFIRMATION_MAX_AGE = 10 * 60
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    form = PatientCreateForm(request.POST or None, can_assign=request.user.is_superuser)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        patient = patient_register(
+            user=request.user, reference=data["reference"], display_name=data["display_name"],
+            timezone_name=data["timezone"], consent=data["consent"], clinicians=data.get("clinicians") or [],
+            request=request,
+        )
+        messages.success(request, f"Patient {patient.reference} created.")
+        return redirect("dashboard:patient-manage", patient_id=patient.pk)
+    return render(request, "dashboard/patient_create.html", {"form": form})
+
+
+@login_required
+def patient_manage(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    override = AlertThresholds.objects.filter(patient=patient).first()
+    return render(request, "dashboard/patient_manage.html", {
+        "patient": patient,
+        "devices": Device.objects.filter(patient=patient).order_by("revoked_at", "-enrolled_at"),
+        "thresholds_form": ThresholdsForm(instance=override),
+        "threshold_defaults": alert_thresholds_default(),
+    })
+
+
+def _qr_svg(text: str) -> str:
+    """The code as an inline SVG QR code (generated locally, no network)."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
+    return image.to_string(encoding="unicode")
+
+
+@login_required
+@require_POST
+def enrollment_code_create(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    try:
+        row, code = patient_enrollment_code_issue(patient=patient, user=request.user, request=request)
+    except ApplicationError as error:
+        messages.error(request, error.detail)
+        return redirect("dashboard:patient-manage", patient_id=patient.pk)
+    response = render(request, "dashboard/enrollment_code.html", {
+        "patient": patient, "code": code, "row": row, "qr_svg": _qr_svg(code),
+    })
+    response["Cache-Control"] = "no-store"  # shown once: keep it out of caches and history
+    return response
+
+
+@login_required
+@require_POST
+def device_revoke(request, patient_id, device_id):
+    patient = patient_for_request(request, patient_id)
+    device = get_object_or_404(Device, patient=patient, pk=device_id)
+    patient_device_revoke(device=device, user=request.user, request=request)
+    messages.success(request, f"Device “{device.label or device.pk}” revoked: it can no longer upload.")
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def consent_set(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    given = request.POST.get("consent") == "record"
+    if given and request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that the patient consented.")
+        return redirect("dashboard:patient-manage", patient_id=patient.pk)
+    patient_consent_set(patient=patient, given=given, user=request.user, request=request)
+    messages.success(request, "Consent recorded." if given else "Consent withdrawn: uploads are refused from now on.")
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def active_set(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    active = request.POST.get("active") == "1"
+    patient_active_set(patient=patient, active=active, user=request.user, request=request)
+    messages.success(request, "Patient reactivated." if active else "Patient deactivated: devices can no longer upload.")
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def thresholds_set(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    form = ThresholdsForm(request.POST, instance=AlertThresholds.objects.filter(patient=patient).first())
+    if form.is_valid():
+        alert_thresholds_set(patient=patient, user=request.user, values=form.cleaned_data, request=request)
+        messages.success(request, "Alert thresholds saved; the next evaluation uses them.")
+    else:
+        messages.error(request, "Thresholds not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def data_delete(request, patient_id):
+    """Two confirmations: (1) the request is acknowledged on this page, (2) the reference is typed on the next."""
+    patient = patient_for_request(request, patient_id)
+    counts = {
+        "records": MoodRecord.objects.filter(patient=patient).count(),
+        "batches": FrameBatch.objects.filter(patient=patient).count(),
+    }
+    if request.method == "GET":
+        return render(request, "dashboard/data_delete.html", {"patient": patient, "counts": counts, "step": 1})
+    if request.POST.get("step") == "1":
+        if request.POST.get("requested") != "yes":
+            messages.error(request, "Confirm that the patient asked for their data to be deleted.")
+            return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
+        token = signing.dumps({"patient": str(patient.pk), "user": request.user.pk}, salt=DELETE_SALT)
+        return render(request, "dashboard/data_delete.html", {
+            "patient": patient, "counts": counts, "step": 2, "token": token, "form": DeleteDataConfirmForm(patient=patient),
+        })
+    try:
+        claim = signing.loads(request.POST.get("token", ""), salt=DELETE_SALT, max_age=DELETE_CONFIRMATION_MAX_AGE)
+    except signing.BadSignature:
+        messages.error(request, "The confirmation expired or is invalid; start again. Nothing was deleted.")
+        return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
+    if claim != {"patient": str(patient.pk), "user": request.user.pk}:
+        messages.error(request, "The confirmation does not match; start again. Nothing was deleted.")
+        return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
+    form = DeleteDataConfirmForm(request.POST, patient=patient)
+    if not form.is_valid():
+        return render(request, "dashboard/data_delete.html", {
+            "patient": patient, "counts": counts, "step": 2, "token": request.POST.get("token"), "form": form,
+        })
+    report = patient_data_delete(patient=patient, user=request.user, request=request)
+    messages.success(request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}.")
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)

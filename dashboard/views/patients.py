@@ -1,0 +1,103 @@
+"""My patients (list) and the patient page."""
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
+from backend.audit.models import AuditAction
+from backend.audit.services import audit_record
+from backend.ingest.selectors import batch_coverage_by_day
+from backend.moods.selectors import mood_record_list
+from backend.patients.selectors import patient_list_visible_to
+
+from .. import charts
+from ..access import patient_for_request
+from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
+from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
+from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
+from ..rollup import mood_buckets
+
+TIMELINE_LIMIT = 3000
+
+
+@login_required
+@require_GET
+def patient_list(request):
+    query = request.GET.get("q", "").strip()[:100]
+    include_inactive = request.GET.get("inactive") == "1"
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    sort = sort if sort in SORT_KEYS else DEFAULT_SORT
+    descending = request.GET.get("dir") == "desc"
+    patients = patient_list_visible_to(user=request.user)
+    if not include_inactive:
+        patients = patients.filter(is_active=True)
+    if query:
+        patients = patients.filter(Q(reference__icontains=query) | Q(display_name__icontains=query))
+    rows = patient_rows(patients=patients, now=timezone.now(), sort=sort, descending=descending)
+    return render(request, "dashboard/patient_list.html", {
+        "rows": rows, "query": query, "sort": sort, "descending": descending, "include_inactive": include_inactive,
+        "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
+    })
+
+
+def _summary(rows: list[dict], coverage: list[dict]) -> dict:
+    records = sum(r["records"] for r in rows)
+    counts = {m: sum(r[f"count_{m}"] for r in rows) for m in MOOD_ORDER}
+    frames = sum(d["frames"] or 0 for d in coverage)
+    processed = sum(d["frames_processed"] or 0 for d in coverage)
+    with_face = sum(d["frames_with_face"] or 0 for d in coverage)
+    return {
+        "records": records,
+        "shares": [(m, MOOD_LABELS[m], counts[m] / records * 100 if records else 0, counts[m]) for m in MOOD_ORDER],
+        "valence": (counts["positive"] - counts["negative"]) / records if records else None,
+        "buckets_with_data": len(rows),
+        "frames": frames,
+        "face_share": with_face / processed if processed else None,
+    }
+
+
+def _bucket_count(period) -> int:
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[period.bucket]
+    return max(1, -(-(period.end - period.start) // step))
+
+
+@login_required
+@require_GET
+def patient_detail(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    now = timezone.now()
+    form = RangeForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    period = period_resolve(data=data, patient=patient, now=now)
+    rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
+    coverage = list(batch_coverage_by_day(patient=patient, start=period.start, end=period.end))
+    timeline = list(
+        mood_record_list(patient=patient, start=period.start, end=period.end)
+        .order_by("-captured_at").values("captured_at", "mood", "p_positive", "p_negative", "p_neutral", "p_other")[:TIMELINE_LIMIT]
+    )
+    summary = _summary(rows, coverage)
+    figures = {}
+    if rows:
+        figures = {
+            "mood-share": charts.mood_share_figure(rows=rows, tz_name=patient.timezone),
+            "valence": charts.valence_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket),
+            "timeline": charts.timeline_figure(records=timeline, tz_name=patient.timezone),
+        }
+    if coverage:
+        figures["coverage"] = charts.coverage_figure(days=coverage, tz_name=patient.timezone)
+    alerts = list(alert_list_for_patient(patient=patient)[:20])
+    audit_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient, request=request,
+                 detail={"range": period.preset, "start": period.start.isoformat(), "end": period.end.isoformat(), "bucket": period.bucket})
+    return render(request, "dashboard/patient_detail.html", {
+        "patient": patient, "form": form, "period": period, "presets": PRESETS, "buckets": BUCKETS,
+        "summary": summary, "bucket_count": _bucket_count(period), "figures": figures, "chart_config": charts.CONFIG,
+        "timeline_shown": len(timeline), "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
+        "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
+        "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
+        "export_query": period.query(), "mood_colors": MOOD_COLORS,
+        "last_upload": coverage[-1]["day"] if coverage else None,
+    })
