@@ -25,11 +25,13 @@ def database_check() -> dict:
 
 
 def broker_check() -> dict:
+    from django.conf import settings
+
     from backend.celery import app
 
-    if app.conf.task_always_eager:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "detail": "no broker: tasks run in process"}
-    with app.connection_for_write() as connection:
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
     return {"ok": True}
 

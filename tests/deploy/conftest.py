@@ -1,0 +1,137 @@
+"""Fixtures for the deployment tests: real photos as videos and folders, a fault-injecting proxy."""
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+# The real Celery worker process and the throttle reset, shared with the backend tests.
+from tests.backend.conftest import _wait_for, celery_worker_process, fresh_cache  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def video_from_photos(path: Path, photos: list[Path], *, seconds_each: list[float], fps: int = 10,
+                      size=(640, 480)) -> Path:
+    """An MJPG .avi showing each photo for the given number of seconds."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened()
+    for photo, seconds in zip(photos, seconds_each):
+        frame = cv2.resize(cv2.imread(str(photo)), size)
+        for _ in range(round(seconds * fps)):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def photo_video(tmp_path, sample_images_dir) -> Path:
+    """5 s of real faces at 10 fps: obama1 for 3 s, then two_people for 2 s."""
+    return video_from_photos(tmp_path / "phone.avi",
+                             [sample_images_dir / "obama1.jpg", sample_images_dir / "two_people.jpg"],
+                             seconds_each=[3, 2])
+
+
+class FaultyProxy:
+    """A TCP proxy on 127.0.0.1 in front of a server, that can misbehave on purpose.
+
+    down: every connection is closed at once (the network is gone).
+    drop_upload_responses: that many frame-batch uploads reach the server, but the connection is cut
+        before its answer gets back (the server stored the batch; the phone does not know).
+    fail_uploads_with_503: that many frame-batch uploads get a 503 from the "load balancer" and
+        never reach the server.
+    """
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.down = False
+        self.drop_upload_responses = 0
+        self.fail_uploads_with_503 = 0
+        self.uploads_seen = 0
+        self._lock = threading.Lock()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self._closed = True
+        self._listener.close()
+
+    def _accept_loop(self):
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _decide(self, first_bytes: bytes) -> str:
+        with self._lock:
+            if self.down:
+                return "close"
+            if first_bytes.startswith(b"POST /api/v1/frame-batches/"):
+                self.uploads_seen += 1
+                if self.fail_uploads_with_503:
+                    self.fail_uploads_with_503 -= 1
+                    return "503"
+                if self.drop_upload_responses:
+                    self.drop_upload_responses -= 1
+                    return "drop_response"
+            return "forward"
+
+    def _handle(self, client: socket.socket):
+        with client:
+            client.settimeout(30)
+            try:
+                first = client.recv(65536)
+            except OSError:
+                return
+            action = self._decide(first)
+            # One request per connection, so each request gets its own decision.
+            head, sep, rest = first.partition(b"\r\n\r\n")
+            first = head.replace(b"Connection: keep-alive", b"Connection: close") + sep + rest
+            if action == "close" or not first:
+                return
+            if action == "503":
+                client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+                return
+            with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=120) as upstream:
+                upstream.sendall(first)
+                if action == "drop_response":
+                    self._pump(client, upstream, until_response=True)
+                    return  # the server has answered; the phone never sees it
+                self._pump(client, upstream)
+
+    @staticmethod
+    def _pump(client: socket.socket, upstream: socket.socket, *, until_response: bool = False):
+        """Copy both ways until either side closes (or, with until_response, until the server answers)."""
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(client, selectors.EVENT_READ, upstream)
+        sel.register(upstream, selectors.EVENT_READ, client)
+        while True:
+            for key, _ in sel.select(timeout=120):
+                data = key.fileobj.recv(65536)
+                if not data:
+                    return
+                if until_response and key.fileobj is upstream:
+                    return
+                key.data.sendall(data)
