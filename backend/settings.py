@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "backend.demo",  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
     "backend.audit",
     "backend.alerts",
+    "backend.rollups",
     "dashboard",
 ]
 # Other parts of the project (e.g. the clinicians' dashboard) add themselves here.
@@ -101,6 +102,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Eager tasks write from the request thread; a busy timeout avoids "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+if env.str("TEST_DATABASE_NAME", default=""):
+    # Lets two test runs share one PostgreSQL server without dropping each other's test database.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://moodwatch")}
@@ -254,6 +258,10 @@ MOODWATCH_ALERTS = {
 CELERY_BEAT_SCHEDULE["evaluate-alerts"] = {
     "task": "backend.alerts.tasks.evaluate_alerts",
     "schedule": env.int("ALERT_EVALUATION_INTERVAL_SECONDS", default=15 * 60),
+}
+CELERY_BEAT_SCHEDULE["refresh-mood-rollups"] = {
+    "task": "backend.rollups.tasks.refresh_rollups",
+    "schedule": env.int("ROLLUP_REFRESH_INTERVAL_SECONDS", default=60),
 }
 MOODWATCH_AUDIT = {
     # Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
