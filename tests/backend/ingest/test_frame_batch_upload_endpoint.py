@@ -332,3 +332,12 @@ def test_other_authorization_schemes_are_not_device_tokens(bad_header, face_jpeg
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=bad_header)
     assert post(client, batch_payload([face_jpeg])).status_code == 401
+
+
+def test_an_absurd_number_of_files_is_a_json_400_not_a_crash(device_client):
+    tiny = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(tiny, format="JPEG")
+    response = post(device_client, batch_payload([tiny.getvalue()] * 200))
+    assert response.status_code == 400
+    assert response.json()["code"] in ("bad_request", "validation_error")
+    assert_nothing_stored()
