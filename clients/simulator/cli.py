@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(len(b.captured_at) for b in pending)
     with tqdm(total=total, unit="frame", desc="uploading", disable=args.no_progress, file=sys.stderr) as bar:
         try:
-            drain(api, store, backoff, summary, progress=bar, log=bar.write)
+            drain(api, store, backoff, summary, progress=bar, log=lambda m: bar.write(m, file=sys.stderr))
         except FatalApiError as error:
             log(f"error: the server refused this device: {error}. Queued batches are kept.")
             summary.errors.append(str(error))
