@@ -172,3 +172,20 @@ def test_a_model_without_a_card_gets_a_version_from_its_hash(tmp_path):
     model.write_bytes(DEFAULT_MODEL.read_bytes())
     est = MoodEstimator.load(model)
     assert est.version == f"unversioned-{est.model_sha256[:12]}"
+
+
+def test_a_phone_jpeg_with_exif_orientation_is_turned_upright_and_boxed_in_the_upright_frame(estimator, photos):
+    import io
+
+    from PIL import Image
+
+    upright = Image.open(photos / "obama-480p.jpg")
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # stored as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    data = io.BytesIO()
+    sideways.save(data, format="JPEG", exif=exif.tobytes())
+    faces = estimator.estimate(data.getvalue())
+    assert len(faces) == 1
+    reference = estimator.estimate((photos / "obama-480p.jpg").read_bytes())[0]
+    np.testing.assert_allclose(faces[0].box, reference.box, atol=6)
