@@ -1,0 +1,136 @@
+"""`make run` smoke test: the real command on the embedded default (SQLite, tasks in process).
+
+It runs on a fresh SQLite file and a free port, with a video passed as VIDEO=. It must serve,
+answer /healthz, print the DEMO login, let that login into the dashboard, and show both demo
+patients with mood records inferred from the real photos. Running it a second time must add nothing.
+"""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.deploy.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = "MoodWatch is running at"
+# The test runner's settings must not leak into the demo: it runs on the embedded default.
+RUNNER_ONLY = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE",
+               "TEST_DATABASE_NAME", "CELERY_TASK_ALWAYS_EAGER", "CELERY_QUEUE", "DEBUG")
+
+
+class MakeRun:
+    def __init__(self, *, port: int, db: Path, state: Path, video: Path):
+        env = {k: v for k, v in os.environ.items() if k not in RUNNER_ONLY and not k.startswith("PYTEST")}
+        env["DATABASE_URL"] = f"sqlite:///{db}"
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            ["make", "run", f"PORT={port}", f"DEMO_STATE_DIR={state}", f"VIDEO={video}"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,  # its own process group: make, manage.py and the server stop together
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def wait_ready(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        while READY not in self.text:
+            if self.process.poll() is not None:
+                raise AssertionError(f"make run exited with {self.process.returncode}:\n{self.text[-5000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"make run not ready after {timeout}s:\n{self.text[-5000:]}")
+            time.sleep(0.5)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def counts(db: Path) -> dict:
+    with sqlite3.connect(db) as connection:
+        return {table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("patients_patient", "devices_device", "ingest_framebatch", "moods_moodrecord",
+                              "auth_user")}
+
+
+def dashboard_login(base: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    form = session.get(f"{base}/login/", timeout=30)
+    assert form.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    response = session.post(f"{base}/login/", data={"username": username, "password": password,
+                                                    "csrfmiddlewaretoken": token},
+                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+    assert response.status_code == 302, f"login refused: {response.status_code}"
+    return session
+
+
+def test_make_run_serves_the_demo_with_real_inferred_records_and_is_safe_to_run_twice(tmp_path, photo_video):
+    port, db, state = free_port(), tmp_path / "demo.sqlite3", tmp_path / "demo-state"
+    base = f"http://127.0.0.1:{port}"
+
+    first = MakeRun(port=port, db=db, state=state, video=photo_video)
+    try:
+        first.wait_ready(timeout=600)
+        assert f"{READY} {base}/" in first.text
+        login = re.search(r"DEMO clinician login .*username=(\S+) password=(\S+)", first.text)
+        assert login, "the DEMO login is printed and flagged as such"
+
+        health = requests.get(f"{base}/healthz", timeout=30)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+
+        session = dashboard_login(base, *login.groups())
+        page = session.get(f"{base}/patients/", timeout=30)
+        assert page.status_code == 200 and "DEMO-001" in page.text and "DEMO-002" in page.text
+        patients = session.get(f"{base}/api/v1/patients/", timeout=30).json()
+        assert {p["reference"] for p in patients} == {"DEMO-001", "DEMO-002"}
+        for patient in patients:
+            records = session.get(f"{base}/api/v1/patients/{patient['id']}/moods/", timeout=30).json()["results"]
+            assert records, f"{patient['reference']} has mood records"
+            assert all(r["mood"] in ("positive", "negative", "neutral", "other") for r in records)
+        assert wrong_password_is_refused(base, login.group(1))
+    finally:
+        first.stop()
+    after_first = counts(db)
+    # 3 + 2 photos and 5 video frames, every one with at least one face found by the model.
+    assert after_first["ingest_framebatch"] == 3 and after_first["devices_device"] == 2
+    assert after_first["moods_moodrecord"] >= 10
+
+    second = MakeRun(port=port, db=db, state=state, video=photo_video)
+    try:
+        second.wait_ready(timeout=300)
+        assert "already queued earlier, not queued again" in second.text
+        assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
+    finally:
+        second.stop()
+    assert counts(db) == after_first, "a second `make run` adds no patient, device, batch, record or user"
+
+
+def wrong_password_is_refused(base: str, username: str) -> bool:
+    session = requests.Session()
+    form = session.get(f"{base}/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    response = session.post(f"{base}/login/", data={"username": username, "password": "wrong",
+                                                    "csrfmiddlewaretoken": token},
+                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+    return response.status_code != 302
