@@ -29,7 +29,10 @@ class TrainConfig:
     seed: int = 1337
     batch_size: int = 64
     learning_rate: float = 1e-3
-    l2: float = 0.01
+    # 0.01 (the paper's value) with Adam shrank every BN-followed kernel towards zero: the BN
+    # moving variances fell to ~0 and inference-mode accuracy collapsed to the majority class
+    # (0.48 on PublicTest vs 0.77 in training mode at epoch 8). 1e-4 keeps the statistics sane.
+    l2: float = 1e-4
     width: float = 1.5
     label_smoothing: float = 0.1
     early_stopping_patience: int = 15
