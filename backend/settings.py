@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # failed-login lockout per account, with its own log of attempts (django-axes)
     "backend.core",
     "backend.patients",
     "backend.devices",
@@ -66,6 +67,7 @@ INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
 
 MIDDLEWARE = [
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
+    "backend.core.middleware.RequestSizeLimitMiddleware",  # 413 from Content-Length, before any body is read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +76,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.core.middleware.DatabaseUnavailableMiddleware",  # a database outage is a 503, not a 500
+    "backend.core.middleware.LoginThrottleMiddleware",  # login attempts per client address
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out account before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -155,6 +164,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The dashboard's JavaScript never reads the CSRF cookie (forms carry the token), so hide it from scripts.
+CSRF_COOKIE_HTTPONLY = True
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
@@ -188,6 +199,9 @@ MOODWATCH = {
     # Real face photos used by tests, demos and benchmarks (never downloaded at run time).
     "SAMPLE_IMAGES_DIR": env.path("MOODWATCH_SAMPLE_IMAGES_DIR", default=str(BASE_DIR.parent / "shared" / "images")),
 }
+# Any request body above this is refused (413) from its Content-Length before it is read.
+# 60 phone frames are a few MB; the per-frame limit alone would let through MAX_FRAMES x MAX_FRAME_BYTES.
+MOODWATCH["MAX_REQUEST_BYTES"] = env.int("MAX_REQUEST_BYTES", default=32 * 1024 * 1024)
 # Uploaded frames are read into memory up to the frame limit; bigger ones spill to temp files.
 FILE_UPLOAD_MAX_MEMORY_SIZE = MOODWATCH["MAX_FRAME_BYTES"]
 # Let a few more files than the frame limit through Django's parser, so an over-long batch
@@ -212,7 +226,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Enrollment codes are short enough to type: throttle guessing.
         "enroll": env.str("ENROLL_THROTTLE_RATE", default="20/hour"),
+        # Per device token: far above a phone's pace (a batch every few seconds at most), so a
+        # stolen or runaway token cannot flood the workers.
+        "upload": env.str("UPLOAD_THROTTLE_RATE", default="120/minute"),
+        # Per client address, on every login form (dashboard, API, admin).
+        "login": env.str("LOGIN_THROTTLE_RATE", default="30/hour"),
     },
+    # Throttles key on the client address: REMOTE_ADDR, or behind N trusted proxies the Nth
+    # X-Forwarded-For entry from the right. Never the whole header, which the client can vary at will.
+    "NUM_PROXIES": env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -267,6 +289,19 @@ MOODWATCH_AUDIT = {
     # Behind N reverse proxies the client address is the Nth X-Forwarded-For entry from the right.
     "TRUSTED_PROXY_COUNT": env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0),
 }
+# --- login lockout (django-axes): repeated failed logins lock the account for a while -------------------
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]  # the account, whichever address the attempts come from
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept (admin: "Access failures")
+AXES_LOCKOUT_CALLABLE = "backend.core.throttling.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "backend.audit.services.client_ip"  # same trusted-proxy rule as the audit log
+AXES_VERBOSE = False
+# axes.W006 asks for per-address lockout too. A hospital's clinicians often share one NAT address, so
+# five typos in total would lock them all out; per-address limits are LoginThrottleMiddleware's job.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
 MOODWATCH_FHIR = {
     # The system URI of the pseudonymous patient reference in exported FHIR resources.
     "PATIENT_IDENTIFIER_SYSTEM": env.str("FHIR_PATIENT_IDENTIFIER_SYSTEM", default="urn:moodwatch:patient-reference"),

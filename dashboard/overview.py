@@ -13,7 +13,7 @@ from backend.ingest.selectors import batch_overview_by_patient
 from backend.patients.models import Patient
 
 from .moods import MOOD_ORDER
-from .rollup import MoodOverview, mood_overview, week_start
+from backend.rollups.selectors import MoodOverview, mood_overview, week_start
 
 SORT_KEYS = {
     "name": lambda r: (str(r.patient).lower(),),
@@ -43,9 +43,29 @@ class PatientRow:
     def face_share(self) -> float | None:
         return self.frames_with_face / self.frames_processed if self.frames_processed else None
 
-    @property
-    def mood_bar(self) -> list[tuple[str, float]]:
-        return [(m, self.mood.share(m) * 100) for m in MOOD_ORDER]
+    def __post_init__(self):
+        # Display strings prepared once here: template filters per cell are slow on a 200-row table.
+        records = self.mood.records
+        self.records = records
+        self.mood_bar = [
+            (m, f"{self.mood.counts[m] * 100 / records:.2f}" if records else "0", f"{self.mood.counts[m] * 100 / records:.0f}" if records else "0")
+            for m in MOOD_ORDER
+        ]
+        self.mood_bar_label = ", ".join(f"{m} {pct}%" for m, _, pct in self.mood_bar)
+        self.valence = self.mood.valence
+        self.valence_change = self.mood.valence_change
+        self.valence_text, self.valence_class = _signed(self.valence)
+        self.change_text, self.change_class = _signed(self.valence_change)
+        self.change_arrow = "" if self.valence_change is None else "▲" if self.valence_change > 0.05 else "▼" if self.valence_change < -0.05 else "▶"
+        self.days_without_data = self.mood.days_without_data
+        share = self.face_share
+        self.face_share_text = "" if share is None else f"{share * 100:.0f}%"
+
+
+def _signed(value: float | None) -> tuple[str, str]:
+    if value is None:
+        return "—", ""
+    return f"{value:+.2f}".replace("-", "−"), "pos" if value > 0.05 else "neg" if value < -0.05 else "flat"
 
 
 def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFAULT_SORT, descending: bool = False) -> list[PatientRow]:

@@ -17,7 +17,7 @@ from backend.moods.models import MoodRecord
 from backend.patients.models import Patient
 from backend.patients.services import patient_consent_record, patient_consent_withdraw, patient_create
 
-from .models import MoodSlotCount
+from backend.rollups.models import MoodSlotCount
 
 
 @transaction.atomic

@@ -6,11 +6,17 @@ from .services import device_revoke
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["label", "patient", "token_lookup_id", "enrolled_at", "last_seen", "revoked_at"]
-    list_filter = ["revoked_at"]
-    search_fields = ["label", "token_lookup_id", "patient__reference"]
-    readonly_fields = ["id", "token_lookup_id", "enrolled_at", "last_seen", "revoked_at"]
-    exclude = ["token_digest"]
+    # The token (and its lookup id and digest) are never shown; support finds a device by id or label.
+    list_display = ["label", "patient", "id", "enrolled_at", "last_seen", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "enrolled_at"]
+    search_fields = ["=id", "label", "patient__reference"]
+    date_hierarchy = "enrolled_at"
+    list_select_related = ["patient"]
+    readonly_fields = ["id", "patient", "enrolled_at", "last_seen", "revoked_at"]
+    exclude = ["token_digest", "token_lookup_id"]
+
+    def has_add_permission(self, request):
+        return False  # devices are created by enrolling with a code, which issues the token once
     actions = ["revoke"]
 
     @admin.action(description="Revoke selected devices")
@@ -22,7 +28,11 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(EnrollmentCode)
 class EnrollmentCodeAdmin(admin.ModelAdmin):
-    list_display = ["patient", "issued_by", "issued_at", "expires_at", "used_at"]
+    list_display = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "device"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter), "issued_at"]
+    search_fields = ["patient__reference", "issued_by__username"]
+    date_hierarchy = "issued_at"
+    list_select_related = ["patient", "issued_by", "device"]
     readonly_fields = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "device"]
     exclude = ["code_digest"]
 

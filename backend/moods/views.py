@@ -16,9 +16,10 @@ from backend.core.serializers import ErrorSerializer
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
+from backend.rollups.selectors import mood_buckets
 
 from .models import Mood, MoodRecord
-from .selectors import BUCKETS, mood_record_list, mood_summary
+from .selectors import BUCKETS, mood_record_list
 
 DEFAULT_RANGE = timedelta(days=7)
 MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": timedelta(days=3660)}
@@ -168,7 +169,8 @@ class PatientMoodSummaryView(ClinicianPatientMixin, APIView):
         patient = self.patient_get(request, patient_id)
         query = SummaryQuerySerializer(data=request.query_params, patient=patient)
         query.is_valid(raise_exception=True)
-        rows = mood_summary(patient=patient, **query.validated_data)
+        # Same rows as moods.selectors.mood_summary, summed from the 15-minute rollup (fast at 1M records).
+        rows = mood_buckets(patient=patient, **query.validated_data)
         tz = ZoneInfo(patient.timezone)
         return Response({
             "patient_id": str(patient.pk),

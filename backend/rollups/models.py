@@ -1,10 +1,10 @@
-"""The dashboard's read model: mood counts per patient per 15-minute slot (UTC), rolled up from records.
+"""Read model for the dashboard and the summary API: mood counts per patient per 15-minute slot (UTC), rolled up from records.
 
 Why: a 90-day page for a patient who uploads all day covers ~1M records; counting them on every
 page view costs seconds on a busy two-core host. Counting ~9,000 slot rows costs milliseconds.
 15 minutes because every real UTC offset is a multiple of 15 minutes, so hour/day/week buckets in
 any patient's time zone are exact unions of slots. Records are immutable once their batch is done,
-so each done batch is added exactly once (RolledUpBatch is the claim). See dashboard/rollup.py.
+so each done batch is added exactly once (RolledUpBatch is the claim). See backend/rollups/selectors.py.
 """
 from django.db import models
 

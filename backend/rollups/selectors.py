@@ -20,36 +20,16 @@ from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
 
+from .services import rollup_refresh, uses_rollup
+
 SLOT = timedelta(minutes=15)
 MOODS = list(Mood.values)  # positive, negative, neutral, other
-
-_REFRESH_SQL = """
-WITH claimed AS (
-    INSERT INTO dashboard_rolledupbatch (batch_id)
-    SELECT b.id FROM ingest_framebatch b
-    WHERE b.patient_id = ANY(%(ids)s) AND b.status = 'done'
-      AND NOT EXISTS (SELECT 1 FROM dashboard_rolledupbatch r WHERE r.batch_id = b.id)
-    ON CONFLICT DO NOTHING
-    RETURNING batch_id
-)
-INSERT INTO dashboard_moodslotcount (patient_id, slot_start, positive, negative, neutral, other)
-SELECT m.patient_id, to_timestamp(floor(extract(epoch FROM m.captured_at) / 900) * 900),
-       count(*) FILTER (WHERE m.mood = 'positive'), count(*) FILTER (WHERE m.mood = 'negative'),
-       count(*) FILTER (WHERE m.mood = 'neutral'), count(*) FILTER (WHERE m.mood = 'other')
-FROM moods_moodrecord m JOIN claimed c ON c.batch_id = m.batch_id
-GROUP BY 1, 2
-ON CONFLICT (patient_id, slot_start) DO UPDATE SET
-    positive = dashboard_moodslotcount.positive + EXCLUDED.positive,
-    negative = dashboard_moodslotcount.negative + EXCLUDED.negative,
-    neutral = dashboard_moodslotcount.neutral + EXCLUDED.neutral,
-    other = dashboard_moodslotcount.other + EXCLUDED.other
-"""
 
 # Whole slots in [a, b) from the rollup, single records in [start, a) and [b, end).
 _COUNTS_CTE = """
 counts AS (
     SELECT s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
-    FROM dashboard_moodslotcount s
+    FROM rollups_moodslotcount s
     WHERE s.patient_id = %(patient)s AND s.slot_start >= %(a)s AND s.slot_start < %(b)s
     UNION ALL
     SELECT m.captured_at, (m.mood = 'positive')::int, (m.mood = 'negative')::int,
@@ -74,13 +54,13 @@ WITH p AS (
     FROM patients_patient WHERE id = ANY(%(ids)s)
 ), counts AS (
     SELECT s.patient_id, s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
-    FROM dashboard_moodslotcount s JOIN p ON p.id = s.patient_id
+    FROM rollups_moodslotcount s JOIN p ON p.id = s.patient_id
     WHERE s.slot_start >= p.prev_start AND s.slot_start < %(b)s
     UNION ALL
     SELECT m.patient_id, m.captured_at, (m.mood = 'positive')::int, (m.mood = 'negative')::int,
            (m.mood = 'neutral')::int, (m.mood = 'other')::int
-    FROM moods_moodrecord m JOIN p ON p.id = m.patient_id
-    WHERE m.captured_at >= greatest(%(b)s, p.prev_start) AND m.captured_at < %(now)s
+    FROM moods_moodrecord m
+    WHERE m.patient_id = ANY(%(ids)s) AND m.captured_at >= %(b)s AND m.captured_at < %(now)s
 )
 SELECT p.id,
        coalesce(sum(c.positive) FILTER (WHERE c.t >= p.cur_start), 0),
@@ -97,10 +77,6 @@ GROUP BY p.id
 """
 
 
-def _uses_rollup() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _slot_floor(moment: datetime) -> datetime:
     seconds = int(moment.timestamp())
     return datetime.fromtimestamp(seconds - seconds % int(SLOT.total_seconds()), tz=moment.tzinfo)
@@ -109,14 +85,6 @@ def _slot_floor(moment: datetime) -> datetime:
 def _slot_ceil(moment: datetime) -> datetime:
     floor = _slot_floor(moment)
     return floor if floor == moment else floor + SLOT
-
-
-def rollup_refresh(*, patient_ids: list) -> None:
-    """Fold every finished batch of these patients into the slot counts (no-op off PostgreSQL)."""
-    if not _uses_rollup() or not patient_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL, {"ids": list(patient_ids)})
 
 
 def _row(bucket_start: datetime, counts: dict[str, int]) -> dict:
@@ -132,7 +100,7 @@ def _row(bucket_start: datetime, counts: dict[str, int]) -> dict:
 def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: str) -> list[dict]:
     """Non-empty buckets in the patient's time zone, shaped like backend.moods.selectors.mood_summary rows."""
     tz = ZoneInfo(patient.timezone)
-    if not _uses_rollup():
+    if not uses_rollup():
         rows = mood_summary(patient=patient, start=start, end=end, bucket=bucket)
         return [_row(r["bucket_start"].astimezone(tz), {m: r[f"count_{m}"] for m in MOODS}) for r in rows]
     rollup_refresh(patient_ids=[patient.pk])
@@ -158,7 +126,7 @@ class MoodOverview:
 
     @property
     def records(self) -> int:
-        return sum(self.counts.values())
+        return self.counts["positive"] + self.counts["negative"] + self.counts["neutral"] + self.counts["other"]
 
     def share(self, mood: str) -> float:
         return self.counts[mood] / self.records if self.records else 0.0
@@ -196,7 +164,7 @@ def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
     """patient pk -> MoodOverview, for many patients at once."""
     if not patients:
         return {}
-    if not _uses_rollup():
+    if not uses_rollup():
         return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
     ids = [p.pk for p in patients]
     rollup_refresh(patient_ids=ids)

@@ -45,6 +45,7 @@ def sort_link(context, key: str, label: str):
     current, descending = context.get("sort"), context.get("descending")
     params = request.GET.copy()
     params["sort"] = key
+    params.pop("page", None)  # a new order starts on the first page
     params["dir"] = "asc" if current == key and descending else "desc" if current == key else "asc"
     marker = (" ▼" if descending else " ▲") if current == key else ""
     return format_html('<a class="sort" href="?{}">{}{}</a>', params.urlencode(), label, marker)
@@ -53,3 +54,11 @@ def sort_link(context, key: str, label: str):
 @register.filter
 def qs(params: dict) -> str:
     return urlencode(params)
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, number: int) -> str:
+    """The current query string (search, sort) with another page number."""
+    params = context["request"].GET.copy()
+    params["page"] = number
+    return params.urlencode()

@@ -17,7 +17,7 @@ from .. import fhir
 from ..access import patient_for_request
 from ..forms import RangeForm, period_resolve
 from ..moods import MOOD_ORDER
-from ..rollup import mood_buckets
+from backend.rollups.selectors import mood_buckets
 
 RECORD_COLUMNS = ["captured_at", "mood", *[f"p_{m}" for m in MOOD_ORDER], "detection_score", "model_version"]
 

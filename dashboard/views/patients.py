@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,9 +20,10 @@ from ..access import patient_for_request
 from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
 from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
-from ..rollup import mood_buckets
+from backend.rollups.selectors import mood_buckets
 
 TIMELINE_LIMIT = 3000
+PAGE_SIZE = 50
 
 
 @login_required
@@ -38,8 +40,10 @@ def patient_list(request):
     if query:
         patients = patients.filter(Q(reference__icontains=query) | Q(display_name__icontains=query))
     rows = patient_rows(patients=patients, now=timezone.now(), sort=sort, descending=descending)
+    # Figures are computed for every patient (sorting needs them); a page shows PAGE_SIZE rows.
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "dashboard/patient_list.html", {
-        "rows": rows, "query": query, "sort": sort, "descending": descending, "include_inactive": include_inactive,
+        "rows": page.object_list, "page": page, "total": len(rows), "query": query, "sort": sort, "descending": descending, "include_inactive": include_inactive,
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
     })
 

@@ -1,0 +1,229 @@
+"""Dashboard speed at scale: p95 server time of the patient page, the mood-summary API and the patient list.
+
+    .venv/bin/python benchmarks/dashboard.py                 # creates, fills and drops moodwatch_bench
+    .venv/bin/python benchmarks/dashboard.py --keep          # keep the database afterwards
+    .venv/bin/python benchmarks/dashboard.py --reuse         # measure an existing (kept) database
+
+Loads (bulk COPY) 1,000,000 mood records over 90 days for one patient and ~560 records each for
+199 more, all assigned to one clinician; then times each request in process through Django's test
+client (full middleware, session, ORM, template/serializer; no network): `server time`.
+Needs the local PostgreSQL (127.0.0.1:5432, user postgres, trust auth).
+"""
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone as dt_timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MOODS = ["positive", "negative", "neutral", "other"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="moodwatch_bench")
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--records", type=int, default=1_000_000, help="records of the busy patient")
+    parser.add_argument("--patients", type=int, default=200, help="patients of the clinician (the busy one included)")
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--reuse", action="store_true", help="measure an existing database (no load)")
+    return parser.parse_args()
+
+
+def admin_connection(server: str):
+    import psycopg
+
+    return psycopg.connect(f"{server}/postgres", autocommit=True)
+
+
+def database_create(server: str, name: str) -> None:
+    with admin_connection(server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(server: str, name: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with admin_connection(server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mood_for(rng: random.Random, day_fraction: float) -> tuple[str, list[float]]:
+    """A plausible record: the negative share drifts up over the period, with noise."""
+    weights = [0.38 - 0.15 * day_fraction, 0.12 + 0.25 * day_fraction, 0.35, 0.15]
+    mood = rng.choices(MOODS, weights)[0]
+    probs = [rng.random() * 0.3 for _ in MOODS]
+    probs[MOODS.index(mood)] += 0.9
+    total = sum(probs)
+    return mood, [p / total for p in probs]
+
+
+def load(*, records: int, patients: int, days: int, seed: int = 7):
+    """Users, patients and devices through the ORM; batches and records through COPY."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from backend.devices.models import Device
+    from backend.patients.models import Patient
+
+    rng = random.Random(seed)
+    now = datetime.now(dt_timezone.utc)
+    clinician = get_user_model().objects.create_user("bench_clinician", password="bench-password-123")
+    people = Patient.objects.bulk_create([
+        Patient(reference=f"B-{i:04d}", display_name=f"Bench patient {i}", timezone="Europe/Paris",
+                consent_recorded_at=now - timedelta(days=days + 1))
+        for i in range(patients)
+    ])
+    clinician.patients.set(people)
+    devices = Device.objects.bulk_create([
+        Device(patient=p, label="bench", token_lookup_id=uuid.uuid4().hex[:16], token_digest="0" * 64) for p in people
+    ])
+    batch_rows, record_rows = io.StringIO(), io.StringIO()
+    batch_id = 0
+    tz = ZoneInfo("Europe/Paris")
+
+    def add_batch(patient, device, moment: datetime, n: int, fraction: float):
+        nonlocal batch_id
+        batch_id += 1
+        batch_rows.write(
+            f"{batch_id}\t{device.pk}\t{patient.pk}\t{uuid.uuid4()}\tbench\tdone\t{n + 2}\t{n}\t0\t{n}\t"
+            f"{moment.isoformat()}\t1\tbench\t\t\n"
+        )
+        for i in range(n):
+            mood, (pp, pn, pu, po) = mood_for(rng, fraction)
+            captured = moment - timedelta(seconds=(n - i) * 4)
+            record_rows.write(
+                f"{patient.pk}\t{batch_id}\t{i}\t0\t{captured.isoformat()}\t{mood}\t{pp:.4f}\t{pn:.4f}\t{pu:.4f}\t{po:.4f}"
+                f"\t100\t80\t160\t160\t0.93\tbench\t{now.isoformat()}\n"
+            )
+
+    # The busy patient: uploads of 30 faces spread over waking hours (08-22 local) for `days` days.
+    busy, busy_device = people[0], devices[0]
+    per_batch = 30
+    batches = records // per_batch
+    start = (now - timedelta(days=days)).astimezone(tz)
+    waking = 14 * 3600
+    for b in range(batches):
+        offset = b * (days * waking) / batches
+        day, second = divmod(offset, waking)
+        moment = (start.replace(hour=8, minute=0, second=0) + timedelta(days=day, seconds=second))
+        if moment > now:
+            moment = now - timedelta(minutes=1)
+        add_batch(busy, busy_device, moment, per_batch, b / batches)
+    # Everyone else: 14 days, 4 uploads of 10 faces a day.
+    for patient, device in zip(people[1:], devices[1:]):
+        for d in range(14):
+            for k in range(4):
+                moment = now - timedelta(days=d, hours=3 * k + 1, minutes=rng.randint(0, 59))
+                add_batch(patient, device, moment, 10, rng.random())
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        with raw.cursor() as cur:
+            with cur.copy(
+                "COPY ingest_framebatch (id, device_id, patient_id, batch_id, content_digest, status, frame_count,"
+                " frames_with_face, frames_undecodable, record_count, received_at, attempts, model_version, error,"
+                " claimed_by_task) FROM STDIN"
+            ) as copy:
+                copy.write(batch_rows.getvalue())
+            cur.execute("SELECT setval(pg_get_serial_sequence('ingest_framebatch', 'id'), (SELECT max(id) FROM ingest_framebatch))")
+            with cur.copy(
+                "COPY moods_moodrecord (patient_id, batch_id, frame_index, face_index, captured_at, mood, p_positive,"
+                " p_negative, p_neutral, p_other, box_x, box_y, box_w, box_h, detection_score, model_version, created_at)"
+                " FROM STDIN"
+            ) as copy:
+                copy.write(record_rows.getvalue())
+        raw.commit() if not raw.autocommit else None
+        cursor.execute("VACUUM ANALYZE")
+    return clinician, busy
+
+
+def timed(client, url: str, iterations: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    samples = []
+    for _ in range(iterations):
+        t0 = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * len(samples))) - 1)]
+    return {"p50": statistics.median(samples), "p95": p95, "max": samples[-1], "n": len(samples)}
+
+
+def main() -> int:
+    args = parse_args()
+    if not args.reuse:
+        database_create(args.server, args.database)
+    os.environ["DATABASE_URL"] = f"{args.server}/{args.database}"
+    os.environ.setdefault("DJANGO_ENV", "test")  # DEBUG off, no query logging
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.db import connection
+
+    from backend.moods.models import MoodRecord
+    from backend.patients.models import Patient
+
+    try:
+        if not args.reuse:
+            call_command("migrate", verbosity=0)
+            t0 = time.perf_counter()
+            clinician, busy = load(records=args.records, patients=args.patients, days=args.days)
+            print(f"loaded {MoodRecord.objects.count():,} records for {args.patients} patients in {time.perf_counter() - t0:.0f} s")
+        else:
+            clinician = get_user_model().objects.get(username="bench_clinician")
+            busy = Patient.objects.get(reference="B-0000")
+        busy_records = MoodRecord.objects.filter(patient=busy).count()
+        print(f"busy patient {busy.reference}: {busy_records:,} records")
+        client = Client()
+        client.force_login(clinician)
+        start = (datetime.now(ZoneInfo(busy.timezone)) - timedelta(days=args.days - 1)).date().isoformat()
+        page = f"/patients/{busy.pk}/?range=90d&bucket=day"
+        cases = {
+            "patient page (90 days, day buckets)": page,
+            "mood-summary API (90 days, day buckets)": f"/api/v1/patients/{busy.pk}/mood-summary/?from={start}&bucket=day",
+            "mood-summary API (default: 7 days, day buckets)": f"/api/v1/patients/{busy.pk}/mood-summary/",
+            f"patient list ({args.patients} patients)": "/patients/",
+        }
+        t0 = time.perf_counter()
+        assert client.get(page).status_code == 200
+        print(f"first patient page after the bulk load (builds the rollup): {(time.perf_counter() - t0) * 1000:.0f} ms")
+        print(f"{'request':<52} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
+        worst = 0.0
+        for name, url in cases.items():
+            with CaptureQueriesContext(connection) as queries:
+                client.get(url)
+            result = timed(client, url, args.iterations)
+            worst = max(worst, result["p95"])
+            print(f"{name:<52} {result['p50']:8.1f} {result['p95']:8.1f} {result['max']:8.1f} {len(queries):8d}")
+        print(f"target p95 <= 300 ms: {'met' if worst <= 300 else 'NOT met'} (worst p95 {worst:.1f} ms, {args.iterations} requests each)")
+    finally:
+        if not args.keep:
+            database_drop(args.server, args.database)
+            print(f"dropped database {args.database}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

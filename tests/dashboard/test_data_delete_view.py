@@ -1,0 +1,79 @@
+"""Deleting a patient's data on request: two confirmations, everything derived goes too, audited."""
+from datetime import timedelta
+
+from django.utils import timezone
+
+from backend.alerts.models import Alert
+from backend.audit.models import AuditAction, AuditEvent
+from backend.ingest.models import FrameBatch
+from backend.moods.models import MoodRecord
+from backend.rollups.models import MoodSlotCount
+from backend.rollups.services import rollup_refresh
+from tests.dashboard.conftest import add_records
+
+
+def url(patient) -> str:
+    return f"/patients/{patient.pk}/delete-data/"
+
+
+def data_of(patient) -> tuple[int, int, int]:
+    return (MoodRecord.objects.filter(patient=patient).count(), FrameBatch.objects.filter(patient=patient).count(),
+            MoodSlotCount.objects.filter(patient=patient).count())
+
+
+def confirm_step_one(client, patient):
+    response = client.post(url(patient), {"step": "1", "requested": "yes"})
+    assert response.status_code == 200 and response.context["step"] == 2
+    return response.context["token"]
+
+
+def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(clinician_web, clinician, patient, other_patient):
+    now = timezone.now()
+    add_records(patient, now - timedelta(days=1), "negative", 4)
+    add_records(other_patient, now - timedelta(days=1), "positive", 2)
+    rollup_refresh(patient_ids=[patient.pk, other_patient.pk])
+    Alert.objects.create(patient=patient, kind=Alert.Kind.NO_DATA, raised_at=now, evaluated_at=now)
+    token = confirm_step_one(clinician_web, patient)
+    response = clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPHA"})
+    assert response.status_code == 302
+    assert data_of(patient) == (0, 0, 0) and not Alert.objects.filter(patient=patient).exists()
+    assert data_of(other_patient) == (2, 1, 1)
+    event = AuditEvent.objects.get(action=AuditAction.DATA_DELETE)
+    assert (event.actor, event.patient, event.detail) == (clinician, patient, {"records": 4, "batches": 1, "alerts": 1})
+    patient.refresh_from_db()  # the patient and their audit trail remain
+
+
+def test_the_first_step_without_the_box_ticked_deletes_nothing(clinician_web, patient):
+    add_records(patient, timezone.now(), "neutral", 2)
+    response = clinician_web.post(url(patient), {"step": "1"})
+    assert response.status_code == 302
+    assert data_of(patient)[:2] == (2, 1)
+
+
+def test_a_wrong_reference_at_the_second_step_deletes_nothing(clinician_web, patient):
+    add_records(patient, timezone.now(), "neutral", 2)
+    token = confirm_step_one(clinician_web, patient)
+    response = clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPH"})
+    assert response.status_code == 200 and "nothing was deleted" in response.content.decode()
+    assert data_of(patient)[:2] == (2, 1)
+    assert not AuditEvent.objects.filter(action=AuditAction.DATA_DELETE).exists()
+
+
+def test_the_second_step_cannot_be_skipped_with_a_forged_token(clinician_web, patient):
+    add_records(patient, timezone.now(), "neutral", 2)
+    clinician_web.post(url(patient), {"step": "2", "token": "forged", "reference": "P-ALPHA"})
+    assert data_of(patient)[:2] == (2, 1)
+
+
+def test_a_token_from_another_user_is_refused(clinician_web, admin_web, patient):
+    add_records(patient, timezone.now(), "neutral", 2)
+    token = confirm_step_one(admin_web, patient)
+    clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPHA"})
+    assert data_of(patient)[:2] == (2, 1)
+
+
+def test_another_clinician_gets_404(other_clinician_web, patient):
+    add_records(patient, timezone.now(), "neutral", 2)
+    assert other_clinician_web.get(url(patient)).status_code == 404
+    assert other_clinician_web.post(url(patient), {"step": "1", "requested": "yes"}).status_code == 404
+    assert data_of(patient)[:2] == (2, 1)

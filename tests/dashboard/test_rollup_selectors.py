@@ -1,0 +1,95 @@
+"""backend.rollups: bucketed counts from the 15-minute rollup equal a direct count of the records."""
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from backend.moods.selectors import mood_summary
+from backend.rollups.models import MoodSlotCount, RolledUpBatch
+from backend.rollups.selectors import mood_buckets, mood_overview
+from backend.rollups.services import rollup_refresh
+from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory
+from tests.dashboard.conftest import add_records
+
+UTC = ZoneInfo("UTC")
+T0 = datetime(2026, 3, 20, 0, 0, tzinfo=UTC)  # DST starts in Europe on 29 March 2026
+
+
+def direct(patient, start, end, bucket):
+    return [
+        (r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"], r["count_other"])
+        for r in mood_summary(patient=patient, start=start, end=end, bucket=bucket)
+    ]
+
+
+def via_rollup(patient, start, end, bucket):
+    return [
+        (r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"], r["count_other"])
+        for r in mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
+    ]
+
+
+@pytest.fixture
+def scattered(clinician):
+    """300 records at random minutes over 14 days (across a DST change) in a +05:45 time zone."""
+    patient = PatientFactory(reference="P-KTM", clinicians=[clinician], timezone="Asia/Kathmandu")
+    rng = random.Random(3)
+    for _ in range(30):
+        batch = FrameBatchFactory(device__patient=patient, patient=patient)
+        base = T0 + timedelta(minutes=rng.randrange(14 * 24 * 60))
+        for i in range(10):
+            MoodRecordFactory(batch=batch, patient=patient, frame_index=i, mood=rng.choice(["positive", "negative", "neutral", "other"]),
+                              captured_at=base + timedelta(seconds=rng.randrange(3600)))
+    return patient
+
+
+@pytest.mark.parametrize("bucket", ["hour", "day", "week"])
+@pytest.mark.parametrize("start_offset, end_offset", [(0, 14 * 24 * 60), (7, 9 * 24 * 60 + 13), (6 * 60 + 1, 6 * 60 + 44)])
+def test_rollup_buckets_equal_a_direct_count_for_any_range_edges(scattered, bucket, start_offset, end_offset):
+    start, end = T0 + timedelta(minutes=start_offset), T0 + timedelta(minutes=end_offset)
+    assert via_rollup(scattered, start, end, bucket) == direct(scattered, start, end, bucket)
+
+
+def test_a_paris_day_across_the_dst_change_is_cut_at_local_midnight(clinician, patient):
+    add_records(patient, datetime(2026, 3, 28, 22, 30, tzinfo=UTC), "neutral", 1)  # 28 March 23:30 (+01:00)
+    add_records(patient, datetime(2026, 3, 28, 23, 30, tzinfo=UTC), "positive", 2)  # 29 March 00:30 (+01:00)
+    add_records(patient, datetime(2026, 3, 29, 21, 30, tzinfo=UTC), "negative", 1)  # 29 March 23:30 (+02:00)
+    add_records(patient, datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "other", 4)  # 30 March 00:30 (+02:00)
+    rows = mood_buckets(patient=patient, start=T0, end=T0 + timedelta(days=14), bucket="day")
+    assert [(r["bucket_start"].isoformat(), r["records"]) for r in rows] == [
+        ("2026-03-28T00:00:00+01:00", 1), ("2026-03-29T00:00:00+01:00", 3), ("2026-03-30T00:00:00+02:00", 4),
+    ]
+
+
+def test_refreshing_twice_never_counts_a_batch_twice(scattered):
+    rollup_refresh(patient_ids=[scattered.pk])
+    rollup_refresh(patient_ids=[scattered.pk])
+    totals = sum(s.positive + s.negative + s.neutral + s.other for s in MoodSlotCount.objects.filter(patient=scattered))
+    assert totals == 300
+    assert RolledUpBatch.objects.count() == 30
+
+
+def test_unfinished_batches_wait_until_they_are_done(patient):
+    batch = FrameBatchFactory(device__patient=patient, patient=patient, status="processing")
+    rollup_refresh(patient_ids=[patient.pk])
+    assert not RolledUpBatch.objects.filter(batch=batch).exists()
+
+
+def test_records_of_a_batch_done_after_the_first_view_appear_on_the_next(patient):
+    start, end = T0, T0 + timedelta(days=2)
+    add_records(patient, T0 + timedelta(hours=5), "positive", 2)
+    assert sum(r["records"] for r in mood_buckets(patient=patient, start=start, end=end, bucket="day")) == 2
+    add_records(patient, T0 + timedelta(hours=5, minutes=3), "negative", 3)  # same slot, new batch
+    assert sum(r["records"] for r in mood_buckets(patient=patient, start=start, end=end, bucket="day")) == 5
+
+
+def test_the_overview_counts_today_and_the_six_days_before_in_the_patients_zone(patient):
+    now = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)  # 10:00 in Paris
+    add_records(patient, datetime(2026, 3, 13, 23, 30, tzinfo=UTC), "negative", 2)  # 14 March 00:30 local: first day
+    add_records(patient, datetime(2026, 3, 13, 22, 30, tzinfo=UTC), "positive", 4)  # 13 March 23:30 local: previous week
+    add_records(patient, now - timedelta(minutes=2), "positive", 1)  # inside the current, partial slot
+    overview = mood_overview(patients=[patient], now=now)[patient.pk]
+    assert overview.counts == {"positive": 1, "negative": 2, "neutral": 0, "other": 0}
+    assert (overview.previous_positive, overview.previous_negative, overview.previous_records) == (4, 0, 4)
+    assert overview.days_with_data == 2 and overview.days_without_data == 5
