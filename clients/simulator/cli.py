@@ -159,7 +159,7 @@ def _report(summary: Summary, *, as_json: bool, log) -> None:
     lines = [
         f"batches sent:      {summary.batches_sent} ({summary.batches_replayed} already on the server)",
         f"batches retried:   {summary.batches_retried} ({summary.retries} retries)",
-        f"frames sent:       {summary.frames_sent}",
+        f"frames sent:       {summary.frames_sent} in {summary.upload_seconds:.1f} s",
         f"batches processed: {summary.batches_done} done, {summary.batches_failed} failed, "
         f"{summary.batches_unfinished} unfinished",
         f"frames with a face: {summary.frames_with_face}",

@@ -40,6 +40,8 @@ class Summary:
     batches_unfinished: int = 0  # not processed before the poll timeout
     frames_with_face: int = 0
     records_created: int = 0
+    upload_started_at: float | None = None  # epoch seconds of the first upload attempt
+    upload_seconds: float = 0.0  # from the first upload attempt until the queue was drained
     sent_batch_ids: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -93,13 +95,17 @@ def drain(api: DeviceApi, store: StateStore, backoff: Backoff, summary: Summary,
           sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> None:
     """Send every queued batch, oldest first. Stops at the first batch the network will not take."""
     pending = store.pending()
-    for i, batch in enumerate(pending):
-        accepted = send_batch(api, store, batch, backoff, summary, sleep=sleep, log=log)
-        if not accepted:
-            summary.batches_left_queued = len(pending) - i
-            return
-        if progress is not None:
-            progress.update(len(batch.captured_at))
+    summary.upload_started_at, started = time.time(), time.monotonic()
+    try:
+        for i, batch in enumerate(pending):
+            accepted = send_batch(api, store, batch, backoff, summary, sleep=sleep, log=log)
+            if not accepted:
+                summary.batches_left_queued = len(pending) - i
+                return
+            if progress is not None:
+                progress.update(len(batch.captured_at))
+    finally:
+        summary.upload_seconds = round(time.monotonic() - started, 3)
 
 
 def poll(api: DeviceApi, summary: Summary, *, timeout: float, interval: float = 1.0,
