@@ -89,7 +89,8 @@ def test_the_build_context_holds_the_server_code_and_model_but_not_tests_venvs_o
     assert not [p for p in needed if excluded(p, ignored)]
     for path in needed:
         assert (ROOT / path).exists(), path
-    unwanted = [".venv/bin/python", "runs/full/checkpoint", "tests/conftest.py", "var/db.sqlite3",
+    unwanted = [".venv/bin/python", "runs/full/checkpoint", "tests/conftest.py", "var/db.sqlite3", ".env",
+                "clients/simulator/cli.py", "benchmarks/ingest.py",
                 "backend/__pycache__/settings.cpython-311.pyc", "inference/models/mood_mini_xception.keras"]
     assert all(excluded(p, ignored) for p in unwanted)
 
@@ -114,6 +115,7 @@ from importlib.metadata import packages_distributions
 from packaging.utils import canonicalize_name
 
 allowed = set(json.loads(sys.argv[2]))
+LEFT_OUT = {"clients", "tests", "benchmarks"}  # folders .dockerignore keeps out of the image
 owners = packages_distributions()
 blocked = []
 
@@ -121,7 +123,7 @@ class NotInTheImage:
     def find_spec(self, name, path=None, target=None):
         top = name.split(".")[0]
         dists = {canonicalize_name(d) for d in owners.get(top, [])}
-        if dists and not dists & allowed:
+        if (dists and not dists & allowed) or top in LEFT_OUT:
             blocked.append(top)
             raise ModuleNotFoundError(f"No module named {top!r} (not installed in the image)", name=top)
         return None

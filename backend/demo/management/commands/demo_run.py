@@ -84,11 +84,15 @@ class Command(BaseCommand):
     def _feed(self, spec, patient, server_url, state_dir, clinician, video):
         folder = state_dir / spec.reference
         code = demo_device_prepare(patient=patient, state_dir=folder / "phone", server=server_url, issued_by=clinician)
-        photos = demo_photos_link(patient_spec=spec, source_dir=Path(settings.MOODWATCH["SAMPLE_IMAGES_DIR"]),
-                                  target_dir=folder / "photos")
+        try:
+            photos = demo_photos_link(patient_spec=spec, source_dir=Path(settings.MOODWATCH["SAMPLE_IMAGES_DIR"]),
+                                      target_dir=folder / "photos")
+        except FileNotFoundError as error:
+            raise CommandError(f"{error}. The demo uploads the real photos of ../shared/images; "
+                               "set MOODWATCH_SAMPLE_IMAGES_DIR to a folder that holds them.")
         uploads = [["--images", str(photos), "--interval", "600"]]  # photos "taken" 10 minutes apart
         if video is not None:
-            uploads.append(["--video", str(video), "--fps", "1"])
+            uploads.append(["--video", str(video.resolve()), "--fps", "1"])
         for i, source in enumerate(uploads):
             command = [sys.executable, "-m", "clients.simulator", "--server", server_url,
                        "--state-dir", str(folder / "phone"), "--label", f"demo phone ({spec.reference})", *source]
