@@ -12,8 +12,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .api import ApiError, DeviceApi, TransientError
-from .frames import (Frame, SourceError, frames_from_images, frames_from_video, image_files, now_local,
-                     video_duration)
+from .frames import (Frame, SourceError, file_time, frames_from_images, frames_from_video, image_files,
+                     now_local, video_duration)
 from .store import DeviceCredentials, StateStore
 from .uploader import Backoff, FatalApiError, Summary, drain, poll
 
@@ -36,8 +36,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=1.0, help="video: frames kept per second of video time (default 1)")
     p.add_argument("--interval", type=float, default=1.0,
                    help="images: seconds between the capture times of consecutive images (default 1)")
-    p.add_argument("--start", type=datetime.fromisoformat,
-                   help="capture time of the first frame, ISO-8601 (default: so the last frame is 'now')")
+    p.add_argument("--start", type=_start_arg,
+                   help="capture time of the first frame, ISO-8601 (default: so the last frame is 'now'), or "
+                        "'mtime': each image's file time; a video's file time minus its length")
     p.add_argument("--batch-size", type=int, default=10, help="frames per upload (server default limit 60)")
     p.add_argument("--max-side", type=int, default=640, help="shrink frames so the longer side is at most this")
     p.add_argument("--jpeg-quality", type=int, default=85)
@@ -50,6 +51,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     return p
+
+
+def _start_arg(value: str) -> datetime | str:
+    if value == "mtime":
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO-8601 time nor 'mtime'") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,15 +132,20 @@ def _queue_source(args, store: StateStore, log) -> None:
     if store.source_seen(key) and not args.force:
         log(f"{description}: already queued earlier, not queued again (--force to send it again)")
         return
-    start = args.start
-    if start is not None and start.tzinfo is None:
+    start, from_files = args.start, args.start == "mtime"
+    if from_files:
+        start = None
+    elif start is not None and start.tzinfo is None:
         start = start.astimezone()  # a naive time is the local time
     if args.video:
-        start = start or now_local() - timedelta(seconds=video_duration(args.video))
+        # Without --start the clip was "just recorded"; with mtime it ended when the file was written.
+        end = file_time(args.video) if from_files else now_local()
+        start = start or end - timedelta(seconds=video_duration(args.video))
         frames = frames_from_video(args.video, rate=args.fps, start=start, max_side=args.max_side,
                                    quality=args.jpeg_quality)
     else:
-        start = start or now_local() - timedelta(seconds=args.interval * (len(files) - 1))
+        if start is None and not from_files:
+            start = now_local() - timedelta(seconds=args.interval * (len(files) - 1))
         frames = frames_from_images(files, interval=args.interval, start=start, max_side=args.max_side,
                                     quality=args.jpeg_quality)
     batch_ids, count = [], 0

@@ -90,15 +90,21 @@ def image_files(folder: Path) -> list[Path]:
     return files
 
 
+def file_time(path: Path) -> datetime:
+    """When the file was last written, as an aware local time."""
+    return datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+
+
 def frames_from_images(
-    files: list[Path], *, interval: float, start: datetime, max_side: int = 640, quality: int = 85
+    files: list[Path], *, interval: float, start: datetime | None, max_side: int = 640, quality: int = 85
 ) -> Iterator[Frame]:
-    """The images in name order, stamped start, start + interval, start + 2 x interval, ..."""
+    """The images in name order, stamped start, start + interval, ...; with start None, each its file time."""
     for i, path in enumerate(files):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise SourceError(f"{path}: not an image OpenCV can read")
-        yield Frame(encode_jpeg(image, max_side=max_side, quality=quality), start + timedelta(seconds=i * interval))
+        when = file_time(path) if start is None else start + timedelta(seconds=i * interval)
+        yield Frame(encode_jpeg(image, max_side=max_side, quality=quality), when)
 
 
 def _open_video(path: Path) -> cv2.VideoCapture:

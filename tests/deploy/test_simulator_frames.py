@@ -72,3 +72,15 @@ def test_a_missing_or_unreadable_source_is_a_clear_error(tmp_path):
     (tmp_path / "fake.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(SourceError, match="not an image"):
         list(frames_from_images([tmp_path / "fake.jpg"], interval=1, start=START))
+
+
+def test_images_can_carry_their_own_file_times(tmp_path, sample_images_dir):
+    import os
+    import shutil
+
+    for i, name in enumerate(["a.jpg", "b.jpg"]):
+        shutil.copy(sample_images_dir / "obama1.jpg", tmp_path / name)
+        os.utime(tmp_path / name, (1_790_000_000 + 60 * i, 1_790_000_000 + 60 * i))
+    frames = list(frames_from_images(image_files(tmp_path), interval=1, start=None))
+    assert [f.captured_at.timestamp() for f in frames] == [1_790_000_000, 1_790_000_060]
+    assert all(f.captured_at.utcoffset() is not None for f in frames)
