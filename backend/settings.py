@@ -211,9 +211,11 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = MOODWATCH["MAX_FRAMES_PER_BATCH"] * 2 + 100
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF takes the first class's WWW-Authenticate, so a missing or bad credential is a
+    # 401 (as for devices), not a 403 that reads like "you may not".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

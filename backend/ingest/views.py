@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.core.serializers import ErrorSerializer
@@ -15,13 +16,6 @@ from .models import FrameBatch
 from .selectors import batch_get_for_device
 from .services import batch_ingest
 from .uploads import frame_batch_upload_validate
-
-
-class BatchAcceptedSerializer(serializers.Serializer):
-    batch_id = serializers.UUIDField()
-    status = serializers.CharField()
-    frames = serializers.IntegerField(source="frame_count")
-    received_at = serializers.DateTimeField()
 
 
 class BatchStatusSerializer(serializers.Serializer):
@@ -51,16 +45,21 @@ class FrameBatchCreateView(APIView):
     authentication_classes = [DeviceAuthentication]
     permission_classes = [IsDevice, PatientAcceptsUploads]
     parser_classes = [MultiPartParser]
+    throttle_classes = [ScopedRateThrottle]  # keyed on the device (request.user.pk)
+    throttle_scope = "upload"
 
     @extend_schema(
         request={"multipart/form-data": FrameBatchUploadSerializer},
         responses={
-            202: BatchAcceptedSerializer,
+            202: OpenApiResponse(BatchReplaySerializer, description="Accepted: stored and queued"),
             200: OpenApiResponse(BatchReplaySerializer, description="Same batch_id and content again"),
             400: ErrorSerializer,
             401: ErrorSerializer,
             403: OpenApiResponse(ErrorSerializer, description="consent_missing | patient_inactive"),
             409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
+            413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
+            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
+            503: OpenApiResponse(ErrorSerializer, description="service_unavailable (see Retry-After)"),
         },
         summary="Upload a batch of frames (idempotent on batch_id).",
     )
@@ -71,9 +70,9 @@ class FrameBatchCreateView(APIView):
             captured_at=request.data.getlist("captured_at"),
         )
         batch, created = batch_ingest(device=request.auth, upload=upload)
-        if created:
-            return Response(BatchAcceptedSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
-        return Response(BatchReplaySerializer(batch).data, status=status.HTTP_200_OK)
+        # One body for the first answer and every retry, so a phone that lost the 202 sees the same.
+        body = BatchReplaySerializer(batch).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class FrameBatchDetailView(APIView):

@@ -44,9 +44,20 @@ def test_the_deploy_check_is_clean_in_production():
     result = manage(
         "check", "--deploy", "--fail-level", "DEBUG",
         DJANGO_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="moodwatch.example.org",
+        CACHE_URL="redis://127.0.0.1:6379/1",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_when_rate_limits_are_not_shared_between_processes():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DJANGO_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="moodwatch.example.org",
+        CACHE_URL="locmemcache://moodwatch",
+    )
+    assert result.returncode != 0
+    assert "moodwatch.W001" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("name", ["MAX_FRAMES_PER_BATCH", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS"])
