@@ -22,13 +22,15 @@ def _layout(*, title: str, y_title: str, tz_name: str, **extra) -> dict:
     layout = {
         "title": {"text": title, "x": 0, "font": {"size": 15}},
         "font": FONT,
-        "margin": {"l": 56, "r": 16, "t": 44, "b": 48},
+        "margin": {"l": 56, "r": 16, "t": 44, "b": 40},
         "height": 320,
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": -0.22, "x": 0},
-        "xaxis": {"type": "date", "title": {"text": f"time ({tz_name})"}, "gridcolor": "#e5e9f0"},
+        "legend": {"orientation": "h", "y": -0.15, "x": 0, "traceorder": "normal"},
+        # Times are the patient's local time; the page header names the zone (no axis title: it
+        # would collide with the legend on a tablet-width chart).
+        "xaxis": {"type": "date", "gridcolor": "#e5e9f0", "automargin": True},
         "yaxis": {"title": {"text": y_title}, "gridcolor": "#e5e9f0", "zerolinecolor": "#9aa5b1"},
     }
     layout.update(extra)
@@ -111,7 +113,7 @@ def timeline_figure(*, records: list[dict], tz_name: str) -> dict:
         })
     return {"data": data, "layout": _layout(
         title="Timeline of records", y_title="", tz_name=tz_name, hovermode="closest",
-        yaxis={"type": "category", "categoryorder": "array",
+        yaxis={"type": "category", "categoryorder": "array", "range": [-0.5, len(MOOD_ORDER) - 0.5], "automargin": True,
                "categoryarray": [MOOD_LABELS[m] for m in reversed(MOOD_ORDER)], "gridcolor": "#e5e9f0"},
     )}
 
@@ -126,7 +128,6 @@ def coverage_figure(*, days: list[dict], tz_name: str) -> dict:
          "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>"},
     ]
     layout = _layout(title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, barmode="group")
-    layout["xaxis"] = {"type": "date", "title": {"text": f"day ({tz_name})"}, "gridcolor": "#e5e9f0", "dtick": 86400000.0 if len(x) <= 14 else None}
-    if layout["xaxis"]["dtick"] is None:
-        del layout["xaxis"]["dtick"]
+    if len(x) <= 14:
+        layout["xaxis"]["dtick"] = 86400000.0  # one tick per day
     return {"data": data, "layout": layout}

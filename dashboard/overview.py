@@ -2,18 +2,16 @@
 
 Every figure is computed by the database (a few grouped queries for the whole list, whatever its size).
 """
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
 from backend.alerts.models import Alert
-from backend.ingest.selectors import batch_overview_by_patient
 from backend.patients.models import Patient
 
 from .moods import MOOD_ORDER
-from backend.rollups.selectors import MoodOverview, mood_overview, week_start
+from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
 
 SORT_KEYS = {
     "name": lambda r: (str(r.patient).lower(),),
@@ -72,14 +70,7 @@ def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFA
     patients = list(patients)
     ids = [p.pk for p in patients]
     moods = mood_overview(patients=patients, now=now)
-    batches = {}
-    by_timezone = defaultdict(list)
-    for p in patients:
-        by_timezone[p.timezone].append(p)
-    for members in by_timezone.values():  # the 7-day window starts at each time zone's midnight
-        since = week_start(patient=members[0], now=now)
-        for row in batch_overview_by_patient(patient_ids=[p.pk for p in members], since=since):
-            batches[row["patient_id"]] = row
+    batches = upload_overview(patients=patients, now=now)
     alerts = {
         row["patient_id"]: row
         for row in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True)

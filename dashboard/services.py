@@ -17,7 +17,7 @@ from backend.moods.models import MoodRecord
 from backend.patients.models import Patient
 from backend.patients.services import patient_consent_record, patient_consent_withdraw, patient_create
 
-from backend.rollups.models import MoodSlotCount
+from backend.rollups.models import MoodSlotCount, UploadSlotCount
 
 
 @transaction.atomic
@@ -103,6 +103,7 @@ def patient_data_delete(*, patient: Patient, user: AbstractBaseUser, request: Ht
     MoodRecord.objects.filter(patient=patient).delete()  # one DELETE: nothing references a record
     FrameBatch.objects.filter(patient=patient).delete()  # cascades to frames and rollup claims
     MoodSlotCount.objects.filter(patient=patient).delete()
+    UploadSlotCount.objects.filter(patient=patient).delete()
     alerts, _ = Alert.objects.filter(patient=patient).delete()
     report = DeletionReport(records=records, batches=batches, alerts=alerts)
     audit_record(action=AuditAction.DATA_DELETE, actor=user, patient=patient, request=request,

@@ -23,3 +23,26 @@ class MoodSlotCount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["patient", "slot_start"], name="one_count_per_patient_slot")]
+
+
+class UploadSlotCount(models.Model):
+    """Frames received per patient per 15-minute slot of upload time, from finished (done or failed) batches."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    slot_start = models.DateTimeField()
+    batches = models.PositiveIntegerField(default=0)
+    frames = models.PositiveIntegerField(default=0)
+    frames_processed = models.PositiveIntegerField(default=0)
+    frames_with_face = models.PositiveIntegerField(default=0)
+    last_received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "slot_start"], name="one_upload_count_per_patient_slot")]
+
+
+class RollupState(models.Model):
+    """One row. Page views fold only batches with an id above `batch_watermark`; the periodic
+    refresh folds every finished batch (so nothing waits longer than one period) and moves it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    batch_watermark = models.BigIntegerField(default=0)

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDay
 
+from backend.ingest.selectors import batch_coverage_by_day, batch_overview_by_patient
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
@@ -202,3 +203,79 @@ def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
         previous_positive=totals["previous_positive"], previous_negative=totals["previous_negative"],
         previous_records=totals["previous_records"], days_with_data=days,
     )
+
+
+# --- uploads: frames received, processed and with a face ------------------------------------------
+# Finished batches come from the upload slots (15-minute granularity: a range edge includes the
+# whole slot it falls in); queued and processing batches are added live (a small partial index).
+
+_COVERAGE_SQL = """
+WITH u AS (
+    SELECT s.slot_start AS t, s.frames, s.frames_processed, s.frames_with_face
+    FROM rollups_uploadslotcount s
+    WHERE s.patient_id = %(patient)s AND s.slot_start >= %(a)s AND s.slot_start < %(end)s
+    UNION ALL
+    SELECT b.received_at, b.frame_count, 0, 0 FROM ingest_framebatch b
+    WHERE b.status IN ('queued', 'processing') AND b.patient_id = %(patient)s
+      AND b.received_at >= %(start)s AND b.received_at < %(end)s
+)
+SELECT date_trunc('day', t AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS day,
+       sum(frames), sum(frames_processed), sum(frames_with_face)
+FROM u GROUP BY 1 ORDER BY 1
+"""
+
+_UPLOAD_OVERVIEW_SQL = """
+WITH p AS (
+    SELECT id, (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start
+    FROM patients_patient WHERE id = ANY(%(ids)s)
+), u AS (
+    SELECT s.patient_id, s.frames, s.frames_processed, s.frames_with_face, s.last_received_at AS last
+    FROM rollups_uploadslotcount s JOIN p ON p.id = s.patient_id
+    WHERE s.slot_start >= p.cur_start
+    UNION ALL
+    SELECT b.patient_id, b.frame_count, 0, 0, b.received_at FROM ingest_framebatch b JOIN p ON p.id = b.patient_id
+    WHERE b.status IN ('queued', 'processing') AND b.received_at >= p.cur_start
+)
+SELECT p.id, coalesce(sum(u.frames), 0), coalesce(sum(u.frames_processed), 0), coalesce(sum(u.frames_with_face), 0),
+       greatest(max(u.last), (SELECT s.last_received_at FROM rollups_uploadslotcount s
+                              WHERE s.patient_id = p.id ORDER BY s.slot_start DESC LIMIT 1))
+FROM p LEFT JOIN u ON u.patient_id = p.id
+GROUP BY p.id
+"""
+
+
+def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
+    """Per local day of upload: frames received, frames processed, frames with a face."""
+    if not uses_rollup():
+        return list(batch_coverage_by_day(patient=patient, start=start, end=end))
+    rollup_refresh(patient_ids=[patient.pk])
+    params = {"patient": patient.pk, "start": start, "end": end, "a": _slot_floor(start), "tz": patient.timezone}
+    with connection.cursor() as cursor:
+        cursor.execute(_COVERAGE_SQL, params)
+        fetched = cursor.fetchall()
+    tz = ZoneInfo(patient.timezone)
+    return [
+        {"day": day.astimezone(tz), "frames": int(frames), "frames_processed": int(processed), "frames_with_face": int(faces)}
+        for day, frames, processed, faces in fetched
+    ]
+
+
+def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
+    """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same 7 local days
+    as mood_overview. Call after mood_overview (which refreshes the rollup)."""
+    if not patients:
+        return {}
+    if not uses_rollup():
+        out = {}
+        for p in patients:
+            row = next(iter(batch_overview_by_patient(patient_ids=[p.pk], since=week_start(patient=p, now=now))), {})
+            out[p.pk] = {k: row.get(k) or 0 for k in ("frames", "frames_processed", "frames_with_face")}
+            out[p.pk]["last_upload"] = row.get("last_upload")
+        return out
+    with connection.cursor() as cursor:
+        cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now})
+        fetched = cursor.fetchall()
+    return {
+        pk: {"frames": int(frames), "frames_processed": int(processed), "frames_with_face": int(faces), "last_upload": last}
+        for pk, frames, processed, faces, last in fetched
+    }

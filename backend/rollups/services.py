@@ -1,7 +1,10 @@
 """Writes of the rollup: fold finished batches into the 15-minute slot counts (PostgreSQL only)."""
 from django.db import connection
+from django.db.models import Max
 
-from backend.patients.models import Patient
+from backend.ingest.models import FrameBatch
+
+from .models import RollupState
 
 
 def uses_rollup() -> bool:
@@ -9,14 +12,30 @@ def uses_rollup() -> bool:
     return connection.vendor == "postgresql"
 
 
+# One statement: claim finished batches (the primary key makes a concurrent refresh skip them),
+# then add their frames to the upload slots and their records to the mood slots.
 _REFRESH_SQL = """
 WITH claimed AS (
     INSERT INTO rollups_rolledupbatch (batch_id)
     SELECT b.id FROM ingest_framebatch b
-    WHERE b.patient_id = ANY(%(ids)s) AND b.status = 'done'
+    WHERE b.id > %(after)s AND b.status IN ('done', 'failed') {patients}
       AND NOT EXISTS (SELECT 1 FROM rollups_rolledupbatch r WHERE r.batch_id = b.id)
     ON CONFLICT DO NOTHING
     RETURNING batch_id
+), uploads AS (
+    INSERT INTO rollups_uploadslotcount
+        (patient_id, slot_start, batches, frames, frames_processed, frames_with_face, last_received_at)
+    SELECT b.patient_id, to_timestamp(floor(extract(epoch FROM b.received_at) / 900) * 900), count(*),
+           sum(b.frame_count), coalesce(sum(b.frame_count) FILTER (WHERE b.status = 'done'), 0),
+           coalesce(sum(b.frames_with_face) FILTER (WHERE b.status = 'done'), 0), max(b.received_at)
+    FROM ingest_framebatch b JOIN claimed c ON c.batch_id = b.id
+    GROUP BY 1, 2
+    ON CONFLICT (patient_id, slot_start) DO UPDATE SET
+        batches = rollups_uploadslotcount.batches + EXCLUDED.batches,
+        frames = rollups_uploadslotcount.frames + EXCLUDED.frames,
+        frames_processed = rollups_uploadslotcount.frames_processed + EXCLUDED.frames_processed,
+        frames_with_face = rollups_uploadslotcount.frames_with_face + EXCLUDED.frames_with_face,
+        last_received_at = greatest(rollups_uploadslotcount.last_received_at, EXCLUDED.last_received_at)
 )
 INSERT INTO rollups_moodslotcount (patient_id, slot_start, positive, negative, neutral, other)
 SELECT m.patient_id, to_timestamp(floor(extract(epoch FROM m.captured_at) / 900) * 900),
@@ -32,15 +51,29 @@ ON CONFLICT (patient_id, slot_start) DO UPDATE SET
 """
 
 
+def _watermark() -> int:
+    state = RollupState.objects.filter(pk=1).values_list("batch_watermark", flat=True).first()
+    return state or 0
+
+
 def rollup_refresh(*, patient_ids: list) -> None:
-    """Fold every finished batch of these patients into the slot counts (no-op off PostgreSQL)."""
+    """Fold these patients' batches finished since the last periodic refresh (no-op off PostgreSQL).
+
+    Batches at or below the watermark that finished after that refresh wait for the next one.
+    """
     if not uses_rollup() or not patient_ids:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL, {"ids": list(patient_ids)})
+        cursor.execute(_REFRESH_SQL.format(patients="AND b.patient_id = ANY(%(ids)s)"),
+                       {"ids": list(patient_ids), "after": _watermark()})
 
 
 def rollup_refresh_all() -> None:
-    """Every patient's finished batches; run periodically so page views rarely have work to do."""
-    if uses_rollup():
-        rollup_refresh(patient_ids=list(Patient.objects.values_list("pk", flat=True)))
+    """Fold every finished batch of every patient, then move the watermark to the highest batch id
+    seen before folding: every batch at or below it was either folded now or will be next time."""
+    if not uses_rollup():
+        return
+    highest = FrameBatch.objects.aggregate(highest=Max("id"))["highest"] or 0
+    with connection.cursor() as cursor:
+        cursor.execute(_REFRESH_SQL.format(patients=""), {"after": 0})
+    RollupState.objects.update_or_create(pk=1, defaults={"batch_watermark": highest})

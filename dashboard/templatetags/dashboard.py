@@ -1,7 +1,10 @@
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django.utils.http import urlencode
 
 register = template.Library()
@@ -62,3 +65,13 @@ def page_query(context, number: int) -> str:
     params = context["request"].GET.copy()
     params["page"] = number
     return params.urlencode()
+
+
+@register.filter
+def ago(moment) -> str:
+    """'just now', '5 minutes ago', '2 days, 3 hours ago'."""
+    if moment is None:
+        return "never"
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"

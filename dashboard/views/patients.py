@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import audit_record
-from backend.ingest.selectors import batch_coverage_by_day
 from backend.moods.selectors import mood_record_list
 from backend.patients.selectors import patient_list_visible_to
 
@@ -20,7 +19,7 @@ from ..access import patient_for_request
 from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
 from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
-from backend.rollups.selectors import mood_buckets
+from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
 
 TIMELINE_LIMIT = 3000
 PAGE_SIZE = 50
@@ -78,7 +77,7 @@ def patient_detail(request, patient_id):
     data = form.cleaned_data if form.is_valid() else {}
     period = period_resolve(data=data, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    coverage = list(batch_coverage_by_day(patient=patient, start=period.start, end=period.end))
+    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end)
     timeline = list(
         mood_record_list(patient=patient, start=period.start, end=period.end)
         .order_by("-captured_at").values("captured_at", "mood", "p_positive", "p_negative", "p_neutral", "p_other")[:TIMELINE_LIMIT]
@@ -103,5 +102,4 @@ def patient_detail(request, patient_id):
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
         "export_query": period.query(), "mood_colors": MOOD_COLORS,
-        "last_upload": coverage[-1]["day"] if coverage else None,
     })

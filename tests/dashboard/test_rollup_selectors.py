@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backend.moods.selectors import mood_summary
-from backend.rollups.models import MoodSlotCount, RolledUpBatch
-from backend.rollups.selectors import mood_buckets, mood_overview
-from backend.rollups.services import rollup_refresh
+from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
+from backend.rollups.selectors import mood_buckets, mood_overview, upload_coverage_by_day, upload_overview
+from backend.rollups.services import rollup_refresh, rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory
 from tests.dashboard.conftest import add_records
 
@@ -93,3 +93,38 @@ def test_the_overview_counts_today_and_the_six_days_before_in_the_patients_zone(
     assert overview.counts == {"positive": 1, "negative": 2, "neutral": 0, "other": 0}
     assert (overview.previous_positive, overview.previous_negative, overview.previous_records) == (4, 0, 4)
     assert overview.days_with_data == 2 and overview.days_without_data == 5
+
+
+def test_page_views_fold_only_batches_newer_than_the_periodic_watermark_which_folds_the_rest(patient):
+    start, end = T0, T0 + timedelta(days=1)
+    late = FrameBatchFactory(device__patient=patient, patient=patient, status="processing")
+    add_records(patient, T0 + timedelta(hours=1), "positive", 2)
+    rollup_refresh_all()  # the watermark moves past both batches; `late` is not finished yet
+    assert RollupState.objects.get().batch_watermark == late.pk + 1
+    MoodRecordFactory(batch=late, patient=patient, frame_index=0, captured_at=T0 + timedelta(hours=2), mood="negative")
+    type(late).objects.filter(pk=late.pk).update(status="done")
+    add_records(patient, T0 + timedelta(hours=3), "neutral", 1)  # a new batch, above the watermark
+    assert sum(r["records"] for r in mood_buckets(patient=patient, start=start, end=end, bucket="day")) == 3
+    rollup_refresh_all()  # the next periodic run picks up the batch that finished late
+    assert sum(r["records"] for r in mood_buckets(patient=patient, start=start, end=end, bucket="day")) == 4
+
+
+def test_coverage_counts_finished_uploads_per_local_day_and_unfinished_ones_live(patient):
+    add_records(patient, datetime(2026, 3, 9, 22, 30, tzinfo=UTC), "neutral", 3, frame_count=5, frames_with_face=3)  # 23:30 local
+    add_records(patient, datetime(2026, 3, 9, 23, 30, tzinfo=UTC), "neutral", 2, frame_count=4, frames_with_face=2)  # next day
+    queued = FrameBatchFactory(device__patient=patient, patient=patient, status="queued", frame_count=7)
+    type(queued).objects.filter(pk=queued.pk).update(received_at=datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
+    days = upload_coverage_by_day(patient=patient, start=datetime(2026, 3, 9, tzinfo=UTC), end=datetime(2026, 3, 11, tzinfo=UTC))
+    assert [(d["day"].isoformat(), d["frames"], d["frames_processed"], d["frames_with_face"]) for d in days] == [
+        ("2026-03-09T00:00:00+01:00", 5, 5, 3), ("2026-03-10T00:00:00+01:00", 11, 4, 2),
+    ]
+
+
+def test_the_upload_overview_has_the_last_upload_and_a_weeks_frames(patient):
+    now = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+    add_records(patient, now - timedelta(days=1), "neutral", 2, frame_count=6, frames_with_face=2)
+    add_records(patient, now - timedelta(days=9), "neutral", 2, frame_count=8, frames_with_face=2)  # before the week
+    mood_overview(patients=[patient], now=now)  # refreshes the rollup
+    overview = upload_overview(patients=[patient], now=now)[patient.pk]
+    assert (overview["frames"], overview["frames_processed"], overview["frames_with_face"]) == (6, 6, 2)
+    assert overview["last_upload"] == now - timedelta(days=1)

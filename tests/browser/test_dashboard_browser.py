@@ -1,0 +1,130 @@
+"""The dashboard in a real browser (Debian's chromium via Playwright), on the live server, with records
+produced by the real pipeline: enrollment, the upload API, face detection and the mood model.
+
+Screenshots go to var/screenshots/ (git-ignored); look at them after a change to the pages.
+"""
+import io
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from PIL import Image, ImageOps
+from rest_framework.test import APIClient
+
+from backend.celery import app as celery_app
+from backend.moods.models import MoodRecord
+from tests.backend.factories import PatientFactory, UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+PASSWORD = "correct horse battery staple"
+
+
+def frames_from(sample_images_dir: Path) -> list[bytes]:
+    """Phone-sized JPEGs of real faces, with simple variations (mirror, crop, contrast)."""
+    out = []
+    for name in ["obama1.jpg", "obama-480p.jpg", "obama-720p.jpg", "two_people.jpg"]:
+        image = Image.open(sample_images_dir / name).convert("RGB")
+        image = image.resize((640, round(image.height * 640 / image.width)))
+        for variant in (image, ImageOps.mirror(image), ImageOps.autocontrast(image, cutoff=5), ImageOps.grayscale(image).convert("RGB")):
+            buffer = io.BytesIO()
+            variant.save(buffer, format="JPEG", quality=85)
+            out.append(buffer.getvalue())
+    return out
+
+
+@pytest.fixture
+def eager_tasks():
+    """Upload processing runs the real Celery task, in this process (no worker to start)."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def monitored_patient(transactional_db, sample_images_dir, eager_tasks):
+    """A patient whose phone enrolled with a real code and uploaded real photos over six days."""
+    clinician = UserFactory(username="dr_browser")
+    patient = PatientFactory(reference="P-BROWSER", display_name="Alex Martin", clinicians=[clinician])
+    api = APIClient()
+    api.force_authenticate(clinician)
+    code = api.post(f"/api/v1/patients/{patient.pk}/enrollment-codes/").json()["code"]
+    token = APIClient().post("/api/v1/devices/enroll/", {"code": code, "label": "Pixel 7"}, format="json").json()["token"]
+    phone = APIClient()
+    phone.credentials(HTTP_AUTHORIZATION=f"Device {token}")
+    frames = frames_from(sample_images_dir)
+    now = timezone.now()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    for day in range(6):
+        for hour in (9, 14, 19):
+            moment = (now - timedelta(days=day)).replace(hour=hour, minute=0) - timedelta(minutes=10)
+            if moment >= now:
+                continue
+            chosen = [frames[(day * 3 + hour + i) % len(frames)] for i in range(6)]
+            response = phone.post("/api/v1/frame-batches/", {
+                "batch_id": str(uuid.uuid4()),
+                "frames": [SimpleUploadedFile(f"f{i}.jpg", data, content_type="image/jpeg") for i, data in enumerate(chosen)],
+                "captured_at": [(moment + timedelta(seconds=5 * i)).isoformat() for i in range(len(chosen))],
+            })
+            assert response.status_code == 202, response.content
+    assert MoodRecord.objects.filter(patient=patient).count() > 50
+    return patient
+
+
+@pytest.fixture
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        yield context.new_page()
+        browser.close()
+
+
+def plot_points(page, chart: str) -> int:
+    return page.locator(f"#chart-{chart} .main-svg .point, #chart-{chart} .main-svg .bars path").count()
+
+
+def test_a_clinician_logs_in_sees_the_list_and_the_charts_and_changes_the_range(live_server, monitored_patient, page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{live_server.url}/patients/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", "dr_browser")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/patients/")
+    row = page.locator("table.patients tbody tr", has_text="P-BROWSER")
+    assert row.count() == 1
+    assert row.locator(".moodbar span").count() == 4
+    page.screenshot(path=str(SCREENSHOTS / "patient-list.png"), full_page=True)
+
+    page.click("text=Alex Martin")
+    page.wait_for_selector("#chart-timeline .main-svg")
+    for chart in ("mood-share", "valence", "timeline", "coverage"):
+        assert page.locator(f"#chart-{chart}.js-plotly-plot svg.main-svg").count() >= 1, chart
+        assert plot_points(page, chart) > 0, f"{chart} drew no data points"
+    records = MoodRecord.objects.filter(patient=monitored_patient).count()
+    assert page.locator("#chart-timeline .main-svg .point").count() == records
+    assert "Europe/Paris" in page.inner_text(".page-head")
+    page.screenshot(path=str(SCREENSHOTS / "patient-7d.png"), full_page=True)
+
+    page.click("label.pill:has-text('24 hours')")
+    page.wait_for_url("**range=24h**")
+    assert page.locator("input[name=bucket][value=hour]").is_checked()
+    page.wait_for_load_state("networkidle")
+    if page.locator("#chart-mood-share").count():
+        assert plot_points(page, "mood-share") > 0
+    else:
+        assert page.locator(".empty h2").inner_text() == "No data in this range"
+    page.screenshot(path=str(SCREENSHOTS / "patient-24h.png"), full_page=True)
