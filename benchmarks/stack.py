@@ -53,6 +53,12 @@ REDIS_URL = os.environ.get("MOODWATCH_BENCH_REDIS_URL", "redis://127.0.0.1:6379"
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)")
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (e.g. `timeout`) ends the run through the normal exit path, so that the server
+    processes are stopped and the scratch database is dropped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,6 +125,27 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_backends(database: str) -> list[int]:
+    """PostgreSQL server processes serving connections to this database."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if f" {database} ".encode() in (proc / "cmdline").read_bytes().replace(b"\x00", b" ") + b" ":
+                found.append(int(proc.name))
         except OSError:
             pass
     return found
@@ -297,6 +324,16 @@ class Stack:
             out[name] = {pid: rss_kib(pid) for pid in pids}
         return out
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each service's processes, and by PostgreSQL for this database."""
+        out = {name: sum(cpu_seconds(pid) for pid in [p.pid] + _children(p.pid))
+               for name, p in self.processes.items()}
+        out.update({f"{name}_master": cpu_seconds(p.pid) for name, p in self.processes.items()})
+        out["postgres"] = sum(cpu_seconds(pid) for pid in postgres_backends(self.database))
+        times = os.times()
+        out["load_generator"] = times.user + times.system
+        return out
+
     def error_lines(self) -> dict[str, list[str]]:
         found = {}
         for name, log in self.logs.items():
@@ -349,9 +386,10 @@ class Load:
         self._failed: list[str] = []
         self._behind = 0
         self._count = 0
+        self.started_at = time.time()
 
     def run(self) -> LoadResult:
-        started = time.time()
+        started = self.started_at = time.time()
         self._deadline = time.monotonic() + self.duration
         threads = [threading.Thread(target=self._phone, args=(i, phone), daemon=True)
                    for i, phone in enumerate(self.phones)]
@@ -431,6 +469,8 @@ class Verdict:
     batches_unacknowledged: int  # stored, but the phone never saw the acceptance (it gave up)
     last_processed: float | None  # wall clock
     upload_to_records: list[float]  # seconds, per accepted batch that is done
+    queue_wait: list[float]  # seconds from the batch's commit (received_at) to its last claim by a worker
+    processing: list[float]  # seconds from that claim to records written
 
     @property
     def ok(self) -> bool:
@@ -456,10 +496,10 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
     """Compare what the phones had accepted with what the database holds."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         batches = {
-            str(batch_id): (pk, status, processed_at, deleted_at)
-            for batch_id, pk, status, processed_at, deleted_at in connection.execute(
-                "SELECT batch_id, id, status, extract(epoch FROM processed_at), frames_deleted_at "
-                "FROM ingest_framebatch")
+            str(batch_id): (pk, status, processed_at, deleted_at, received_at, claimed_at)
+            for batch_id, pk, status, processed_at, deleted_at, received_at, claimed_at in connection.execute(
+                "SELECT batch_id, id, status, extract(epoch FROM processed_at), frames_deleted_at, "
+                "extract(epoch FROM received_at), extract(epoch FROM claimed_at) FROM ingest_framebatch")
         }
         faces_per_frame: dict[tuple[int, int], int] = {}
         key_duplicates = 0
@@ -471,7 +511,7 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
         records_found = connection.execute("SELECT count(*) FROM moods_moodrecord").fetchone()[0]
         frames_left = connection.execute("SELECT count(*) FROM ingest_frame").fetchone()[0]
     lost = duplicated = not_done = expected_total = with_face = 0
-    latencies = []
+    latencies, queue_wait, processing = [], [], []
     accepted = {s.batch_id: s for s in sent}
     for s in accepted.values():
         expected = [pool[i].faces for i in s.pool_indexes]
@@ -482,8 +522,10 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
             not_done += 1
             lost += sum(expected)
             continue
-        pk, _, processed_at, _ = row
+        pk, _, processed_at, _, received_at, claimed_at = row
         latencies.append(float(processed_at) - s.started)
+        queue_wait.append(float(claimed_at) - float(received_at))
+        processing.append(float(processed_at) - float(claimed_at))
         for frame_index, n in enumerate(expected):
             found = faces_per_frame.get((pk, frame_index), 0)
             lost += max(0, n - found)
@@ -503,6 +545,8 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
         batches_frames_not_deleted=sum(1 for r in batches.values() if r[1] == "done" and r[3] is None),
         last_processed=max(processed) if processed else None,
         upload_to_records=latencies,
+        queue_wait=queue_wait,
+        processing=processing,
     )
 
 
@@ -523,6 +567,11 @@ def summary(load: LoadResult, verdict: Verdict) -> dict:
         "upload_latency_p95_ms": round(percentile(uploads, 95) * 1000, 1),
         "upload_to_records_p50_s": round(percentile(verdict.upload_to_records, 50), 2),
         "upload_to_records_p95_s": round(percentile(verdict.upload_to_records, 95), 2),
+        "queue_wait_p50_s": round(percentile(verdict.queue_wait, 50), 2),
+        "queue_wait_p95_s": round(percentile(verdict.queue_wait, 95), 2),
+        "first_batch_queue_wait_s": round(verdict.queue_wait[0], 2) if verdict.queue_wait else None,
+        "processing_p50_s": round(percentile(verdict.processing, 50), 2),
+        "processing_p95_s": round(percentile(verdict.processing, 95), 2),
         "upload_seconds": round(upload_seconds, 1),
         "drain_seconds": round(max(0.0, end - load.finished), 1),
         "behind_schedule": load.behind_schedule,
