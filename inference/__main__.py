@@ -36,7 +36,7 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import format_bench, frames_from_dir, frames_from_video, run_bench
 
     frames = frames_from_video(args.video) if args.video else frames_from_dir(args.frames)
-    result = run_bench(frames, model=args.model)
+    result = run_bench(frames, model=args.model, repeat=args.repeat)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--video", help="a video file; each frame is JPEG-encoded first, as uploaded")
     source.add_argument("--frames", help="a folder of .jpg/.png frames (see benchmarks/bench_inference.py)")
     p.add_argument("--model", help="a .tflite file (default: the committed model)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="time all frames N times and report the fastest pass (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_bench)
     return parser
