@@ -22,12 +22,12 @@ def _layout(*, title: str, y_title: str, tz_name: str, **extra) -> dict:
     layout = {
         "title": {"text": title, "x": 0, "font": {"size": 15}},
         "font": FONT,
-        "margin": {"l": 56, "r": 16, "t": 44, "b": 40},
+        "margin": {"l": 56, "r": 16, "t": 44, "b": 56},
         "height": 320,
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": -0.15, "x": 0, "traceorder": "normal"},
+        "legend": {"orientation": "h", "y": -0.2, "x": 0, "traceorder": "normal"},
         # Times are the patient's local time; the page header names the zone (no axis title: it
         # would collide with the legend on a tablet-width chart).
         "xaxis": {"type": "date", "gridcolor": "#e5e9f0", "automargin": True},
@@ -95,16 +95,18 @@ def valence_figure(*, rows: list[dict], tz_name: str, bucket: str) -> dict:
 
 
 def timeline_figure(*, records: list[dict], tz_name: str) -> dict:
-    """One dot per record, on the row of its mood, with the four probabilities on hover."""
-    tz = ZoneInfo(tz_name)
+    """One dot per record, on the row of its mood, with the four probabilities on hover.
+
+    Records carry `local_time`, wall-clock text in the patient's zone (see moods.selectors.mood_timeline).
+    """
     data = []
     for mood in MOOD_ORDER:
         mine = [r for r in records if r["mood"] == mood]
         data.append({
             "type": "scatter", "mode": "markers", "name": MOOD_LABELS[mood],
-            "x": [_local(r["captured_at"], tz) for r in mine],
+            "x": [r["local_time"] for r in mine],
             "y": [MOOD_LABELS[mood]] * len(mine),
-            "customdata": [[r["p_positive"], r["p_neutral"], r["p_other"], r["p_negative"]] for r in mine],
+            "customdata": [[round(r[f"p_{m}"], 3) for m in MOOD_ORDER] for r in mine],
             "marker": {"color": MOOD_COLORS[mood], "size": 7, "opacity": 0.75},
             "hovertemplate": (
                 "%{x}<br><b>" + MOOD_LABELS[mood] + "</b><br>positive %{customdata[0]:.0%}<br>"

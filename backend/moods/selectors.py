@@ -43,3 +43,26 @@ def mood_summary(*, patient: Patient, start: datetime, end: datetime, bucket: st
         .annotate(valence=F("share_positive") - F("share_negative"))
         .order_by("bucket_start")
     )
+
+
+
+def mood_timeline(*, patient: Patient, start: datetime, end: datetime, limit: int) -> list[dict]:
+    """The `limit` most recent records of the range, newest first, for the dashboard's timeline.
+
+    `local_time` is the capture time as wall-clock text in the patient's time zone. PostgreSQL
+    formats it (cheaper than parsing and reformatting thousands of datetimes in Python).
+    """
+    from django.db import connection
+    from django.db.models import CharField, Func, Value
+
+    fields = ["mood", "p_positive", "p_negative", "p_neutral", "p_other"]
+    records = mood_record_list(patient=patient, start=start, end=end).order_by("-captured_at")
+    if connection.vendor != "postgresql":
+        tz = ZoneInfo(patient.timezone)
+        return [
+            {**row, "local_time": row.pop("captured_at").astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S")}
+            for row in records.values("captured_at", *fields)[:limit]
+        ]
+    local = Func(Value(patient.timezone), F("captured_at"), function="timezone", output_field=CharField())
+    text = Func(local, Value('YYYY-MM-DD"T"HH24:MI:SS'), function="to_char", output_field=CharField())
+    return list(records.annotate(local_time=text).values("local_time", *fields)[:limit])

@@ -244,11 +244,15 @@ GROUP BY p.id
 """
 
 
-def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
-    """Per local day of upload: frames received, frames processed, frames with a face."""
+def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime, refresh: bool = True) -> list[dict]:
+    """Per local day of upload: frames received, frames processed, frames with a face.
+
+    refresh=False when the caller has just refreshed this patient's rollup (e.g. through mood_buckets).
+    """
     if not uses_rollup():
         return list(batch_coverage_by_day(patient=patient, start=start, end=end))
-    rollup_refresh(patient_ids=[patient.pk])
+    if refresh:
+        rollup_refresh(patient_ids=[patient.pk])
     params = {"patient": patient.pk, "start": start, "end": end, "a": _slot_floor(start), "tz": patient.timezone}
     with connection.cursor() as cursor:
         cursor.execute(_COVERAGE_SQL, params)

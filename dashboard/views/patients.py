@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import audit_record
-from backend.moods.selectors import mood_record_list
+from backend.moods.selectors import mood_timeline
 from backend.patients.selectors import patient_list_visible_to
 
 from .. import charts
@@ -21,7 +21,7 @@ from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
 from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
 
-TIMELINE_LIMIT = 3000
+TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
 
 
@@ -77,11 +77,8 @@ def patient_detail(request, patient_id):
     data = form.cleaned_data if form.is_valid() else {}
     period = period_resolve(data=data, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end)
-    timeline = list(
-        mood_record_list(patient=patient, start=period.start, end=period.end)
-        .order_by("-captured_at").values("captured_at", "mood", "p_positive", "p_negative", "p_neutral", "p_other")[:TIMELINE_LIMIT]
-    )
+    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end, refresh=False)  # mood_buckets refreshed
+    timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     summary = _summary(rows, coverage)
     figures = {}
     if rows:
