@@ -1,0 +1,45 @@
+"""Plotly's JavaScript comes from the installed package (no CDN), and each mood has one colour everywhere."""
+import re
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+
+from dashboard import charts
+from dashboard.moods import MOOD_COLORS
+
+CSS = Path(__file__).resolve().parents[2] / "dashboard" / "static" / "dashboard" / "dashboard.css"
+
+
+def test_the_static_finder_serves_the_plotly_bundle_of_the_installed_package():
+    import plotly
+
+    found = finders.find("dashboard/vendor/plotly.min.js")
+    assert found is not None and Path(found).resolve().is_relative_to(Path(plotly.__file__).resolve().parent)
+    assert Path(found).stat().st_size > 1_000_000
+
+
+def test_collectstatic_lists_the_bundle_under_the_vendor_prefix():
+    finder = finders.get_finder("dashboard.staticfiles.PlotlyFinder")
+    (path, storage), = list(finder.list([]))
+    assert f"{storage.prefix}/{path}" == "dashboard/vendor/plotly.min.js"
+
+
+def test_the_css_uses_the_same_mood_colours_as_the_charts():
+    css = CSS.read_text()
+    for mood, colour in MOOD_COLORS.items():
+        assert re.search(rf"--mood-{mood}:\s*{colour};", css, re.I), mood
+
+
+def test_every_chart_colours_a_mood_with_its_own_colour():
+    from datetime import datetime, timezone
+
+    row = {"bucket_start": datetime(2026, 3, 1, tzinfo=timezone.utc), "records": 4, "valence": 0.0,
+           **{f"count_{m}": 1 for m in MOOD_COLORS}, **{f"share_{m}": 0.25 for m in MOOD_COLORS}}
+    share = charts.mood_share_figure(rows=[row], tz_name="Europe/Paris")
+    timeline = charts.timeline_figure(records=[], tz_name="Europe/Paris")
+    for figure in (share, timeline):
+        assert {t["name"].lower(): t["marker"]["color"] for t in figure["data"]} == MOOD_COLORS
+
+
+def test_the_rolling_average_uses_the_buckets_so_far_at_the_start():
+    assert charts.rolling_mean([1.0, 0.0, -1.0, 1.0], 3) == [1.0, 0.5, 0.0, 0.0]
