@@ -15,7 +15,7 @@ from .api import ApiError, DeviceApi, TransientError
 from .frames import (Frame, SourceError, file_time, frames_from_images, frames_from_video, image_files,
                      now_local, video_duration)
 from .store import DeviceCredentials, StateStore
-from .uploader import Backoff, FatalApiError, Summary, drain, poll
+from .uploader import Backoff, FatalApiError, Summary, drain, poll, retrying
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR = 0, 1, 2
 
@@ -102,7 +102,9 @@ def _credentials(args, store: StateStore, log) -> DeviceCredentials:
         return saved
     if not args.code:
         raise ValueError(f"not enrolled: pass --code (no token in {store.device_file})")
-    enrolled = DeviceApi(server).enroll(code=args.code, label=args.label)
+    backoff = Backoff(base=args.backoff, cap=args.backoff_max, attempts=args.retries + 1)
+    enrolled = retrying(lambda: DeviceApi(server).enroll(code=args.code, label=args.label), backoff, log=log,
+                        what="enrollment")
     credentials = DeviceCredentials(server, enrolled["device_id"], enrolled["patient_id"], enrolled["token"])
     store.credentials_save(credentials)
     log(f"enrolled device {credentials.device_id} for patient {credentials.patient_id}; token saved in {store.device_file}")

@@ -55,6 +55,20 @@ class FatalApiError(Exception):
     pass
 
 
+def retrying(call: Callable, backoff: Backoff, *, what: str, sleep: Callable[[float], None] = time.sleep,
+             log: Callable[[str], None] = print):
+    """call(), retried on transient failures (network, 5xx, 408, 429) with backoff; the last failure is raised."""
+    for attempt in range(backoff.attempts):
+        try:
+            return call()
+        except TransientError as error:
+            if attempt + 1 == backoff.attempts:
+                raise
+            wait = backoff.delay(attempt, error.retry_after)
+            log(f"{what}: {error}; retrying in {wait:.1f}s")
+            sleep(wait)
+
+
 def send_batch(api: DeviceApi, store: StateStore, batch: QueuedBatch, backoff: Backoff, summary: Summary,
                *, sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> bool:
     """Upload one queued batch, retrying transient failures with the same batch_id. True when accepted."""

@@ -108,3 +108,22 @@ def test_backoff_waits_double_up_to_the_cap(retry):
     wait = Backoff(base=1, cap=60).delay(retry)
     ceiling = min(60, 2 ** retry)
     assert ceiling / 2 <= wait <= ceiling
+
+
+def test_enrollment_is_retried_through_transient_failures_but_not_past_the_limit():
+    from clients.simulator.uploader import retrying
+
+    answers = [TransientError("HTTP 503"), TransientError("HTTP 429", retry_after=2), {"token": "t"}]
+
+    def enroll():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    waits = []
+    assert retrying(enroll, Backoff(base=0.1), what="enrollment", sleep=waits.append, log=lambda m: None) == {"token": "t"}
+    assert len(waits) == 2 and waits[1] == 2
+    with pytest.raises(TransientError):
+        retrying(lambda: (_ for _ in ()).throw(TransientError("down")), Backoff(base=0, attempts=3),
+                 what="enrollment", sleep=lambda s: None, log=lambda m: None)
