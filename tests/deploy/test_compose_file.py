@@ -75,6 +75,10 @@ def test_the_stack_has_the_database_broker_migration_web_worker_and_beat_service
     assert resolved["services"]["beat"]["command"][:4] == ["celery", "-A", "backend", "beat"]
     assert resolved["services"]["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert resolved["services"]["migrate"]["restart"] == "no", "a one-shot job"
+    [published] = resolved["services"]["web"]["ports"]
+    assert (published["host_ip"], published["published"], published["target"]) == ("127.0.0.1", "8000", 8000), \
+        "plain HTTP is published on loopback only, for the TLS proxy"
+    assert not any("ports" in resolved["services"][name] for name in ("db", "redis", "worker", "beat", "migrate"))
 
 
 def test_services_wait_for_healthy_dependencies_and_for_the_migration_to_finish(resolved):
