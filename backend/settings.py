@@ -265,6 +265,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="moodwatch")
+# Optional: inference (process_batch) on a queue of its own, so a backlog of frames never delays the
+# housekeeping tasks (sweeper, alerts, roll-ups) that stay on CELERY_QUEUE. See docker-compose.queues.yml.
+MOODWATCH_INFERENCE_QUEUE = env.str("CELERY_INFERENCE_QUEUE", default="")
+if MOODWATCH_INFERENCE_QUEUE:
+    CELERY_TASK_ROUTES = {"backend.ingest.tasks.process_batch": {"queue": MOODWATCH_INFERENCE_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-batches": {
         "task": "backend.ingest.tasks.sweep_batches",

@@ -187,3 +187,48 @@ def test_the_defaults_shown_in_env_example_are_the_defaults_the_settings_use():
         if shown[name] != expected:
             wrong[name] = (shown[name], expected)
     assert not wrong, f".env.example shows other defaults than the code ({{name: (shown, real)}}): {wrong}"
+
+
+def test_the_queues_override_sends_inference_and_housekeeping_to_separate_workers(project):
+    shutil.copy(ROOT / "docker-compose.queues.yml", project / "docker-compose.queues.yml")
+    (project / ".env").write_text(filled_env())
+    result = subprocess.run([str(compose_binary()), "-f", "docker-compose.yml", "-f", "docker-compose.queues.yml",
+                             "config", "--format", "json"], cwd=project, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(project)})
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert "--queues=inference" in services["worker"]["command"]
+    assert "--queues=moodwatch" in services["housekeeping"]["command"]
+    assert "--concurrency=1" in services["housekeeping"]["command"]
+    for name in ("web", "worker", "housekeeping", "beat"):
+        env = services[name]["environment"]
+        assert env["CELERY_INFERENCE_QUEUE"] == "inference", name
+        assert env["DATABASE_URL"].startswith("postgres://"), f"{name} keeps the base environment"
+    assert {k: v["condition"] for k, v in services["housekeeping"]["depends_on"].items()} == {
+        "db": "service_healthy", "redis": "service_healthy", "migrate": "service_completed_successfully"}
+    assert "housekeeping@$$HOSTNAME" in services["housekeeping"]["healthcheck"]["test"][1]
+
+
+ROUTE = """
+import django, json
+django.setup()
+from backend.celery import app
+route = lambda name: app.amqp.router.route({}, name)["queue"].name
+print(json.dumps({name: route(name) for name in (
+    "backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches", "backend.alerts.tasks.evaluate_alerts")}))
+"""
+
+
+@pytest.mark.parametrize("inference_queue", ["", "inference"])
+def test_process_batch_goes_to_the_inference_queue_only_when_one_is_configured(inference_queue):
+    import os
+    import sys
+
+    env = {**os.environ, "CELERY_INFERENCE_QUEUE": inference_queue, "CELERY_QUEUE": "moodwatch"}
+    result = subprocess.run([sys.executable, "-c", ROUTE], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    routes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert routes["backend.ingest.tasks.process_batch"] == (inference_queue or "moodwatch")
+    assert routes["backend.ingest.tasks.sweep_batches"] == "moodwatch"
+    assert routes["backend.alerts.tasks.evaluate_alerts"] == "moodwatch"
