@@ -1,8 +1,10 @@
 """Device API: upload a frame batch, read a batch's status."""
 import uuid
 
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -64,6 +66,8 @@ class FrameBatchCreateView(APIView):
         summary="Upload a batch of frames (idempotent on batch_id).",
     )
     def post(self, request):
+        if not isinstance(request.data, QueryDict):  # no body or no Content-Type: DRF gives a plain dict
+            raise UnsupportedMediaType(request.content_type or "(none)", detail="Send multipart/form-data.")
         upload = frame_batch_upload_validate(
             batch_id=request.data.get("batch_id"),
             frames=request.FILES.getlist("frames"),
