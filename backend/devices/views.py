@@ -30,6 +30,7 @@ class DeviceEnrollView(APIView):
         responses={
             201: EnrolledDeviceSerializer,
             400: OpenApiResponse(ErrorSerializer, description="enrollment_code_invalid | _used | _expired"),
+            429: OpenApiResponse(ErrorSerializer, description="throttled per client address (see Retry-After)"),
         },
         auth=[],
         summary="Enroll a device with a one-time code; returns its secret token (shown once).",

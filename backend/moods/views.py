@@ -131,7 +131,8 @@ class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):
     serializer_class = MoodRecordSerializer
     pagination_class = MoodRecordPagination
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses={200: MoodRecordSerializer(many=True), 404: ErrorSerializer})
+    @extend_schema(parameters=RANGE_PARAMETERS,
+                   responses={200: MoodRecordSerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -159,10 +160,22 @@ class BucketSerializer(serializers.Serializer):
         return {m: row[f"share_{m}"] for m in Mood.values}
 
 
+class MoodSummarySerializer(serializers.Serializer):
+    """Documentation of the summary body (built in PatientMoodSummaryView.get)."""
+
+    patient_id = serializers.UUIDField()
+    timezone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=list(BUCKETS))
+    # `from` is a Python keyword: declare the field through the class namespace.
+    locals()["from"] = serializers.DateTimeField(help_text="Range start, in the patient's time zone")
+    to = serializers.DateTimeField(help_text="Range end (exclusive), in the patient's time zone")
+    buckets = BucketSerializer(many=True)
+
+
 class PatientMoodSummaryView(ClinicianPatientMixin, APIView):
     @extend_schema(
         parameters=[*RANGE_PARAMETERS, OpenApiParameter("bucket", str, enum=list(BUCKETS), description="Default: day")],
-        responses={200: BucketSerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: MoodSummarySerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="Mood counts, shares and valence per hour/day/week in the patient's time zone.",
     )
     def get(self, request, patient_id):
