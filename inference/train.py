@@ -105,12 +105,18 @@ def predict_probs(model, images: np.ndarray, *, batch_size: int = 512) -> np.nda
 def _val_callback(val: Dataset, history_path: Path):
     import keras
 
+    onehot = np.eye(len(MOODS))[val.labels]
+
     class ValidationF1(keras.callbacks.Callback):
-        """Adds val_weighted_f1 (with flip averaging, as served) so selection uses the target metric."""
+        """Logs validation loss, accuracy and weighted/macro F1 with flip averaging, as served,
+        so that selection, LR schedule and early stopping all see the exported behaviour."""
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
-            report = classification_report(val.labels, predict_probs(self.model, val.images).argmax(1))
+            probs = predict_probs(self.model, val.images)
+            report = classification_report(val.labels, probs.argmax(1))
+            logs["val_loss"] = float(-(onehot * np.log(np.clip(probs, 1e-7, 1))).sum(1).mean())
+            logs["val_accuracy"] = report["accuracy"]
             logs["val_weighted_f1"] = report["weighted_f1"]
             logs["val_macro_f1"] = report["macro_f1"]
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -156,7 +162,6 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     ]
     history = model.fit(
         _train_pipeline(train_set, cfg, weights),
-        validation_data=(val_set.images.astype("float32"), np.eye(len(MOODS))[val_set.labels]),
         epochs=cfg.epochs, callbacks=callbacks, verbose=2,
     )
     best = keras.models.load_model(best_path)
