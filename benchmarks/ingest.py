@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.stack import (  # noqa: E402
-    Load, exit_cleanly_on_sigterm, Stack, StackOptions, frame_pool, machine_note, summary, verify, wait_processed,
+    Load, Paused, exit_cleanly_on_sigterm, Stack, StackOptions, frame_pool, machine_note, summary, verify, wait_processed,
 )
 
 
@@ -60,12 +60,14 @@ def run(args) -> dict:
         workdir = args.logs or Path(scratch)
         with Stack(stack_options(args, "ingest"), workdir) as stack:
             phones = stack.phones(args.devices)
-            machine_before = machine_note()
-            cpu_before = stack.cpu()
-            load = Load(phones, pool, batch_size=args.batch_size, duration=args.duration, rate=args.rate,
-                        max_batches=args.max_batches).run()
-            drained = wait_processed(stack.database_url, [s.batch_id for s in load.sent], timeout=args.drain_timeout)
-            cpu_after = stack.cpu()
+            with Paused(args.pause_pid):
+                machine_before = machine_note()
+                cpu_before = stack.cpu()
+                load = Load(phones, pool, batch_size=args.batch_size, duration=args.duration, rate=args.rate,
+                            max_batches=args.max_batches).run()
+                drained = wait_processed(stack.database_url, [s.batch_id for s in load.sent],
+                                         timeout=args.drain_timeout)
+                cpu_after = stack.cpu()
             verdict = verify(stack.database_url, load.sent, pool)
             errors = stack.error_lines()
             machine_after = machine_note()
@@ -78,7 +80,7 @@ def run(args) -> dict:
         "drained": drained, "failures_sample": load.failed[:5],
         "log_error_lines": sum(len(v) for v in errors.values()), "log_errors_sample": [l for v in errors.values() for l in v][:5],
         "cpu_ms_per_frame": cpu_per_frame(cpu_before, cpu_after, verdict.frames_accepted),
-        "machine_before": machine_before, "machine_after": machine_after,
+        "machine_before": machine_before, "pause_pid": args.pause_pid, "machine_after": machine_after,
     })
     return figures
 
@@ -88,7 +90,7 @@ def cpu_per_frame(before: dict, after: dict, frames: int) -> dict:
     do not distort (they slow the wall clock, not the work), and that bounds the capacity of
     idle cores. PostgreSQL backends that closed during the run are not counted."""
     per = {k: round((after[k] - before[k]) * 1000 / max(frames, 1), 2) for k in after}
-    per["server_total"] = round(sum(v for k, v in per.items() if k != "load_generator" and not k.endswith("_master")), 2)
+    per["server_total"] = round(sum(v for k, v in per.items() if k not in ("load_generator", "worker_master")), 2)
     return per
 
 
@@ -135,6 +137,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds of uploading")
     parser.add_argument("--rate", type=float, help="frames/s offered in total (open loop); default: saturation")
     parser.add_argument("--max-batches", type=int, help="stop after this many batches")
+    parser.add_argument("--pause-pid", type=int,
+                        help="SIGSTOP this process (e.g. a training job) while the load runs, SIGCONT it after")
     stack_arguments(parser, redis_db=12)
     args = parser.parse_args(argv)
     exit_cleanly_on_sigterm()

@@ -168,7 +168,7 @@ def report(f: dict) -> str:
                      f"(largest growth of one process after warm-up: {r.get('max_growth_mib', 0)} MiB)")
     lines.append(f"  logs:            {f['log_error_lines']} ERROR/CRITICAL/traceback lines, {f['http_5xx']} HTTP 5xx; "
                  f"server processes alive: {f['processes_alive']}")
-    lines.append("  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items()))
+    lines.append("  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items() if v or k == "web"))
     lines.append("  result:          " + ("PASS" if not f["violations"] else "FAIL: " + "; ".join(f["violations"])))
     return "\n".join(lines)
 

@@ -59,6 +59,25 @@ def exit_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
+class Paused:
+    """SIGSTOP another job's process for the measurement only, and always SIGCONT it afterwards.
+
+    For measuring on a machine shared with a long CPU-bound job (e.g. model training) that can
+    be paused briefly; the figures then say the job was paused."""
+
+    def __init__(self, pid: int | None):
+        self.pid = pid
+
+    def __enter__(self):
+        if self.pid:
+            os.kill(self.pid, signal.SIGSTOP)
+        return self
+
+    def __exit__(self, *exc):
+        if self.pid:
+            os.kill(self.pid, signal.SIGCONT)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,6 +194,9 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen] = {}
+        self._pg_cpu: dict[int, float] = {}
+        self._pg_lock = threading.Lock()
+        self._stopping = threading.Event()
         self.logs: dict[str, Path] = {}
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TEST_DATABASE"))},
@@ -221,8 +243,10 @@ class Stack:
             self._spawn("beat", [PY, "-m", "celery", "-A", "backend", "beat", f"--loglevel={o.log_level}",
                                  "--schedule", str(self.workdir / "celerybeat-schedule")])
         self._wait_ready()
+        threading.Thread(target=self._postgres_sampler, daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -328,11 +352,23 @@ class Stack:
         """CPU seconds used so far by each service's processes, and by PostgreSQL for this database."""
         out = {name: sum(cpu_seconds(pid) for pid in [p.pid] + _children(p.pid))
                for name, p in self.processes.items()}
-        out.update({f"{name}_master": cpu_seconds(p.pid) for name, p in self.processes.items()})
-        out["postgres"] = sum(cpu_seconds(pid) for pid in postgres_backends(self.database))
+        out["worker_master"] = cpu_seconds(self.processes["worker"].pid)  # part of "worker": Celery's consumer
+        out["postgres"] = self._postgres_cpu()
         times = os.times()
         out["load_generator"] = times.user + times.system
         return out
+
+    def _postgres_cpu(self) -> float:
+        """CPU seconds of every PostgreSQL backend that served this database, including those that
+        closed since (Django reconnects every CONN_MAX_AGE): their last sample counts."""
+        with self._pg_lock:
+            for pid in postgres_backends(self.database):
+                self._pg_cpu[pid] = max(self._pg_cpu.get(pid, 0.0), cpu_seconds(pid))
+            return sum(self._pg_cpu.values())
+
+    def _postgres_sampler(self) -> None:
+        while not self._stopping.wait(1.0):
+            self._postgres_cpu()
 
     def error_lines(self) -> dict[str, list[str]]:
         found = {}
