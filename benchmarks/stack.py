@@ -448,6 +448,8 @@ class Load:
         next_at = time.monotonic() + (period * index / len(self.phones) if period else 0.0)
         while True:
             if period:
+                if next_at >= self._deadline:
+                    return
                 wait = next_at - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
