@@ -9,6 +9,13 @@ from zoneinfo import ZoneInfo
 from .moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 
 ROLLING_WINDOW = {"hour": 24, "day": 7, "week": 4}
+BUCKET_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
+
+
+def _bucket_bars(bucket: str) -> dict:
+    """Bars that span their own bucket (x is its start); Plotly would otherwise size them from
+    the smallest gap between the buckets that have data, so sparse hours look hours wide."""
+    return {"width": BUCKET_MS[bucket] * 0.85, "offset": BUCKET_MS[bucket] * 0.075}
 ROLLING_LABEL = {"hour": "24-hour", "day": "7-day", "week": "4-week"}
 FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13, "color": "#1f2933"}
 CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
@@ -18,7 +25,13 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _layout(*, title: str, y_title: str, tz_name: str, **extra) -> dict:
+def period_span(*, start: datetime, end: datetime, tz_name: str) -> list[str]:
+    """The selected range as local wall-clock strings: every chart shows the whole range, so gaps show."""
+    tz = ZoneInfo(tz_name)
+    return [_local(start, tz), _local(end, tz)]
+
+
+def _layout(*, title: str, y_title: str, tz_name: str, span: list[str] | None = None, **extra) -> dict:
     layout = {
         "title": {"text": title, "x": 0, "font": {"size": 15}},
         "font": FONT,
@@ -33,11 +46,13 @@ def _layout(*, title: str, y_title: str, tz_name: str, **extra) -> dict:
         "xaxis": {"type": "date", "gridcolor": "#e5e9f0", "automargin": True},
         "yaxis": {"title": {"text": y_title}, "gridcolor": "#e5e9f0", "zerolinecolor": "#9aa5b1"},
     }
+    if span:
+        layout["xaxis"]["range"] = span
     layout.update(extra)
     return layout
 
 
-def mood_share_figure(*, rows: list[dict], tz_name: str) -> dict:
+def mood_share_figure(*, rows: list[dict], tz_name: str, bucket: str = "day", span: list[str] | None = None) -> dict:
     """Stacked bars: the share of each mood per bucket, with counts on hover."""
     tz = ZoneInfo(tz_name)
     x = [_local(r["bucket_start"], tz) for r in rows]
@@ -50,11 +65,12 @@ def mood_share_figure(*, rows: list[dict], tz_name: str) -> dict:
             "customdata": [[r[f"count_{mood}"], r["records"]] for r in rows],
             "marker": {"color": MOOD_COLORS[mood]},
             "hovertemplate": f"{MOOD_LABELS[mood]}: %{{y:.1f}}% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>",
+            **_bucket_bars(bucket),
         }
         for mood in MOOD_ORDER
     ]
     return {"data": data, "layout": _layout(
-        title="Mood share per bucket", y_title="share of records (%)", tz_name=tz_name,
+        title="Mood share per bucket", y_title="share of records (%)", tz_name=tz_name, span=span,
         barmode="stack", bargap=0.15, yaxis={"title": {"text": "share of records (%)"}, "range": [0, 100], "gridcolor": "#e5e9f0"},
     )}
 
@@ -68,7 +84,7 @@ def rolling_mean(values: list[float], window: int) -> list[float]:
     return out
 
 
-def valence_figure(*, rows: list[dict], tz_name: str, bucket: str) -> dict:
+def valence_figure(*, rows: list[dict], tz_name: str, bucket: str, span: list[str] | None = None) -> dict:
     tz = ZoneInfo(tz_name)
     x = [_local(r["bucket_start"], tz) for r in rows]
     valence = [round(r["valence"], 3) for r in rows]
@@ -88,13 +104,13 @@ def valence_figure(*, rows: list[dict], tz_name: str, bucket: str) -> dict:
         },
     ]
     return {"data": data, "layout": _layout(
-        title="Valence index (positive share − negative share)", y_title="valence", tz_name=tz_name,
+        title="Valence index (positive share − negative share)", y_title="valence", tz_name=tz_name, span=span,
         yaxis={"title": {"text": "valence"}, "range": [-1.05, 1.05], "zeroline": True, "zerolinewidth": 2,
                "zerolinecolor": "#9aa5b1", "gridcolor": "#e5e9f0", "tickvals": [-1, -0.5, 0, 0.5, 1]},
     )}
 
 
-def timeline_figure(*, records: list[dict], tz_name: str) -> dict:
+def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
     """One dot per record, on the row of its mood, with the four probabilities on hover.
 
     Records carry `local_time`, wall-clock text in the patient's zone (see moods.selectors.mood_timeline).
@@ -114,22 +130,24 @@ def timeline_figure(*, records: list[dict], tz_name: str) -> dict:
             ),
         })
     return {"data": data, "layout": _layout(
-        title="Timeline of records", y_title="", tz_name=tz_name, hovermode="closest",
+        title="Timeline of records", y_title="", tz_name=tz_name, span=span, hovermode="closest",
         yaxis={"type": "category", "categoryorder": "array", "range": [-0.5, len(MOOD_ORDER) - 0.5], "automargin": True,
                "categoryarray": [MOOD_LABELS[m] for m in reversed(MOOD_ORDER)], "gridcolor": "#e5e9f0"},
     )}
 
 
-def coverage_figure(*, days: list[dict], tz_name: str) -> dict:
+def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
     tz = ZoneInfo(tz_name)
     x = [days_row["day"].astimezone(tz).strftime("%Y-%m-%d") for days_row in days]
     data = [
         {"type": "bar", "name": "frames received", "x": x, "y": [d["frames"] or 0 for d in days],
-         "marker": {"color": "#9fb3c8"}, "hovertemplate": "%{y} frames received<extra></extra>"},
+         "marker": {"color": "#9fb3c8"}, "hovertemplate": "%{y} frames received<extra></extra>",
+         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.08},
         {"type": "bar", "name": "frames with a face", "x": x, "y": [d["frames_with_face"] or 0 for d in days],
-         "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>"},
+         "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>",
+         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.5},
     ]
-    layout = _layout(title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, barmode="group")
+    layout = _layout(title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay")
     if len(x) <= 14:
         layout["xaxis"]["dtick"] = 86400000.0  # one tick per day
     return {"data": data, "layout": layout}

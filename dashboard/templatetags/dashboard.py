@@ -1,5 +1,4 @@
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import timezone
@@ -18,11 +17,6 @@ def signed(value) -> str:
 @register.filter
 def percent(value) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
-
-
-@register.filter
-def local(moment, tz_name: str):
-    return moment.astimezone(ZoneInfo(tz_name)) if moment else moment
 
 
 @register.filter

@@ -81,14 +81,15 @@ def patient_detail(request, patient_id):
     timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     summary = _summary(rows, coverage)
     figures = {}
+    span = charts.period_span(start=period.start, end=period.end, tz_name=patient.timezone)
     if rows:
         figures = {
-            "mood-share": charts.mood_share_figure(rows=rows, tz_name=patient.timezone),
-            "valence": charts.valence_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket),
-            "timeline": charts.timeline_figure(records=timeline, tz_name=patient.timezone),
+            "mood-share": charts.mood_share_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span),
+            "valence": charts.valence_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span),
+            "timeline": charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span),
         }
     if coverage:
-        figures["coverage"] = charts.coverage_figure(days=coverage, tz_name=patient.timezone)
+        figures["coverage"] = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     audit_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient, request=request,
                  detail={"range": period.preset, "start": period.start.isoformat(), "end": period.end.isoformat(), "bucket": period.bucket})

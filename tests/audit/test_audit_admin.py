@@ -1,7 +1,7 @@
 """The audit log in the Django admin: readable by admins, editable by nobody."""
 import pytest
 
-from backend.audit.models import AuditAction, AuditEvent
+from backend.audit.models import AuditAction
 from backend.audit.services import audit_record
 
 

@@ -4,7 +4,6 @@ produced by the real pipeline: enrollment, the upload API, face detection and th
 Screenshots go to var/screenshots/ (git-ignored); look at them after a change to the pages.
 """
 import io
-import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -79,10 +78,12 @@ def monitored_patient(transactional_db, sample_images_dir, eager_tasks):
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    # Playwright's sync API runs an event loop in this thread; undone after the test (it must not
+    # leak into later tests, e.g. the deploy check, which refuses this variable).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

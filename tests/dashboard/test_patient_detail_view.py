@@ -97,6 +97,7 @@ def test_a_custom_range_covers_whole_local_days(clinician_web, patient):
     assert period.start.isoformat() == "2026-03-01T00:00:00+01:00"
     assert period.end.isoformat() == "2026-03-03T00:00:00+01:00"
     assert period.bucket == "hour"
+    assert "Sun 1 Mar 2026, 00:00 – Tue 3 Mar 2026, 00:00" in response.content.decode()  # shown in local time
 
 
 def test_hour_buckets_over_a_long_range_fall_back_to_days_with_a_note(clinician_web, patient):

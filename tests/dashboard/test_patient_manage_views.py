@@ -3,10 +3,10 @@ import pytest
 
 from backend.alerts.models import AlertThresholds
 from backend.audit.models import AuditAction, AuditEvent
-from backend.devices.models import Device, EnrollmentCode
+from backend.devices.models import EnrollmentCode
 from backend.devices.services import device_enroll
 from backend.patients.models import Patient
-from tests.backend.factories import DeviceFactory, UserFactory
+from tests.backend.factories import DeviceFactory
 
 
 def actions(patient=None) -> list[str]:
