@@ -61,28 +61,50 @@ def run(args) -> dict:
         with Stack(stack_options(args, "ingest"), workdir) as stack:
             phones = stack.phones(args.devices)
             with Paused(args.pause_pid):
-                machine_before = machine_note()
-                cpu_before = stack.cpu()
-                load = Load(phones, pool, batch_size=args.batch_size, duration=args.duration, rate=args.rate,
-                            max_batches=args.max_batches).run()
-                drained = wait_processed(stack.database_url, [s.batch_id for s in load.sent],
-                                         timeout=args.drain_timeout)
-                cpu_after = stack.cpu()
-            verdict = verify(stack.database_url, load.sent, pool)
+                figures, sent = phase(args, stack, phones, pool, rate=args.rate, duration=args.duration)
+                if args.steady_fraction and not args.rate:
+                    # Then a steady load at that fraction of the capacity just measured: its latency.
+                    rate = round(args.steady_fraction * figures["frames_per_s_end_to_end"], 1)
+                    figures["steady"], steady_sent = phase(args, stack, phones, pool, rate=rate,
+                                                           duration=args.steady_duration)
+                    sent += steady_sent
+            final = verify(stack.database_url, sent, pool)  # every batch of every phase
             errors = stack.error_lines()
-            machine_after = machine_note()
+            figures["machine_after"] = machine_note()
+    figures.update({
+        "devices": args.devices, "batch_size": args.batch_size,
+        "web_workers": args.web_workers, "web_threads": args.web_threads,
+        "worker_processes": args.worker_processes, "prefetch": args.prefetch, "pause_pid": args.pause_pid,
+        "log_error_lines": sum(len(v) for v in errors.values()),
+        "log_errors_sample": [line for v in errors.values() for line in v][:5],
+    })
+    for key in ("records_lost", "records_duplicated", "batches_not_done", "frames_left",
+                "batches_with_frames_not_deleted"):
+        figures[f"all_phases_{key}"] = getattr(final, key.replace("batches_with_frames_not_deleted",
+                                                                  "batches_frames_not_deleted"))
+    return figures
+
+
+def phase(args, stack: Stack, phones, pool, *, rate: float | None, duration: float) -> tuple[dict, list]:
+    """One load phase on the running stack, until its backlog is processed; its figures."""
+    machine_before = machine_note()
+    cpu_before = stack.cpu()
+    load = Load(phones, pool, batch_size=args.batch_size, duration=duration, rate=rate,
+                max_batches=args.max_batches, max_backlog=args.max_backlog or None,
+                database_url=stack.database_url).run()
+    drained = wait_processed(stack.database_url, [s.batch_id for s in load.sent], timeout=args.drain_timeout)
+    cpu_after = stack.cpu()
+    verdict = verify(stack.database_url, load.sent, pool)
     figures = summary(load, verdict)
     figures.update({
-        "mode": f"open loop, {args.rate:g} frames/s offered" if args.rate else "closed loop (saturation)",
-        "devices": args.devices, "batch_size": args.batch_size, "duration_s": args.duration,
-        "web_workers": args.web_workers, "web_threads": args.web_threads,
-        "worker_processes": args.worker_processes, "prefetch": args.prefetch,
-        "drained": drained, "failures_sample": load.failed[:5],
-        "log_error_lines": sum(len(v) for v in errors.values()), "log_errors_sample": [l for v in errors.values() for l in v][:5],
+        "mode": (f"open loop, {rate:g} frames/s offered" if rate else
+                 f"closed loop (saturation), backlog held under {args.max_backlog} batches" if args.max_backlog else
+                 "closed loop (saturation), unbounded backlog"),
+        "duration_s": duration, "drained": drained, "failures_sample": load.failed[:5],
         "cpu_ms_per_frame": cpu_per_frame(cpu_before, cpu_after, verdict.frames_accepted),
-        "machine_before": machine_before, "pause_pid": args.pause_pid, "machine_after": machine_after,
+        "machine_before": machine_before,
     })
-    return figures
+    return figures, load.sent
 
 
 def cpu_per_frame(before: dict, after: dict, frames: int) -> dict:
@@ -96,25 +118,42 @@ def cpu_per_frame(before: dict, after: dict, frames: int) -> dict:
 
 def violations(figures: dict) -> list[str]:
     problems = []
+    for name, f in [("", figures)] + ([("steady phase: ", figures["steady"])] if "steady" in figures else []):
+        for key in ("upload_failures",):
+            if f[key]:
+                problems.append(f"{name}{key} = {f[key]}")
+        if not f["drained"]:
+            problems.append(f"{name}the backlog was not processed within --drain-timeout")
+        if not f["batches_accepted"]:
+            problems.append(f"{name}no batch was accepted")
     for key in ("records_lost", "records_duplicated", "batches_not_done", "frames_left",
-                "batches_with_frames_not_deleted", "upload_failures"):
-        if figures[key]:
-            problems.append(f"{key} = {figures[key]}")
-    if not figures["drained"]:
-        problems.append("the backlog was not processed within --drain-timeout")
-    if not figures["batches_accepted"]:
-        problems.append("no batch was accepted")
+                "batches_with_frames_not_deleted"):
+        if figures[f"all_phases_{key}"]:
+            problems.append(f"{key} = {figures[f'all_phases_{key}']}")
+    if figures["log_error_lines"]:
+        problems.append(f"{figures['log_error_lines']} ERROR lines in the logs")
     return problems
 
 
 def report(figures: dict) -> str:
     f = figures
-    m0, m1 = f["machine_before"], f["machine_after"]
-    return "\n".join([
-        f"{f['mode']}: {f['devices']} phones, {f['batch_size']}-frame batches, {f['duration_s']:g} s; "
-        f"gunicorn {f['web_workers']}x{f['web_threads']}, Celery {f['worker_processes']} processes "
-        f"(prefetch {f['prefetch']}); {m0['cpus']} CPUs, load average {m0['loadavg_1m']} -> {m1['loadavg_1m']}, "
-        f"training job: {m0['training_job']}",
+    lines = [
+        f"{f['devices']} phones, {f['batch_size']}-frame batches; gunicorn {f['web_workers']}x{f['web_threads']}, "
+        f"Celery {f['worker_processes']} processes (prefetch {f['prefetch']}); {f['machine_before']['cpus']} CPUs",
+    ]
+    for f_phase in [f] + ([f["steady"]] if "steady" in f else []):
+        lines += phase_report(f_phase)
+    lines.append(
+        f"all phases: records lost {f['all_phases_records_lost']}, duplicated {f['all_phases_records_duplicated']}; "
+        f"frames left {f['all_phases_frames_left']}; batches not done {f['all_phases_batches_not_done']}; "
+        f"ERROR lines in logs {f['log_error_lines']}")
+    return "\n".join(lines)
+
+
+def phase_report(f: dict) -> list[str]:
+    m0 = f["machine_before"]
+    return [
+        f"{f['mode']}, {f['duration_s']:g} s (load average {m0['loadavg_1m']}, training job: {m0['training_job']})",
         f"  accepted:        {f['batches_per_s_accepted']} batches/s, {f['frames_per_s_accepted']} frames/s "
         f"({f['batches_accepted']} batches, {f['frames_accepted']} frames in {f['upload_seconds']} s; "
         f"{f['upload_retries']} retries, {f['upload_failures']} failures)",
@@ -122,14 +161,12 @@ def report(figures: dict) -> str:
         f"(first upload -> last batch's records; backlog drained {f['drain_seconds']} s after the last upload)",
         f"  upload latency:  p50 {f['upload_latency_p50_ms']} ms, p95 {f['upload_latency_p95_ms']} ms",
         f"  upload->records: p50 {f['upload_to_records_p50_s']} s, p95 {f['upload_to_records_p95_s']} s "
-        f"(queue wait p50 {f['queue_wait_p50_s']} s, p95 {f['queue_wait_p95_s']} s, first batch "
-        f"{f['first_batch_queue_wait_s']} s; processing p50 {f['processing_p50_s']} s, p95 {f['processing_p95_s']} s)",
-        f"  records:         {f['records_found']} found, {f['records_expected']} expected "
-        f"({f['frames_with_face']} frames with a face); lost {f['records_lost']}, duplicated {f['records_duplicated']}",
-        f"  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items()),
-        f"  frames left:     {f['frames_left']} (batches not done: {f['batches_not_done']}, "
-        f"done but frames kept: {f['batches_with_frames_not_deleted']}); ERROR lines in logs: {f['log_error_lines']}",
-    ])
+        f"(queue wait p50 {f['queue_wait_p50_s']} s, p95 {f['queue_wait_p95_s']} s; "
+        f"processing p50 {f['processing_p50_s']} s, p95 {f['processing_p95_s']} s)",
+        f"  records:         {f['records_expected']} expected ({f['frames_with_face']} frames with a face); "
+        f"lost {f['records_lost']}, duplicated {f['records_duplicated']}",
+        "  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items() if v or k == "web"),
+    ]
 
 
 def main(argv=None) -> int:
@@ -137,6 +174,13 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds of uploading")
     parser.add_argument("--rate", type=float, help="frames/s offered in total (open loop); default: saturation")
     parser.add_argument("--max-batches", type=int, help="stop after this many batches")
+    parser.add_argument("--max-backlog", type=int, default=8,
+                        help="saturation: phones wait while this many batches are queued or processing "
+                             "(0: no limit, the web accepts as fast as it can)")
+    parser.add_argument("--steady-fraction", type=float, default=0.8,
+                        help="saturation: then offer this fraction of the measured end-to-end rate, open loop "
+                             "(0: skip), to show the latency below capacity")
+    parser.add_argument("--steady-duration", type=float, default=60, help="seconds of the steady phase")
     parser.add_argument("--pause-pid", type=int,
                         help="SIGSTOP this process (e.g. a training job) while the load runs, SIGCONT it after")
     stack_arguments(parser, redis_db=12)

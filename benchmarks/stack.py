@@ -407,16 +407,22 @@ class Load:
     """Phones uploading `batch_size`-frame batches.
 
     rate=None: closed loop, each phone uploads its next batch as soon as the last one is accepted
-    (saturation). rate=R: open loop, R frames/s in total, spread evenly over the phones, each on
-    its own fixed schedule (phones do not wait for the server); a phone whose previous upload has
-    not returned sends as soon as it does, and the lateness is counted.
+    (saturation). With max_backlog=B (and the database's URL) a phone first waits while B batches
+    are accepted but not yet processed: the stack then runs at its end-to-end capacity, instead
+    of the web accepting uploads faster than the workers can finish them and taking their CPU.
+    rate=R: open loop, R frames/s in total, spread evenly over the phones, each on its own fixed
+    schedule (phones do not wait for the server); a phone whose previous upload has not returned
+    sends as soon as it does, and the lateness is counted.
     """
 
     def __init__(self, phones: list[DeviceApi], pool: list[PoolFrame], *, batch_size: int,
-                 duration: float, rate: float | None = None, max_batches: int | None = None, seed: int = 1):
+                 duration: float, rate: float | None = None, max_batches: int | None = None, seed: int = 1,
+                 max_backlog: int | None = None, database_url: str | None = None):
         self.phones, self.pool, self.batch_size = phones, pool, batch_size
         self.duration, self.rate, self.max_batches = duration, rate, max_batches
         self.seed = seed
+        self.max_backlog, self.database_url = max_backlog, database_url
+        self._backlog = 0  # batches queued or processing, as last read from the database
         self._lock = threading.Lock()
         self._sent: list[Sent] = []
         self._failed: list[str] = []
@@ -429,11 +435,25 @@ class Load:
         self._deadline = time.monotonic() + self.duration
         threads = [threading.Thread(target=self._phone, args=(i, phone), daemon=True)
                    for i, phone in enumerate(self.phones)]
+        done = threading.Event()
+        if self.max_backlog and not self.rate:
+            threading.Thread(target=self._watch_backlog, args=(done,), daemon=True).start()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        done.set()
         return LoadResult(self._sent, self._failed, started, time.time(), self._behind)
+
+    def _watch_backlog(self, done: threading.Event) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            while not done.wait(0.05):
+                self._backlog = connection.execute(
+                    "SELECT count(*) FROM ingest_framebatch WHERE status IN ('queued', 'processing')").fetchone()[0]
+
+    def _wait_for_room(self) -> None:
+        while self._backlog >= self.max_backlog and time.monotonic() < self._deadline:
+            time.sleep(0.02)
 
     def _take(self) -> bool:
         with self._lock:
@@ -457,6 +477,8 @@ class Load:
                     with self._lock:
                         self._behind += 1
                 next_at += period
+            elif self.max_backlog:
+                self._wait_for_room()
             if time.monotonic() >= self._deadline or not self._take():
                 return
             self._upload(phone, rng)
