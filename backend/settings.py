@@ -231,7 +231,7 @@ REST_FRAMEWORK = {
         # Per device token: far above a phone's pace (a batch every few seconds at most), so a
         # stolen or runaway token cannot flood the workers.
         "upload": env.str("UPLOAD_THROTTLE_RATE", default="120/minute"),
-        # Per client address, on every login form (dashboard, API, admin).
+        # Failed logins per client address, on every login form (dashboard, API, admin).
         "login": env.str("LOGIN_THROTTLE_RATE", default="30/hour"),
     },
     # Throttles key on the client address: REMOTE_ADDR, or behind N trusted proxies the Nth

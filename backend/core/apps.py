@@ -6,4 +6,9 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self):
+        from django.contrib.auth.signals import user_login_failed
+
         from . import checks  # noqa: F401  (registers the deploy checks)
+        from .throttling import login_failure_record
+
+        user_login_failed.connect(login_failure_record, dispatch_uid="moodwatch-login-failure-throttle")

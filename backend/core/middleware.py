@@ -91,10 +91,10 @@ class DatabaseUnavailableMiddleware:
 
 
 class LoginThrottleMiddleware:
-    """At most LOGIN_THROTTLE_RATE login attempts (POSTs to a login view) per client address.
+    """At most LOGIN_THROTTLE_RATE failed logins per client address, on every login view.
 
     Complements the per-account lockout (django-axes): this one stops one address from trying
-    many accounts.
+    many accounts. Failures are counted by a user_login_failed receiver (throttling.py).
     """
 
     LOGIN_VIEWS = {"dashboard:login", "login", "admin:login"}
@@ -115,6 +115,6 @@ class LoginThrottleMiddleware:
             return None
         logger.warning("login attempts from %s throttled for %ss", request.META.get("REMOTE_ADDR"), wait)
         return error_response(
-            "throttled", f"Too many login attempts from this address. Try again in {wait} seconds.", 429,
+            "throttled", f"Too many failed logins from this address. Try again in {wait} seconds.", 429,
             retry_after=wait,
         )

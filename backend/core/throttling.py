@@ -10,21 +10,46 @@ from django.http import HttpRequest, JsonResponse
 from rest_framework.throttling import SimpleRateThrottle
 
 
-class LoginRateThrottle(SimpleRateThrottle):
-    """Per client address (REST_FRAMEWORK NUM_PROXIES decides which address that is)."""
+class LoginFailureThrottle(SimpleRateThrottle):
+    """Failed logins per client address (REST_FRAMEWORK NUM_PROXIES decides which address that is).
+
+    Only failures count: a hospital's clinicians often share one NAT address, and their successful
+    logins must never lock each other out. DRF's sliding-window history, checked and recorded apart.
+    """
 
     scope = "login"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def _load(self, request) -> None:
+        self.key = self.get_cache_key(request, None)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+
+    def blocked_for(self, request) -> int | None:
+        self._load(request)
+        if len(self.history) < self.num_requests:
+            return None
+        return max(1, math.ceil(self.wait() or 1))
+
+    def record(self, request) -> None:
+        self._load(request)
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
+
 
 def login_throttle_check(request: HttpRequest) -> int | None:
-    """Count one login attempt; None if allowed, else the seconds to wait."""
-    throttle = LoginRateThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    return max(1, math.ceil(throttle.wait() or 1))
+    """None if this address may try to log in, else the seconds to wait."""
+    return LoginFailureThrottle().blocked_for(request)
+
+
+def login_failure_record(sender=None, credentials=None, request=None, **kwargs) -> None:
+    """user_login_failed receiver (connected in CoreConfig.ready)."""
+    if request is not None:
+        LoginFailureThrottle().record(request)
 
 
 def login_lockout_response(request: HttpRequest, credentials: dict | None = None, *args, **kwargs) -> JsonResponse:

@@ -55,3 +55,23 @@ def test_a_few_typos_then_the_right_password_logs_in_and_resets_the_count(clinic
     client = Client()
     assert client.post("/login/", {"username": "dr_house", "password": PASSWORD}).status_code == 302
     assert not AccessAttempt.objects.filter(username="dr_house", failures_since_start__gt=0).exists()
+
+
+def test_successful_logins_from_one_shared_address_are_never_throttled(clinician, other_clinician, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "2/hour"}}
+    from rest_framework import throttling
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(throttling.SimpleRateThrottle, "THROTTLE_RATES",
+                      settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+        for username in ["dr_house", "dr_other"] * 2:  # four clinicians' logins behind one NAT address
+            response = Client().post("/login/", {"username": username, "password": PASSWORD},
+                                     REMOTE_ADDR="203.0.113.9")
+            assert response.status_code == 302
+        assert attempt("wrong", address="203.0.113.9").status_code == 200
+        assert attempt("wrong", address="203.0.113.9").status_code == 200
+        throttled = attempt(PASSWORD, address="203.0.113.9")
+        assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
+        assert int(throttled["Retry-After"]) > 0
+        assert attempt(PASSWORD, address="203.0.113.10").status_code == 302, "another address is not affected"
