@@ -13,15 +13,16 @@ from backend.patients.models import Patient
 from .moods import MOOD_ORDER
 from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
 
+# Each key returns a sortable value, or None for "no data": such rows go last in either direction.
 SORT_KEYS = {
-    "name": lambda r: (str(r.patient).lower(),),
-    "reference": lambda r: (r.patient.reference.lower(),),
-    "last_upload": lambda r: (r.last_upload is None, -(r.last_upload.timestamp() if r.last_upload else 0)),
-    "valence": lambda r: (r.mood.valence is None, r.mood.valence if r.mood.valence is not None else 0),
-    "change": lambda r: (r.mood.valence_change is None, r.mood.valence_change if r.mood.valence_change is not None else 0),
-    "negative": lambda r: (-r.mood.share("negative"),),
-    "coverage": lambda r: (-r.mood.days_without_data, r.face_share if r.face_share is not None else 2),
-    "alerts": lambda r: (-r.open_alerts, str(r.patient).lower()),
+    "name": lambda r: str(r.patient).lower(),
+    "reference": lambda r: r.patient.reference.lower(),
+    "last_upload": lambda r: r.last_upload,
+    "valence": lambda r: r.mood.valence,
+    "change": lambda r: r.mood.valence_change,
+    "negative": lambda r: r.mood.share("negative") if r.mood.records else None,
+    "coverage": lambda r: r.mood.days_without_data,
+    "alerts": lambda r: -r.open_alerts,  # ascending = most open alerts first
 }
 DEFAULT_SORT = "alerts"
 
@@ -87,5 +88,7 @@ def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFA
             frames_with_face=b.get("frames_with_face") or 0,
             open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
         ))
-    rows.sort(key=SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT]), reverse=descending)
-    return rows
+    key = SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT])
+    rows.sort(key=lambda r: str(r.patient).lower())  # ties: by name
+    present = sorted((r for r in rows if key(r) is not None), key=key, reverse=descending)
+    return present + [r for r in rows if key(r) is None]
