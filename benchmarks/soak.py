@@ -38,7 +38,8 @@ from benchmarks.ingest import cpu_per_frame, stack_arguments, stack_options  # n
 from benchmarks.stack import Load, Stack, exit_cleanly_on_sigterm, frame_pool, machine_note, summary, verify, wait_processed  # noqa: E402
 
 HTTP_5XX = re.compile(r'" 5\d\d ')
-DEFAULT_RATE = 120.0  # frames/s: ~80% of the end-to-end capacity ingest.py measured here (README)
+CALIBRATION_SECONDS = 30.0  # without --rate: saturation phase that measures the capacity first
+RATE_FRACTION = 0.8  # ... and the soak then offers this fraction of it
 
 
 def rss_by_process(stack: Stack) -> dict[str, dict[int, int]]:
@@ -78,6 +79,10 @@ def run(args) -> dict:
         workdir = args.logs or Path(scratch)
         with Stack(stack_options(args, "soak", beat=not args.no_beat), workdir) as stack:
             phones = stack.phones(args.devices)
+            calibration = None
+            if args.rate is None:
+                calibration = calibrate(stack, phones, pool, args)
+                args.rate = max(1.0, round(RATE_FRACTION * calibration["frames_per_s_end_to_end"], 1))
             machine_before = machine_note()
             rss_start = rss_by_process(stack)
             cpu_before = stack.cpu()
@@ -94,12 +99,14 @@ def run(args) -> dict:
                 samples.append((round(time.time() - load.started_at), rss_by_process(stack)))
             rss_end = samples[-1][1]
             result = outcome["load"]
+            all_sent = result.sent + (calibration["sent"] if calibration else [])
             drain_started = time.monotonic()
-            drained = wait_processed(stack.database_url, [s.batch_id for s in result.sent],
+            drained = wait_processed(stack.database_url, [s.batch_id for s in all_sent],
                                      timeout=args.max_drain)
             drain_seconds = time.monotonic() - drain_started
             cpu_after = stack.cpu()
             verdict = verify(stack.database_url, result.sent, pool)
+            whole = verify(stack.database_url, all_sent, pool)  # calibration batches too
             errors = stack.error_lines()
             http_5xx = [line for line in stack.logs["web"].read_text(errors="replace").splitlines()
                         if HTTP_5XX.search(line)]
@@ -121,8 +128,24 @@ def run(args) -> dict:
         "cpu_ms_per_frame": cpu_per_frame(cpu_before, cpu_after, verdict.frames_accepted),
         "machine_before": machine_before, "machine_after": machine_after,
     })
+    if calibration:
+        figures["calibration"] = {k: v for k, v in calibration.items() if k != "sent"}
+    for key in ("records_lost", "records_duplicated", "batches_not_done", "frames_left"):
+        figures[key] = max(figures[key], getattr(whole, key))
+    figures["records_found"], figures["records_expected"] = whole.records_found, whole.records_expected
+    figures["frames_with_face"] = whole.frames_with_face_expected
     figures["violations"] = violations(figures, args) + memory_problems
     return figures
+
+
+def calibrate(stack: Stack, phones, pool, args) -> dict:
+    """Measure the end-to-end capacity right now: a saturation phase with a bounded backlog."""
+    load = Load(phones, pool, batch_size=args.batch_size, duration=CALIBRATION_SECONDS, max_backlog=8,
+                database_url=stack.database_url).run()
+    wait_processed(stack.database_url, [s.batch_id for s in load.sent], timeout=args.max_drain)
+    figures = summary(load, verify(stack.database_url, load.sent, pool))
+    return {"seconds": CALIBRATION_SECONDS, "frames_per_s_end_to_end": figures["frames_per_s_end_to_end"],
+            "sent": load.sent}
 
 
 def violations(f: dict, args) -> list[str]:
@@ -145,8 +168,10 @@ def violations(f: dict, args) -> list[str]:
 
 def report(f: dict) -> str:
     m0, m1, rss = f["machine_before"], f["machine_after"], f["rss"]
+    calibration = (f"capacity measured first: {f['calibration']['frames_per_s_end_to_end']} frames/s end to end "
+                   f"in {f['calibration']['seconds']:g} s of saturation; " if "calibration" in f else "")
     lines = [
-        f"{f['mode']}: {f['devices']} phones, {f['batch_size']}-frame batches, {f['duration_s']:g} s; "
+        calibration + f"{f['mode']}: {f['devices']} phones, {f['batch_size']}-frame batches, {f['duration_s']:g} s; "
         f"gunicorn {f['web_workers']}x{f['web_threads']}, Celery {f['worker_processes']} processes, "
         f"beat {'on' if f['beat'] else 'off'}; {m0['cpus']} CPUs, load average {m0['loadavg_1m']} -> "
         f"{m1['loadavg_1m']}, training job: {m0['training_job']}",
@@ -157,7 +182,7 @@ def report(f: dict) -> str:
         f"{f['drain_wait_s']} s",
         f"  upload latency:  p50 {f['upload_latency_p50_ms']} ms, p95 {f['upload_latency_p95_ms']} ms; "
         f"upload->records p50 {f['upload_to_records_p50_s']} s, p95 {f['upload_to_records_p95_s']} s",
-        f"  records:         {f['records_found']} found, {f['records_expected']} expected "
+        f"  records:         {f['records_found']} found, {f['records_expected']} expected, calibration included "
         f"({f['frames_with_face']} frames with a face); lost {f['records_lost']}, duplicated {f['records_duplicated']}",
         f"  frames left:     {f['frames_left']}; batches not done {f['batches_not_done']}",
     ]
@@ -176,7 +201,9 @@ def report(f: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=600, help="seconds of load (default 600)")
-    parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="frames/s offered in total")
+    parser.add_argument("--rate", type=float,
+                        help="frames/s offered in total (default: first measure the end-to-end capacity with a "
+                             f"{CALIBRATION_SECONDS:g} s saturation phase, then offer {RATE_FRACTION:.0%} of it)")
     parser.add_argument("--rss-growth-mib", type=float, default=40,
                         help="largest RSS growth allowed to one process after the warm-up")
     parser.add_argument("--max-drain", type=float, default=60,
