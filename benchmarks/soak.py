@@ -3,7 +3,8 @@
 Starts gunicorn, a Celery worker and Celery beat (the sweeper, roll-up refresh and alert
 evaluation run as deployed) on a scratch PostgreSQL database (see benchmarks/stack.py). --devices
 phones, enrolled through the public API, upload --batch-size-frame batches of real 640x360 frames
-on fixed schedules, --rate frames/s in total, for --duration seconds. It samples the RSS of every
+on fixed schedules, --rate frames/s in total (default: 80% of the end-to-end capacity measured
+by a 30 s saturation phase first), for --duration seconds. It samples the RSS of every
 web and worker process throughout. Afterwards it checks, and exits 1 if any check fails:
 
 - every accepted frame with a face has exactly one record per face (database against the face
@@ -16,7 +17,7 @@ web and worker process throughout. Afterwards it checks, and exits 1 if any chec
 - the load held: at least 95% of the offered frames were accepted, and the backlog left when the
   phones stop is processed within --max-drain seconds.
 
-    .venv/bin/python benchmarks/soak.py                          # 10 minutes at the default rate
+    .venv/bin/python benchmarks/soak.py                          # 10 minutes at 80% of the capacity measured first
     .venv/bin/python benchmarks/soak.py --duration 30 --rate 40  # the short version `make test` runs
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and Redis at 127.0.0.1:6379, as `make test`.
