@@ -36,7 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import cpu_per_frame, stack_arguments, stack_options  # noqa: E402
-from benchmarks.stack import Load, Stack, exit_cleanly_on_sigterm, frame_pool, machine_note, summary, verify, wait_processed  # noqa: E402
+from benchmarks.stack import (  # noqa: E402
+    Load, Stack, exit_cleanly_on_sigterm, frame_pool, machine_note, summary, verify, wait_processed,
+)
 
 HTTP_5XX = re.compile(r'" 5\d\d ')
 CALIBRATION_SECONDS = 30.0  # without --rate: saturation phase that measures the capacity first
@@ -194,7 +196,8 @@ def report(f: dict) -> str:
                      f"(largest growth of one process after warm-up: {r.get('max_growth_mib', 0)} MiB)")
     lines.append(f"  logs:            {f['log_error_lines']} ERROR/CRITICAL/traceback lines, {f['http_5xx']} HTTP 5xx; "
                  f"server processes alive: {f['processes_alive']}")
-    lines.append("  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items() if v or k == "web"))
+    cpu = f["cpu_ms_per_frame"]
+    lines.append("  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in cpu.items() if v or k == "web"))
     lines.append("  result:          " + ("PASS" if not f["violations"] else "FAIL: " + "; ".join(f["violations"])))
     return "\n".join(lines)
 

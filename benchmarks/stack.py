@@ -27,7 +27,6 @@ import re
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -289,7 +288,8 @@ class Stack:
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.logs[name].read_text()[-3000:]}")
+                    tail = self.logs[name].read_text()[-3000:]
+                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
             if not web_ok:
                 try:
                     with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
@@ -660,8 +660,3 @@ def machine_note() -> dict:
             pass
     return {"cpus": os.cpu_count(), "loadavg_1m": round(load1, 2), "loadavg_5m": round(load5, 2),
             "training_job": ",".join(training) or "none"}
-
-
-def mean(values) -> float:
-    values = list(values)
-    return statistics.fmean(values) if values else float("nan")
