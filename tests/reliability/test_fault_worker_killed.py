@@ -44,7 +44,9 @@ def test_a_batch_whose_whole_worker_is_killed_is_finished_once_by_the_next_worke
     batch = batch_wait_done(batch_id, timeout=180, stack=stack)
 
     assert batch.status == "done", batch.error
-    assert batch.attempts == 2, "claimed once by the killed worker, once by the new one"
+    # At least the killed claim and the new worker's. On a slow machine the 3 s timeout can also
+    # re-enqueue the new worker's own claim; the records below must still be written exactly once.
+    assert batch.attempts >= 2, "processed again after the kill"
     records = MoodRecord.objects.filter(batch=batch)
     assert records.count() == batch.record_count >= FRAMES
     assert records.values("frame_index", "face_index").distinct().count() == records.count(), "no duplicates"
