@@ -1,4 +1,4 @@
-"""Command line: python -m inference {train,evaluate,bench} --help."""
+"""Command line: python -m inference {train,export,evaluate,bench} --help."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ def _train(args: argparse.Namespace) -> int:
     card = train(data_dir=args.data, out_dir=args.out, cfg=cfg)
     print(json.dumps({"version": card["version"], "validation_weighted_f1": card["validation"]["weighted_f1"],
                       "epochs_run": card["epochs_run"]}))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate_and_export
+
+    card = calibrate_and_export(run_dir=args.run, data_dir=args.data, out_dir=args.out)
+    print(json.dumps({"version": card["version"], "blur_sigma": card["input"]["blur_sigma"],
+                      "validation_weighted_f1": card["validation"]["weighted_f1"]}))
     return 0
 
 
@@ -52,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, choices=(48, 64), default=48)
     p.add_argument("--seed", type=int, default=1337)
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("export", help="choose the input blur on validation data and write the serving model")
+    p.add_argument("--run", required=True, help="a train --out folder (best.keras, checkpoint/)")
+    p.add_argument("--data", required=True, help="the same --data as train (its validation split is used)")
+    p.add_argument("--out", default="inference/models", help="where the serving model and card go")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("evaluate", help="accuracy, F1, per-class figures and confusion of the served .tflite model")
     p.add_argument("--data", required=True, help="folder-per-class images (7 FER2013 emotions or the 4 moods)")

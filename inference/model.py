@@ -35,6 +35,56 @@ def _standardization_layer():
     return PerImageStandardization
 
 
+def gaussian_kernel(sigma: float):
+    import numpy as np
+
+    radius = max(1, int(round(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    return np.outer(taps, taps).astype("float32")[:, :, None, None]
+
+
+def _blur_layer():
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="moodwatch")
+    class InputBlur(keras.layers.Layer):
+        """Fixed Gaussian blur of the input face (a constant, not a weight).
+
+        This edition of FER2013 ships its Training images heavily blurred (mean |Laplacian| /
+        std 0.05) and its test images sharp (0.55); a phone's face crops are sharp too. Blurring
+        every served face to the training images' sharpness puts them back in the training
+        distribution. sigma is in pixels of the model input and is chosen on PublicTest.
+        """
+
+        def __init__(self, sigma: float, **kwargs):
+            super().__init__(**kwargs)
+            self.sigma = float(sigma)
+
+        def call(self, x):
+            kernel = ops.convert_to_tensor(gaussian_kernel(self.sigma))
+            radius = kernel.shape[0] // 2
+            padded = ops.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="reflect")
+            return ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
+
+        def get_config(self):
+            return {**super().get_config(), "sigma": self.sigma}
+
+    return InputBlur
+
+
+def with_input_blur(model, sigma: float):
+    """The same network (shared weights) behind a fixed Gaussian blur of its input."""
+    import keras
+
+    if sigma <= 0:
+        return model
+    inputs = keras.Input(model.input_shape[1:], name="face")
+    blurred = _blur_layer()(sigma, name="input_blur")(inputs)
+    return keras.Model(inputs, model(blurred), name=f"{model.name}_blur")
+
+
 def build_mini_xception(
     *,
     input_size: int = DEFAULT_INPUT_SIZE,

@@ -1,0 +1,59 @@
+"""`python -m inference export`: the input blur chosen on validation data, and the serving export."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from inference import MoodEstimator
+
+from .conftest import run_cli
+
+
+def test_the_input_blur_layer_blurs_like_opencv_gaussian_blur():
+    pytest.importorskip("keras")
+    from inference.model import build_mini_xception, with_input_blur
+
+    blurred_model = with_input_blur(build_mini_xception(), 2.0)
+    blur = blurred_model.get_layer("input_blur")
+    face = np.random.default_rng(0).integers(0, 256, (48, 48)).astype("float32")
+    ours = np.asarray(blur(face[None, :, :, None]))[0, :, :, 0]
+    theirs = cv2.GaussianBlur(face, (13, 13), 2.0, borderType=cv2.BORDER_REFLECT_101)
+    assert np.abs(ours - theirs).max() < 0.5
+    assert ours.std() < face.std() / 2
+
+
+def test_a_zero_sigma_leaves_the_model_unwrapped():
+    pytest.importorskip("keras")
+    from inference.model import build_mini_xception, with_input_blur
+
+    model = build_mini_xception()
+    assert with_input_blur(model, 0.0) is model
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serving")
+    result = run_cli("export", "--run", str(tiny_run["out"]), "--data", str(tiny_run["data"]),
+                     "--out", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_export_tries_every_sigma_on_validation_data_and_records_the_choice(exported):
+    out, summary = exported
+    card = json.loads((out / "model_card.json").read_text())
+    sigmas = {t["sigma"] for t in card["selection"]}
+    assert {0.0, 3.0} <= sigmas
+    best = max(card["selection"], key=lambda t: t["weighted_f1"])
+    assert card["input"]["blur_sigma"] == summary["blur_sigma"] == best["sigma"]
+    assert "PublicTest_" in card["data"]["validation_source"]
+
+
+def test_the_exported_model_loads_in_the_estimator_and_stays_under_one_megabyte(exported, photo):
+    out, _ = exported
+    tflite = out / "mood_mini_xception.tflite"
+    assert tflite.stat().st_size < 1024 * 1024
+    faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
+    assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
