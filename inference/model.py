@@ -35,13 +35,12 @@ def _standardization_layer():
     return PerImageStandardization
 
 
-def gaussian_kernel(sigma: float):
+def gaussian_taps(sigma: float):
     import numpy as np
 
     radius = max(1, int(round(3 * sigma)))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    return np.outer(taps, taps).astype("float32")[:, :, None, None]
+    return (taps / taps.sum()).astype("float32")
 
 
 def _blur_layer():
@@ -63,10 +62,12 @@ def _blur_layer():
             self.sigma = float(sigma)
 
         def call(self, x):
-            kernel = ops.convert_to_tensor(gaussian_kernel(self.sigma))
-            radius = kernel.shape[0] // 2
+            # Separable: a row pass and a column pass (2k taps a pixel instead of k*k).
+            taps = gaussian_taps(self.sigma)
+            radius = len(taps) // 2
             padded = ops.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="reflect")
-            return ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
+            rows = ops.depthwise_conv(padded, ops.convert_to_tensor(taps[None, :, None, None]), padding="valid")
+            return ops.depthwise_conv(rows, ops.convert_to_tensor(taps[:, None, None, None]), padding="valid")
 
         def get_config(self):
             return {**super().get_config(), "sigma": self.sigma}
