@@ -8,6 +8,7 @@ runs the same code as `python -m inference bench --frames DIR` and prints its fi
 
     .venv/bin/python benchmarks/bench_inference.py                 # 300 frames, best of 3 passes
     .venv/bin/python benchmarks/bench_inference.py --json --model /path/model.tflite
+    .venv/bin/python benchmarks/bench_inference.py --threads 2    # both cores, still one process
     .venv/bin/python -m inference bench --frames var/bench-frames  # rerun on the same frames
 """
 
@@ -68,10 +69,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a .tflite file (default: the committed model)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the fastest is reported")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of this one process sharing the frames (default 1)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     make_frames(args.frames_out, args.n, args.seed)
-    result = run_bench(frames_from_dir(args.frames_out), model=args.model, repeat=args.repeat)
+    result = run_bench(frames_from_dir(args.frames_out), model=args.model, repeat=args.repeat, threads=args.threads)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 

@@ -70,11 +70,21 @@ class Paused:
     def __enter__(self):
         if self.pid:
             os.kill(self.pid, signal.SIGSTOP)
+            deadline = time.monotonic() + 2
+            while _process_state(self.pid) not in ("T", None) and time.monotonic() < deadline:
+                time.sleep(0.01)  # SIGSTOP lands asynchronously: measure only once it has
         return self
 
     def __exit__(self, *exc):
         if self.pid:
             os.kill(self.pid, signal.SIGCONT)
+
+
+def _process_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def free_port() -> int:
@@ -654,8 +664,7 @@ def machine_note() -> dict:
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if b"inference\x00train" in (proc / "cmdline").read_bytes():
-                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                training.append("paused" if state == "T" else "running")
+                training.append("paused" if _process_state(int(proc.name)) == "T" else "running")
         except OSError:
             pass
     return {"cpus": os.cpu_count(), "loadavg_1m": round(load1, 2), "loadavg_5m": round(load5, 2),

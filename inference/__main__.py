@@ -45,7 +45,7 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import format_bench, frames_from_dir, frames_from_video, run_bench
 
     frames = frames_from_video(args.video) if args.video else frames_from_dir(args.frames)
-    result = run_bench(frames, model=args.model, repeat=args.repeat)
+    result = run_bench(frames, model=args.model, repeat=args.repeat, threads=args.threads)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 
@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a .tflite file (default: the committed model)")
     p.add_argument("--repeat", type=int, default=1,
                    help="time all frames N times and report the fastest pass (default 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="split the frames between N threads of this process, each with its own "
+                        "interpreters (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_bench)
     return parser

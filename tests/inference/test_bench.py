@@ -101,3 +101,13 @@ def test_bench_repeat_reports_the_fastest_of_several_passes(cli, frames_dir):
     assert len(report["runs_frames_per_second"]) == 3
     assert report["frames_per_second"] == max(report["runs_frames_per_second"])
     assert cli("bench", "--frames", str(frames_dir), "--repeat", "0").returncode == 2
+
+
+def test_bench_with_two_threads_times_every_frame_once_and_finds_the_same_faces(cli, frames_dir):
+    one = json.loads(cli("bench", "--frames", str(frames_dir), "--json").stdout)
+    result = cli("bench", "--frames", str(frames_dir), "--threads", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    two = json.loads(result.stdout)
+    assert two["threads"] == 2
+    assert (two["frames"], two["frames_with_face"], two["faces"]) == (one["frames"], one["frames_with_face"], one["faces"])
+    assert cli("bench", "--frames", str(frames_dir), "--threads", "0").returncode == 2
