@@ -166,13 +166,23 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         metrics=["accuracy"],
     )
     best_path = out_dir / "best.keras"
+    done = resume_history(out_dir)  # epochs the checkpoint already holds
+    if done:
+        print(f"resuming after epoch {len(done)} (best validation weighted F1 so far "
+              f"{max(r['val_weighted_f1'] for r in done):.4f})", flush=True)
     callbacks = [
         _val_callback(val_set, out_dir / "history.jsonl"),
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_weighted_f1", mode="max", save_best_only=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.plateau_factor,
-                                          patience=cfg.plateau_patience, min_lr=cfg.min_learning_rate),
-        keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max",
-                                      patience=cfg.early_stopping_patience),
+        keras.callbacks.ModelCheckpoint(best_path, monitor="val_weighted_f1", mode="max", save_best_only=True,
+                                        initial_value_threshold=_best_so_far(done)),
+        # every epoch's weights, for averaging the best few at export (see calibrate.py)
+        keras.callbacks.ModelCheckpoint(str(out_dir / SNAPSHOTS / "epoch_{epoch:03d}.weights.h5"),
+                                        save_weights_only=True),
+        _resumed(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.plateau_factor,
+                                                   patience=cfg.plateau_patience, min_lr=cfg.min_learning_rate),
+                 plateau_state(done, cfg)),
+        _resumed(keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max",
+                                               patience=cfg.early_stopping_patience),
+                 early_stopping_state(done)),
         keras.callbacks.BackupAndRestore(str(out_dir / "checkpoint")),  # resume after interruption
     ]
     history = model.fit(
@@ -200,6 +210,71 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     export_tflite(serving, out_dir / "model.tflite")
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))
     return card
+
+
+# --- resuming -----------------------------------------------------------------------------------
+# BackupAndRestore brings back the weights, the optimizer (learning rate included) and the epoch,
+# but not the other callbacks' state: without the helpers below a resumed run would overwrite
+# best.keras with its first, possibly worse, epoch and restart the plateau and early-stopping
+# counts. They rebuild that state from history.jsonl.
+
+SNAPSHOTS = "epochs"
+PLATEAU_MIN_DELTA = 1e-4  # Keras' ReduceLROnPlateau default
+
+
+def resume_history(out_dir: Path) -> list[dict]:
+    """History rows of the epochs in the checkpoint; rows of any later epoch (ended after the last
+    backup, so it will run again) are dropped from history.jsonl. No checkpoint: a fresh history."""
+    history = out_dir / "history.jsonl"
+    metadata = out_dir / "checkpoint" / "training_metadata.json"
+    rows = [json.loads(line) for line in history.read_text().splitlines()] if history.is_file() else []
+    done = json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+    rows = [r for r in rows if r["epoch"] <= done]
+    history.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def _best_so_far(rows: list[dict]) -> float | None:
+    return max(r["val_weighted_f1"] for r in rows) if rows else None
+
+
+def early_stopping_state(rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    scores = [r["val_weighted_f1"] for r in rows]
+    best_index = int(np.argmax(scores))  # first maximum: improvements are strict
+    return {"best": scores[best_index], "best_epoch": best_index, "wait": len(rows) - 1 - best_index}
+
+
+def plateau_state(rows: list[dict], cfg: TrainConfig) -> dict:
+    """Replay ReduceLROnPlateau over the logged validation losses (the learning rate itself comes
+    back with the optimizer)."""
+    if not rows:
+        return {}
+    best, wait = None, 0
+    for row in rows:
+        if best is None or row["val_loss"] < best - PLATEAU_MIN_DELTA:
+            best, wait = row["val_loss"], 0
+            continue
+        wait += 1
+        if wait >= cfg.plateau_patience and row["lr"] > np.float32(cfg.min_learning_rate):
+            wait = 0  # the learning rate was reduced at the end of this epoch
+    return {"best": best, "wait": wait}
+
+
+def _resumed(callback, state: dict):
+    """The callback, given `state` (attribute values) right after its own on_train_begin reset."""
+    if not state:
+        return callback
+    reset = callback.on_train_begin
+
+    def on_train_begin(logs=None):
+        reset(logs)
+        for name, value in state.items():
+            setattr(callback, name, value)
+
+    callback.on_train_begin = on_train_begin
+    return callback
 
 
 def _earlier_seconds(rows: list[dict], history) -> float:
