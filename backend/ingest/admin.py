@@ -1,10 +1,15 @@
 from django.contrib import admin
 
+from backend.core.admin import ReadOnlyModelAdmin
+
 from .models import FrameBatch
 
 
 @admin.register(FrameBatch)
-class FrameBatchAdmin(admin.ModelAdmin):
+class FrameBatchAdmin(ReadOnlyModelAdmin):
+    """Batches are written by the upload API and the worker; deletion is the audited "delete data
+    on request" action of the dashboard."""
+
     list_display = ["batch_id", "patient", "device", "status", "frame_count", "frames_with_face", "record_count", "received_at", "processed_at"]
     list_filter = ["status", "model_version", "received_at"]
     search_fields = ["=batch_id", "patient__reference"]
@@ -12,14 +17,3 @@ class FrameBatchAdmin(admin.ModelAdmin):
     list_select_related = ["patient", "device"]
     readonly_fields = [f.name for f in FrameBatch._meta.fields]
     show_full_result_count = False  # no COUNT(*) over every batch on each page
-
-    # Read-only: batches are written by the upload API and the worker; deletion is the audited
-    # "delete data on request" action of the dashboard.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,10 +1,14 @@
 from django.contrib import admin
 
+from backend.core.admin import ReadOnlyModelAdmin
+
 from .models import MoodRecord
 
 
 @admin.register(MoodRecord)
-class MoodRecordAdmin(admin.ModelAdmin):
+class MoodRecordAdmin(ReadOnlyModelAdmin):
+    """Records come only from the model; deletion is the dashboard's audited action."""
+
     list_display = ["patient", "captured_at", "mood", "detection_score", "model_version"]
     list_filter = ["mood", "model_version"]
     search_fields = ["patient__reference"]
@@ -12,13 +16,3 @@ class MoodRecordAdmin(admin.ModelAdmin):
     list_select_related = ["patient"]
     readonly_fields = [f.name for f in MoodRecord._meta.fields]
     show_full_result_count = False  # millions of rows: no COUNT(*) on each page
-
-    # Read-only: records come only from the model; deletion is the dashboard's audited action.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -14,6 +14,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from tests.backend.factories import DeviceFactory, PatientFactory, UserFactory
+from tests.support import wait_for as wait_for_condition
 
 
 @pytest.fixture(autouse=True)
@@ -140,18 +141,6 @@ def batch_payload(frames: list[bytes], *, batch_id=None, captured_at=None, names
 
 # --- a real Celery worker process ------------------------------------------------------------------
 
-def _wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """`celery -A backend worker` as a separate process, on the test database and a private queue.
@@ -190,7 +179,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     with open(log, "w") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        _wait_for(
+        wait_for_condition(
             lambda: process.poll() is not None or " ready." in log.read_text(),
             timeout=120, what="the Celery worker to start",
         )
@@ -210,7 +199,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def wait_for():
-    return _wait_for
+    return wait_for_condition
 
 
 def ingest(device, frames: list[bytes], *, captured_at=None):

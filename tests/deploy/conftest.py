@@ -1,20 +1,14 @@
 """Fixtures for the deployment tests: real photos as videos and folders, a fault-injecting proxy."""
 import socket
-import threading
 from pathlib import Path
 
 import pytest
 
 # The real Celery worker process and the throttle reset, shared with the backend tests.
-from tests.backend.conftest import _wait_for, celery_worker_process, fresh_cache  # noqa: F401
+from tests.backend.conftest import celery_worker_process, fresh_cache  # noqa: F401
+from tests.support import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def video_from_photos(path: Path, photos: list[Path], *, seconds_each: list[float], fps: int = 10,
@@ -40,7 +34,7 @@ def photo_video(tmp_path, sample_images_dir) -> Path:
                              seconds_each=[3, 2])
 
 
-class FaultyProxy:
+class FaultyProxy(LoopbackProxy):
     """A TCP proxy on 127.0.0.1 in front of a server, that can misbehave on purpose.
 
     down: every connection is closed at once (the network is gone).
@@ -51,35 +45,11 @@ class FaultyProxy:
     """
 
     def __init__(self, upstream_port: int):
-        self.upstream_port = upstream_port
         self.down = False
         self.drop_upload_responses = 0
         self.fail_uploads_with_503 = 0
         self.uploads_seen = 0
-        self._lock = threading.Lock()
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-        self.port = self._listener.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self):
-        self._closed = True
-        self._listener.close()
-
-    def _accept_loop(self):
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+        super().__init__(upstream_port)
 
     def _decide(self, first_bytes: bytes) -> str:
         with self._lock:

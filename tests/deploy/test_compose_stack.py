@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.deploy.conftest import free_port
+from tests.support import free_port
 from tests.deploy.test_compose_file import compose_config, filled_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker]

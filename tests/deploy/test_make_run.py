@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.deploy.conftest import free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 

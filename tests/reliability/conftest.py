@@ -23,7 +23,6 @@ import requests
 
 # Personas, frames and the cache reset shared with the backend tests.
 from tests.backend.conftest import (  # noqa: F401
-    _wait_for,
     admin_user,
     batch_payload,
     clinician,
@@ -38,19 +37,10 @@ from tests.backend.conftest import (  # noqa: F401
     recent,
     two_faces_jpeg,
 )
+from tests.support import LoopbackProxy, free_port, wait_for  # noqa: F401 (wait_for: used by the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_URL = "/api/v1/frame-batches/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
-    return _wait_for(predicate, timeout=timeout, interval=interval, what=what)
 
 
 # --- a private Redis -------------------------------------------------------------------------------
@@ -108,22 +98,16 @@ def private_redis(tmp_path):
 
 # --- a cuttable TCP proxy (in front of PostgreSQL) ---------------------------------------------------
 
-class CuttableProxy:
+class CuttableProxy(LoopbackProxy):
     """Forwards 127.0.0.1:<port> to an upstream port. cut(): every open connection is dropped and new
     ones are closed at once, as when the database host goes away. restore(): forwards again."""
 
+    backlog = 64
+
     def __init__(self, upstream_port: int):
-        self.upstream_port = upstream_port
         self.cut_now = False
         self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.port = self._listener.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        super().__init__(upstream_port)
 
     def cut(self):
         with self._lock:
@@ -141,23 +125,17 @@ class CuttableProxy:
             self.cut_now = False
 
     def close(self):
-        self._closed = True
         self.cut()
-        self._listener.close()
+        super().close()
 
-    def _accept_loop(self):
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                if self.cut_now:
-                    client.close()
-                    continue
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+    def _admit(self, client: socket.socket) -> bool:
+        with self._lock:
+            if self.cut_now:
+                client.close()
+                return False
+        return True
 
-    def _serve(self, client: socket.socket):
+    def _handle(self, client: socket.socket):
         try:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
         except OSError:
