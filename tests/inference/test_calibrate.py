@@ -57,3 +57,34 @@ def test_the_exported_model_loads_in_the_estimator_and_stays_under_one_megabyte(
     assert tflite.stat().st_size < 1024 * 1024
     faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
     assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_the_exported_card_records_class_offsets_that_did_not_lower_validation_f1(exported):
+    out, _ = exported
+    card = json.loads((out / "model_card.json").read_text())
+    assert set(card["class_logit_offsets"]) == {"positive", "negative", "neutral", "other"}
+    assert card["class_logit_offsets"]["positive"] == 0.0
+    best = max(card["selection"], key=lambda t: t["weighted_f1"])
+    assert card["validation"]["weighted_f1"] >= best["weighted_f1"] - 1e-9
+
+
+def test_class_offsets_move_decisions_towards_the_frequent_class_when_that_raises_weighted_f1():
+    from sklearn.metrics import f1_score
+
+    from inference.calibrate import class_offset_search
+
+    labels = np.array([0] * 300 + [1] * 700)
+    probs = np.tile([0.5, 0.45, 0.03, 0.02], (1000, 1))  # always "positive", by a small margin
+    offsets = class_offset_search(probs, labels)
+    assert offsets[0] == 0 and offsets[1] > np.log(0.5 / 0.45)
+    shifted = (np.log(probs) + offsets).argmax(1)
+    assert f1_score(labels, shifted, average="weighted") > f1_score(labels, probs.argmax(1), average="weighted")
+
+
+def test_class_offsets_stay_zero_when_validation_is_already_perfect():
+    from inference.calibrate import class_offset_search
+
+    labels = np.arange(400) % 4
+    probs = np.full((400, 4), 0.1)
+    probs[np.arange(400), labels] = 0.7
+    assert not class_offset_search(probs, labels).any()
