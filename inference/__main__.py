@@ -12,7 +12,10 @@ from .errors import InferenceError
 def _train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=args.epochs, input_size=args.input_size, seed=args.seed)
+    options = {"learning_rate": args.learning_rate, "plateau_patience": args.plateau_patience,
+               "init_weights": args.init_weights}
+    cfg = TrainConfig(epochs=args.epochs, input_size=args.input_size, seed=args.seed,
+                      **{k: v for k, v in options.items() if v is not None})
     card = train(data_dir=args.data, out_dir=args.out, cfg=cfg)
     print(json.dumps({"version": card["version"], "validation_weighted_f1": card["validation"]["weighted_f1"],
                       "epochs_run": card["epochs_run"]}))
@@ -60,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--input-size", type=int, choices=(48, 64), default=48)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--learning-rate", type=float, help="Adam's initial learning rate (default 1e-3)")
+    p.add_argument("--plateau-patience", type=int,
+                   help="epochs without a lower validation loss before the learning rate is halved (default 2)")
+    p.add_argument("--init-weights", help="warm restart: start from these weights (an earlier run's best.keras "
+                                          "or epochs/epoch_N.weights.h5) with a fresh optimizer")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", help="choose the input blur on validation data and write the serving model")

@@ -96,6 +96,16 @@ def _blur_layer():
     return InputBlur
 
 
+def load_keras_model(path):
+    """keras.models.load_model for our .keras files: registers the custom layers first (they are
+    defined lazily, so that importing this module does not import Keras)."""
+    import keras
+
+    _standardization_layer()
+    _blur_layer()
+    return keras.models.load_model(path)
+
+
 def with_input_blur(model, sigma: float):
     """The same network (shared weights) behind a fixed Gaussian blur of its input."""
     import keras

@@ -47,6 +47,9 @@ class TrainConfig:
     # (selection, LR schedule, early stopping) sees PublicTest blurred to the training images'
     # sharpness, as the served model will (see model.with_input_blur; export picks the final sigma).
     validation_blur_sigma: float = 3.0
+    # Warm restart: start from an earlier run's weights (its best.keras or an epoch snapshot) with
+    # a fresh optimizer at learning_rate, instead of from random weights. None: from scratch.
+    init_weights: str | None = None
 
 
 def split_data(data_dir: Path, size: int, seed: int) -> tuple[Dataset, Dataset, str]:
@@ -148,7 +151,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     import keras
 
     from .export import export_tflite
-    from .model import build_mini_xception
+    from .model import build_mini_xception, load_keras_model
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +168,11 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
+    if cfg.init_weights:
+        start = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+        start.load_weights(cfg.init_weights)  # weights only; a resumed checkpoint overrides them
+        model.set_weights(start.get_weights())
+        print(f"starting from the weights in {cfg.init_weights}", flush=True)
     best_path = out_dir / "best.keras"
     done = resume_history(out_dir)  # epochs the checkpoint already holds
     if done:
@@ -189,7 +197,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         _train_pipeline(train_set, cfg, weights),
         epochs=cfg.epochs, callbacks=callbacks, verbose=2,
     )
-    best = keras.models.load_model(best_path)
+    best = load_keras_model(best_path)
     report = classification_report(val_set.labels, predict_probs(best, val_set.images).argmax(1))
     rows = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
     card = {

@@ -36,11 +36,12 @@ def test_training_counts_emotions_as_moods_and_validates_on_public_test_only(tin
 
 
 def test_the_served_tflite_model_gives_the_probabilities_the_keras_model_was_evaluated_with(tiny_run):
-    keras = pytest.importorskip("keras")
+    pytest.importorskip("keras")
+    from inference.model import load_keras_model
     from inference.train import predict_probs
 
     val = load_dataset(tiny_run["data"] / "test", size=48, split="public")
-    expected = predict_probs(keras.models.load_model(tiny_run["out"] / "model.keras"), val.images)
+    expected = predict_probs(load_keras_model(tiny_run["out"] / "model.keras"), val.images)
     served = MoodEstimator.load(tiny_run["out"] / "model.tflite").classify(val.images[..., 0])
     np.testing.assert_allclose(served, expected, atol=1e-4)
 
@@ -53,3 +54,19 @@ def test_the_tiny_model_is_evaluated_through_the_command_line(tiny_run, cli):
     assert set(report) == {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion"}
     assert report["n"] == tiny_run["n_val"]
     assert sum(map(sum, report["confusion"])) == tiny_run["n_val"]
+
+
+def test_a_warm_restart_starts_from_an_earlier_runs_weights_with_its_own_learning_rate(tiny_run, tmp_path):
+    from .conftest import run_cli
+
+    out = tmp_path / "restart"
+    result = run_cli("train", "--data", str(tiny_run["data"]), "--out", str(out), "--epochs", "1",
+                     "--init-weights", str(tiny_run["out"] / "model.keras"), "--learning-rate", "5e-4",
+                     "--plateau-patience", "3", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"starting from the weights in {tiny_run['out'] / 'model.keras'}" in result.stdout
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["hyperparameters"]["init_weights"] == str(tiny_run["out"] / "model.keras")
+    assert card["hyperparameters"]["learning_rate"] == 5e-4 and card["hyperparameters"]["plateau_patience"] == 3
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert history[0]["lr"] == pytest.approx(5e-4)
