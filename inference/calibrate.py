@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from .export import export_tflite
 from .labels import MOODS
 from .metrics import classification_report
 from .model import build_mini_xception, with_input_blur
-from .train import SNAPSHOTS, TrainConfig, predict_probs, split_data
+from .train import CONFIG_NAME, SNAPSHOTS, TrainConfig, predict_probs, split_data
 
 MODEL_FILENAME = "mood_mini_xception"
 DEFAULT_SIGMAS = (0.0, 1.0, 2.0, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0)
@@ -75,6 +76,12 @@ def _average_of_best(run: Path, cfg: TrainConfig, k: int):
     return model
 
 
+def run_config(run: Path) -> TrainConfig:
+    """The configuration the run was trained with (train writes it), else the defaults."""
+    path = run / CONFIG_NAME
+    return TrainConfig(**json.loads(path.read_text())) if path.is_file() else TrainConfig()
+
+
 def _trial(name: str, model, sigma: float, val) -> dict:
     report = classification_report(val.labels, predict_probs(with_input_blur(model, sigma), val.images).argmax(1))
     print(f"{name} sigma={sigma}: weighted F1 {report['weighted_f1']:.4f}", flush=True)
@@ -85,7 +92,7 @@ def _trial(name: str, model, sigma: float, val) -> dict:
 def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
                          sigmas=DEFAULT_SIGMAS) -> dict:
     run, out = Path(run_dir), Path(out_dir)
-    cfg = TrainConfig()
+    cfg = run_config(run)
     _, val, val_source = split_data(Path(data_dir), cfg.input_size, cfg.seed)
     candidates = _candidates(run, cfg)
     # Stage 1: every sigma on the first candidate (the best epoch). Stage 2: the other candidates
@@ -174,7 +181,7 @@ def _card(run: Path, cfg: TrainConfig, best: dict, trials: list[dict], val, val_
         "classes": list(MOODS),
         "data": {"train": "FER2013 train/ (28,709 images)", "validation": val.counts(),
                  "validation_source": val_source},
-        "hyperparameters": {k: v for k, v in vars(cfg).items()},
+        "hyperparameters": asdict(cfg),
         "epochs_run": len(rows), "weights": best["weights"],
         "training_seconds": round(rows[-1]["time"] - rows[0]["time"], 1) if len(rows) > 1 else None,
         "selection": [{k: v for k, v in t.items() if k not in ("_model", "class_offsets")} for t in trials],

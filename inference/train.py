@@ -157,6 +157,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     started = time.time()
+    (out_dir / CONFIG_NAME).write_text(json.dumps(asdict(cfg), indent=2))  # for export's model card
     train_set, val_set, val_source = split_data(data_dir, cfg.input_size, cfg.seed)
     val_set = blurred(val_set, cfg.validation_blur_sigma)
     weights = class_weights(train_set.labels, cfg.class_weight_power)
@@ -227,6 +228,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
 # counts. They rebuild that state from history.jsonl.
 
 SNAPSHOTS = "epochs"
+CONFIG_NAME = "config.json"
 PLATEAU_MIN_DELTA = 1e-4  # Keras' ReduceLROnPlateau default
 
 

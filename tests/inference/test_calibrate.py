@@ -88,3 +88,11 @@ def test_class_offsets_stay_zero_when_validation_is_already_perfect():
     probs = np.full((400, 4), 0.1)
     probs[np.arange(400), labels] = 0.7
     assert not class_offset_search(probs, labels).any()
+
+
+def test_the_exported_card_records_the_configuration_the_run_was_trained_with(exported, tiny_run):
+    out, _ = exported
+    card = json.loads((out / "model_card.json").read_text())
+    trained_with = json.loads((tiny_run["out"] / "config.json").read_text())
+    assert card["hyperparameters"] == trained_with
+    assert card["hyperparameters"]["seed"] == 7  # the tiny run's --seed, not the default
