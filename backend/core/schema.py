@@ -3,6 +3,8 @@
 Views document their own domain errors (400, 404, 409 ...). These come from the platform instead:
 authentication (401, and 403 e.g. for a session without its CSRF token), the request-size guard
 (411, 413), the body's media type (415) and a database outage (503). Each has the API's JSON error body.
+One comes from the web server itself, before the application runs, and is documented as it is
+sent: 414 for a request line (URL and query string) over gunicorn's limit, as an HTML page.
 """
 ERROR = {"$ref": "#/components/schemas/Error"}
 PLATFORM_ERRORS = {
@@ -14,6 +16,11 @@ PLATFORM_ERRORS = {
     "503": "The database is briefly unavailable; retry after Retry-After seconds.",
 }
 BODY_METHODS = {"post", "put", "patch"}
+REQUEST_LINE_TOO_LONG = {
+    "description": "The request line (URL and query string) is over the web server's limit "
+                   "(gunicorn: 4,094 bytes). gunicorn answers before the application runs, in HTML.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 def add_platform_error_responses(result, generator, request, public):
@@ -31,4 +38,5 @@ def add_platform_error_responses(result, generator, request, public):
                     "description": PLATFORM_ERRORS[code],
                     "content": {"application/json": {"schema": ERROR}},
                 })
+            operation["responses"].setdefault("414", REQUEST_LINE_TOO_LONG)
     return result

@@ -18,3 +18,11 @@ def test_the_schema_describes_the_device_and_clinician_api(client, db):
 
 def test_the_browsable_docs_are_served(client, db):
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_every_operation_documents_the_web_servers_html_414_for_an_overlong_url(client, db):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [op for item in schema["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert operations
+    for operation in operations:
+        assert set(operation["responses"]["414"]["content"]) == {"text/html"}
