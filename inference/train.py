@@ -176,13 +176,14 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         print(f"starting from the weights in {cfg.init_weights}", flush=True)
     best_path = out_dir / "best.keras"
     done = resume_history(out_dir)  # epochs the checkpoint already holds
+    stopping = early_stopping_state(done)
     if done:
         print(f"resuming after epoch {len(done)} (best validation weighted F1 so far "
-              f"{max(r['val_weighted_f1'] for r in done):.4f})", flush=True)
+              f"{stopping['best']:.4f})", flush=True)
     callbacks = [
         _val_callback(val_set, out_dir / "history.jsonl"),
         keras.callbacks.ModelCheckpoint(best_path, monitor="val_weighted_f1", mode="max", save_best_only=True,
-                                        initial_value_threshold=_best_so_far(done)),
+                                        initial_value_threshold=stopping.get("best")),
         # every epoch's weights, for averaging the best few at export (see calibrate.py)
         keras.callbacks.ModelCheckpoint(str(out_dir / SNAPSHOTS / "epoch_{epoch:03d}.weights.h5"),
                                         save_weights_only=True),
@@ -191,7 +192,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
                  plateau_state(done, cfg)),
         _resumed(keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max",
                                                patience=cfg.early_stopping_patience),
-                 early_stopping_state(done)),
+                 stopping),
         keras.callbacks.BackupAndRestore(str(out_dir / "checkpoint")),  # resume after interruption
     ]
     history = model.fit(
@@ -242,10 +243,6 @@ def resume_history(out_dir: Path) -> list[dict]:
     rows = [r for r in rows if r["epoch"] <= done]
     history.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
-
-
-def _best_so_far(rows: list[dict]) -> float | None:
-    return max(r["val_weighted_f1"] for r in rows) if rows else None
 
 
 def early_stopping_state(rows: list[dict]) -> dict:
