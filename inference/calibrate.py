@@ -41,10 +41,10 @@ def _candidates(run: Path, cfg: TrainConfig) -> dict[str, object]:
                 found[name] = model
     if not found:
         raise FileNotFoundError(f"{run} has neither best.keras nor checkpoint/latest.weights.h5")
+    ranked = best_epoch_weights(run, cfg, max(AVERAGE_TOP))  # each snapshot read once
     for k in AVERAGE_TOP:
-        averaged = _average_of_best(run, cfg, k)
-        if averaged is not None:
-            found[f"average of the best {k} epochs"] = averaged
+        if len(ranked) >= k:
+            found[f"average of the best {k} epochs"] = _averaged(ranked[:k], cfg)
     return found
 
 
@@ -58,19 +58,20 @@ def _model_from(path: Path, cfg: TrainConfig):
     return model
 
 
-def _average_of_best(run: Path, cfg: TrainConfig, k: int):
-    """Weights (batch-norm statistics included) averaged over the k epochs with the best validation
-    weighted F1: a cheap ensemble that costs nothing at serving time. None without k snapshots."""
+def best_epoch_weights(run: Path, cfg: TrainConfig, limit: int) -> list[list[np.ndarray]]:
+    """Weights of up to `limit` epoch snapshots, best validation weighted F1 first."""
     history = run / "history.jsonl"
     if not history.is_file():
-        return None
+        return []
     rows = [json.loads(line) for line in history.read_text().splitlines()]
     paths = [run / SNAPSHOTS / f"epoch_{r['epoch']:03d}.weights.h5"
              for r in sorted(rows, key=lambda r: -r["val_weighted_f1"])]
-    paths = [p for p in paths if p.is_file()][:k]
-    if len(paths) < k:
-        return None
-    weights = [_model_from(p, cfg).get_weights() for p in paths]
+    return [_model_from(p, cfg).get_weights() for p in [p for p in paths if p.is_file()][:limit]]
+
+
+def _averaged(weights: list[list[np.ndarray]], cfg: TrainConfig):
+    """One network whose weights (batch-norm statistics included) are the mean of `weights`: a
+    cheap ensemble of the best epochs that costs nothing at serving time."""
     model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
     model.set_weights([np.mean(layer, axis=0) for layer in zip(*weights)])
     return model
@@ -103,8 +104,7 @@ def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: 
     near = sorted({s for s in sigmas if abs(s - found) <= SIGMA_NEIGHBOURHOOD})
     trials += [_trial(name, candidates[name], sigma, val) for name in others for sigma in near]
     best = max(trials, key=lambda t: t["weighted_f1"])
-    network = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
-    network.set_weights(best["_model"].get_weights())  # uncompiled: no optimizer state
+    network = best["_model"]  # every candidate is an uncompiled build: no optimizer state to drop
     serving = with_input_blur(network, best["sigma"])
     best["class_offsets"] = _fold_class_offsets(network, serving, val)
     out.mkdir(parents=True, exist_ok=True)

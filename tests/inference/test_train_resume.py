@@ -55,7 +55,7 @@ def test_at_the_minimum_learning_rate_the_plateau_count_keeps_growing():
 
 def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
     pytest.importorskip("keras")
-    from inference.calibrate import _average_of_best
+    from inference.calibrate import _averaged, best_epoch_weights
     from inference.model import build_mini_xception
 
     cfg = TrainConfig()
@@ -67,11 +67,13 @@ def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
         models[epoch].save_weights(tmp_path / "epochs" / f"epoch_{epoch:03d}.weights.h5")
     (tmp_path / "history.jsonl").write_text("".join(json.dumps({"epoch": e, "val_weighted_f1": f}) + "\n"
                                                     for e, f in scores.items()))
-    averaged = _average_of_best(tmp_path, cfg, 3)
+    ranked = best_epoch_weights(tmp_path, cfg, 5)
+    averaged = _averaged(ranked[:3], cfg)
     best_three = [models[e].get_weights() for e in (4, 2, 3)]
     for got, *parts in zip(averaged.get_weights(), *best_three):
         np.testing.assert_allclose(got, np.mean(parts, axis=0), rtol=1e-6, atol=1e-7)
-    assert _average_of_best(tmp_path, cfg, 5) is None  # only four snapshots
+    assert len(ranked) == 4  # only four snapshots: no average of the best five
+    np.testing.assert_array_equal(ranked[0][0], models[4].get_weights()[0])  # best epoch first
 
 
 def test_a_resumed_callback_keeps_the_rebuilt_state_through_its_own_reset():
