@@ -91,17 +91,36 @@ class FaultyProxy(LoopbackProxy):
 
     @staticmethod
     def _pump(client: socket.socket, upstream: socket.socket, *, until_response: bool = False):
-        """Copy both ways until either side closes (or, with until_response, until the server answers)."""
+        """Copy both ways until either side closes (or, with until_response, until the server answers).
+
+        The server's answer is relayed with `Connection: close`: the proxy serves one request per
+        connection, and a phone that believed the connection would stay open could send its next
+        request into it just as it closes, a network failure that no test asked for."""
         import selectors
 
         sel = selectors.DefaultSelector()
         sel.register(client, selectors.EVENT_READ, upstream)
         sel.register(upstream, selectors.EVENT_READ, client)
+        response_head = b""  # the answer's header block, held until it is complete
         while True:
             for key, _ in sel.select(timeout=120):
                 data = key.fileobj.recv(65536)
                 if not data:
                     return
-                if until_response and key.fileobj is upstream:
-                    return
+                if key.fileobj is upstream:
+                    if until_response:
+                        return
+                    if response_head is not None:
+                        response_head += data
+                        if b"\r\n\r\n" not in response_head:
+                            continue
+                        data, response_head = close_delimited(response_head), None
                 key.data.sendall(data)
+
+
+def close_delimited(response: bytes) -> bytes:
+    """An HTTP response whose header block says `Connection: close`, whatever it said before."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    status, *headers = head.split(b"\r\n")
+    headers = [h for h in headers if not h.lower().startswith(b"connection:")]
+    return b"\r\n".join([status, *headers, b"Connection: close"]) + sep + body

@@ -59,12 +59,12 @@ def test_the_simulator_enrolls_uploads_through_failures_without_duplicates_and_s
     state = tmp_path / "phone"
     proxy.fail_uploads_with_503 = 1  # the first upload never reaches the server
     proxy.drop_upload_responses = 1  # the next one is stored, but its answer is lost
-    status, summary = run(capsys, "--server", proxy.url, "--state-dir", str(state), "--code", code,
-                          "--video", str(photo_video), "--batch-size", "2")
+    status, summary, log = run_with_log(capsys, "--server", proxy.url, "--state-dir", str(state), "--code", code,
+                                        "--video", str(photo_video), "--batch-size", "2")
 
     assert status == 0, summary
     assert summary["batches_sent"] == 3 and summary["frames_sent"] == 5  # 5 s of video at 1 frame/s
-    assert summary["retries"] == 2 and summary["batches_retried"] == 1
+    assert summary["retries"] == 2 and summary["batches_retried"] == 1, log  # one per injected fault
     assert summary["batches_replayed"] == 1, "the retry after the lost answer found the batch already stored"
     assert summary["batches_done"] == 3 and summary["frames_with_face"] == 5
     assert proxy.uploads_seen == 5
