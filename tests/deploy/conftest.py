@@ -74,8 +74,8 @@ class FaultyProxy(LoopbackProxy):
                 return
             action = self._decide(first)
             # One request per connection, so each request gets its own decision.
-            head, sep, rest = first.partition(b"\r\n\r\n")
-            first = head.replace(b"Connection: keep-alive", b"Connection: close") + sep + rest
+            if b"\r\n\r\n" in first:
+                first = close_delimited(first)
             if action == "close" or not first:
                 return
             if action == "503":
@@ -118,9 +118,10 @@ class FaultyProxy(LoopbackProxy):
                 key.data.sendall(data)
 
 
-def close_delimited(response: bytes) -> bytes:
-    """An HTTP response whose header block says `Connection: close`, whatever it said before."""
-    head, sep, body = response.partition(b"\r\n\r\n")
+def close_delimited(message: bytes) -> bytes:
+    """An HTTP request or response (at least its whole header block) that says `Connection: close`,
+    whatever it said before."""
+    head, sep, body = message.partition(b"\r\n\r\n")
     status, *headers = head.split(b"\r\n")
     headers = [h for h in headers if not h.lower().startswith(b"connection:")]
     return b"\r\n".join([status, *headers, b"Connection: close"]) + sep + body
