@@ -20,14 +20,12 @@ import numpy as np
 from .export import export_tflite
 from .labels import MOODS
 from .metrics import classification_report
-from .model import build_mini_xception, with_input_blur
-from .train import CONFIG_NAME, SNAPSHOTS, TrainConfig, predict_probs, split_data
+from .model import with_input_blur
+from .train import CONFIG_NAME, SNAPSHOTS, TrainConfig, build_network, predict_probs, split_data
 
 MODEL_FILENAME = "mood_mini_xception"
 DEFAULT_SIGMAS = (0.0, 1.0, 2.0, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0)
 SIGMA_NEIGHBOURHOOD = 0.25
-
-
 AVERAGE_TOP = (3, 5, 8)  # weight averages of the best k epochs tried as candidates
 
 
@@ -36,7 +34,7 @@ def _candidates(run: Path, cfg: TrainConfig) -> dict[str, object]:
     for name, path in (("best.keras", run / "best.keras"),
                        ("checkpoint/latest", run / "checkpoint" / "latest.weights.h5")):
         if path.exists():
-            model = _model_from(path, cfg)
+            model = build_network(cfg, weights=path)
             if not any(_same_weights(model, other) for other in found.values()):
                 found[name] = model
     if not found:
@@ -52,12 +50,6 @@ def _same_weights(a, b) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
 
 
-def _model_from(path: Path, cfg: TrainConfig):
-    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
-    model.load_weights(path)
-    return model
-
-
 def best_epoch_weights(run: Path, cfg: TrainConfig, limit: int) -> list[list[np.ndarray]]:
     """Weights of up to `limit` epoch snapshots, best validation weighted F1 first."""
     history = run / "history.jsonl"
@@ -66,13 +58,13 @@ def best_epoch_weights(run: Path, cfg: TrainConfig, limit: int) -> list[list[np.
     rows = [json.loads(line) for line in history.read_text().splitlines()]
     paths = [run / SNAPSHOTS / f"epoch_{r['epoch']:03d}.weights.h5"
              for r in sorted(rows, key=lambda r: -r["val_weighted_f1"])]
-    return [_model_from(p, cfg).get_weights() for p in [p for p in paths if p.is_file()][:limit]]
+    return [build_network(cfg, weights=p).get_weights() for p in [p for p in paths if p.is_file()][:limit]]
 
 
 def _averaged(weights: list[list[np.ndarray]], cfg: TrainConfig):
     """One network whose weights (batch-norm statistics included) are the mean of `weights`: a
     cheap ensemble of the best epochs that costs nothing at serving time."""
-    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    model = build_network(cfg)
     model.set_weights([np.mean(layer, axis=0) for layer in zip(*weights)])
     return model
 

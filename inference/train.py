@@ -147,11 +147,22 @@ def _val_callback(val: Dataset, history_path: Path):
     return ValidationF1()
 
 
+def build_network(cfg: TrainConfig, *, weights: str | os.PathLike | None = None):
+    """The uncompiled network that `cfg` describes; with `weights` (a .keras or .weights.h5 file)
+    loaded when given."""
+    from .model import build_mini_xception
+
+    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    if weights:
+        model.load_weights(weights)
+    return model
+
+
 def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: TrainConfig) -> dict:
     import keras
 
     from .export import export_tflite
-    from .model import build_mini_xception, load_keras_model
+    from .model import load_keras_model
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -163,16 +174,15 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     weights = class_weights(train_set.labels, cfg.class_weight_power)
     print(f"train {len(train_set)} {train_set.counts()}; validate on {val_source} {len(val_set)}", flush=True)
 
-    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    model = build_network(cfg)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
     if cfg.init_weights:
-        start = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
-        start.load_weights(cfg.init_weights)  # weights only; a resumed checkpoint overrides them
-        model.set_weights(start.get_weights())
+        # weights only; a resumed checkpoint overrides them
+        model.set_weights(build_network(cfg, weights=cfg.init_weights).get_weights())
         print(f"starting from the weights in {cfg.init_weights}", flush=True)
     best_path = out_dir / "best.keras"
     done = resume_history(out_dir)  # epochs the checkpoint already holds
@@ -214,7 +224,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         "training_seconds": round(time.time() - started + _earlier_seconds(rows, history), 1),
         "validation": report, "test_time_augmentation": "horizontal flip, probabilities averaged",
     }
-    serving = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    serving = build_network(cfg)
     serving.set_weights(best.get_weights())  # uncompiled copy: no optimizer state in the file
     serving.save(out_dir / "model.keras")
     export_tflite(serving, out_dir / "model.tflite")
