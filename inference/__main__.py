@@ -12,8 +12,11 @@ from .errors import InferenceError
 def _train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
-    options = {"learning_rate": args.learning_rate, "plateau_patience": args.plateau_patience,
-               "init_weights": args.init_weights}
+    options = {name: getattr(args, name) for name in (
+        "learning_rate", "plateau_patience", "init_weights", "head", "schedule", "width", "ferplus_weight",
+        "random_erasing", "label_smoothing", "early_stopping_patience")}
+    if args.ferplus_drop_unusable:
+        options["ferplus_drop_unusable"] = True
     cfg = TrainConfig(epochs=args.epochs, input_size=args.input_size, seed=args.seed,
                       **{k: v for k, v in options.items() if v is not None})
     card = train(data_dir=args.data, out_dir=args.out, cfg=cfg)
@@ -25,9 +28,11 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .calibrate import calibrate_and_export
 
-    card = calibrate_and_export(run_dir=args.run, data_dir=args.data, out_dir=args.out)
-    print(json.dumps({"version": card["version"], "blur_sigma": card["input"]["blur_sigma"],
-                      "validation_weighted_f1": card["validation"]["weighted_f1"]}))
+    card = calibrate_and_export(run_dir=args.run, data_dir=args.data, out_dir=args.out, int8=args.int8,
+                                calibrated=not args.no_calibration)
+    print(json.dumps({"version": card["version"], "weights": card["weights"], "temperature": card["temperature"],
+                      "validation_weighted_f1": card["validation"]["weighted_f1"],
+                      "validation_ece": card["validation"]["ece"], "bytes": card["file"]["bytes"]}))
     return 0
 
 
@@ -66,14 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, help="Adam's initial learning rate (default 1e-3)")
     p.add_argument("--plateau-patience", type=int,
                    help="epochs without a lower validation loss before the learning rate is halved (default 2)")
+    p.add_argument("--head", choices=("moods", "emotions"),
+                   help="moods: a 4-way softmax (default); emotions: 7 FER2013 emotions summed into moods")
+    p.add_argument("--schedule", choices=("plateau", "cosine"),
+                   help="plateau: halve on a validation-loss plateau (default); cosine: warm-up and cosine decay "
+                        "over --epochs")
+    p.add_argument("--width", type=float, help="channel multiplier of mini-Xception (default 1.5)")
+    p.add_argument("--ferplus-weight", type=float,
+                   help="share of each training target taken from the FER+ votes (default 0: FER2013 labels)")
+    p.add_argument("--ferplus-drop-unusable", action="store_true",
+                   help="leave out training images most FER+ annotators call unknown or not a face")
+    p.add_argument("--random-erasing", type=float, help="chance of erasing a random rectangle (default 0)")
+    p.add_argument("--label-smoothing", type=float, help="default 0.1")
+    p.add_argument("--early-stopping-patience", type=int, help="default 15")
     p.add_argument("--init-weights", help="warm restart: start from these weights (an earlier run's best.keras "
                                           "or epochs/epoch_N.weights.h5) with a fresh optimizer")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("export", help="choose the input blur on validation data and write the serving model")
+    p = sub.add_parser("export", help="choose the weights, calibrate them on validation data, write the serving model")
     p.add_argument("--run", required=True, help="a train --out folder (best.keras, checkpoint/)")
     p.add_argument("--data", required=True, help="the same --data as train (its validation split is used)")
     p.add_argument("--out", default="inference/models", help="where the serving model and card go")
+    p.add_argument("--int8", action="store_true",
+                   help="quantise weights and activations to int8, calibrated on training images")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="no temperature and no class offsets (to measure what calibration does)")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("evaluate", help="accuracy, F1, per-class figures and confusion of the served .tflite model")

@@ -1,11 +1,19 @@
-"""Finish a training run for serving: choose the input blur on validation data and export.
+"""Finish a training run for serving: choose the weights, calibrate, and export.
 
-`python -m inference export --run DIR --data DIR --out DIR` loads the run's candidates (its best
-epoch, its latest checkpoint and weight averages of its best 3, 5 and 8 epochs) and scores them on
-the validation split (PublicTest for FER2013; PrivateTest is never read): every blur sigma on the
-best epoch, then the other candidates at the sigmas next to the one found. The winner gets class
-logit offsets chosen on the same split, folded into its last bias, and is written as the serving
-model: `.keras`, `.tflite` and the model card with every choice and its validation figures.
+`python -m inference export --run DIR --data DIR --out DIR` scores the run's candidates on the
+validation split (PublicTest for FER2013; PrivateTest is never read): its best epoch, its latest
+checkpoint and weight averages of its best 3, 5 and 8 epochs. The winner is then calibrated on the
+same split, both steps folded into the classifier convolution so that they cost nothing at serving:
+
+1. a temperature T (logits divided by T), fitted by minimising the negative log-likelihood of the
+   mood probabilities (Guo et al. 2017), so that the probabilities the dashboard and the exports
+   show mean what they say;
+2. class logit offsets that maximise weighted F1 (training weights the classes by 1/sqrt of their
+   frequency, which moves decisions towards the rare ones).
+
+It is written as the serving model: `.keras`, `.tflite` (float32, or int8 weights and activations
+with `--int8`, calibrated on training images) and the model card with every choice and its
+validation figures.
 """
 
 from __future__ import annotations
@@ -17,16 +25,25 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import load_dataset
 from .export import export_tflite
 from .labels import MOODS
-from .metrics import classification_report
-from .model import with_input_blur
-from .train import CONFIG_NAME, SNAPSHOTS, TrainConfig, build_network, predict_probs, split_data
+from .metrics import classification_report, expected_calibration_error, mood_nll
+from .model import mood_network
+from .train import (
+    CONFIG_NAME,
+    SNAPSHOTS,
+    TrainConfig,
+    build_network,
+    predict_probs,
+    split_data,
+)
 
 MODEL_FILENAME = "mood_mini_xception"
-DEFAULT_SIGMAS = (0.0, 1.0, 2.0, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0)
-SIGMA_NEIGHBOURHOOD = 0.25
 AVERAGE_TOP = (3, 5, 8)  # weight averages of the best k epochs tried as candidates
+CLASSIFIER = "classifier_conv"  # the last convolution: its outputs are the logits (before GAP)
+TEMPERATURE_GRID = np.round(np.arange(0.25, 4.001, 0.01), 3)
+INT8_CALIBRATION_IMAGES = 500
 
 
 def _candidates(run: Path, cfg: TrainConfig) -> dict[str, object]:
@@ -72,39 +89,70 @@ def _averaged(weights: list[list[np.ndarray]], cfg: TrainConfig):
 def run_config(run: Path) -> TrainConfig:
     """The configuration the run was trained with (train writes it), else the defaults."""
     path = run / CONFIG_NAME
-    return TrainConfig(**json.loads(path.read_text())) if path.is_file() else TrainConfig()
+    known = TrainConfig.__dataclass_fields__
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    return TrainConfig(**{k: v for k, v in saved.items() if k in known})
 
 
-def _trial(name: str, model, sigma: float, val) -> dict:
-    report = classification_report(val.labels, predict_probs(with_input_blur(model, sigma), val.images).argmax(1))
-    print(f"{name} sigma={sigma}: weighted F1 {report['weighted_f1']:.4f}", flush=True)
-    return {"weights": name, "sigma": sigma, "weighted_f1": report["weighted_f1"],
-            "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], "_model": model}
+def _trial(name: str, model, val) -> dict:
+    report = classification_report(val.labels, predict_probs(model, val.images).argmax(1))
+    print(f"{name}: weighted F1 {report['weighted_f1']:.4f}", flush=True)
+    return {"weights": name, "weighted_f1": report["weighted_f1"], "macro_f1": report["macro_f1"],
+            "accuracy": report["accuracy"], "_model": model}
 
 
-def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
-                         sigmas=DEFAULT_SIGMAS) -> dict:
-    run, out = Path(run_dir), Path(out_dir)
-    cfg = run_config(run)
-    _, val, val_source = split_data(Path(data_dir), cfg.input_size, cfg.seed)
-    candidates = _candidates(run, cfg)
-    # Stage 1: every sigma on the first candidate (the best epoch). Stage 2: the other candidates
-    # around the sigma found; they share the training run, so its blur level.
-    first, *others = candidates
-    trials = [_trial(first, candidates[first], sigma, val) for sigma in sigmas]
-    found = max(trials, key=lambda t: t["weighted_f1"])["sigma"]
-    near = sorted({s for s in sigmas if abs(s - found) <= SIGMA_NEIGHBOURHOOD})
-    trials += [_trial(name, candidates[name], sigma, val) for name in others for sigma in near]
-    best = max(trials, key=lambda t: t["weighted_f1"])
-    network = best["_model"]  # every candidate is an uncompiled build: no optimizer state to drop
-    serving = with_input_blur(network, best["sigma"])
-    best["class_offsets"] = _fold_class_offsets(network, serving, val)
-    out.mkdir(parents=True, exist_ok=True)
-    serving.save(out / f"{MODEL_FILENAME}.keras")
-    export_tflite(serving, out / f"{MODEL_FILENAME}.tflite")
-    card = _card(run, cfg, best, trials, val, val_source, serving)
-    (out / "model_card.json").write_text(json.dumps(card, indent=2))
-    return card
+# --- calibration ------------------------------------------------------------------------------------
+
+def scale_logits(network, *, temperature: float = 1.0, offsets=None) -> None:
+    """Divide the network's logits by `temperature` and add per-mood `offsets`, in place, by
+    changing the classifier convolution (global average pooling is linear, so this is exact).
+
+    For an emotion head, each emotion's logit gets the offset of its mood: the mood's probability
+    mass is then multiplied by exp(offset), the same as adding the offset to the mood's logit."""
+    from .labels import EMOTION_TO_MOOD, EMOTIONS, MOOD_INDEX
+
+    layer = network.get_layer(CLASSIFIER)
+    kernel, bias = layer.get_weights()
+    shift = np.zeros(bias.shape, dtype=bias.dtype)
+    if offsets is not None:
+        offsets = np.asarray(offsets, dtype=bias.dtype)
+        if len(bias) == len(EMOTIONS):
+            offsets = np.array([offsets[MOOD_INDEX[EMOTION_TO_MOOD[e]]] for e in EMOTIONS], dtype=bias.dtype)
+        shift = offsets
+    layer.set_weights([kernel / temperature, bias / temperature + shift])
+
+
+def fit_temperature(network, val, *, grid=TEMPERATURE_GRID) -> tuple[float, list[dict]]:
+    """The temperature (on `grid`) with the lowest validation NLL of the served probabilities
+    (flip averaging included). The network is left unchanged."""
+    layer = network.get_layer(CLASSIFIER)
+    original = layer.get_weights()
+    logits = _logits_fn(network)
+    x = val.images.astype("float32")
+    z, z_flip = logits(x), logits(x[:, :, ::-1])
+    trials = []
+    for t in grid:
+        probs = (_softmax_moods(z / t) + _softmax_moods(z_flip / t)) / 2
+        trials.append({"temperature": float(t), "nll": mood_nll(probs, val.labels)})
+    layer.set_weights(original)
+    best = min(trials, key=lambda r: r["nll"])
+    return best["temperature"], trials
+
+
+def _logits_fn(network):
+    """x -> the classifier's logits (the input of the softmax), in batches."""
+    import keras
+
+    logits_model = keras.Model(network.input, network.get_layer("gap").output)
+    return lambda x: logits_model.predict(x, batch_size=512, verbose=0)
+
+
+def _softmax_moods(z: np.ndarray) -> np.ndarray:
+    from .labels import EMOTIONS, emotion_to_mood_matrix
+
+    e = np.exp(z - z.max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    return p @ emotion_to_mood_matrix() if z.shape[1] == len(EMOTIONS) else p
 
 
 OFFSET_GRID = np.round(np.linspace(-1.0, 1.0, 41), 3)
@@ -138,44 +186,108 @@ def class_offset_search(probs: np.ndarray, labels: np.ndarray, *, rounds: int = 
     return offsets
 
 
-def _fold_class_offsets(network, serving, val) -> list[float]:
-    """Search offsets on validation data and add them to the classifier convolution's bias (which
-    shifts every logit by the offset: exact, and free at serving time). Kept only if the folded
-    model, flip averaging included, really scores higher. Returns the offsets kept."""
-    before = predict_probs(serving, val.images)
-    offsets = class_offset_search(before, val.labels)
-    if not offsets.any():
-        return [0.0] * len(offsets)
-    layer = network.get_layer("classifier_conv")
-    kernel, bias = layer.get_weights()
-    layer.set_weights([kernel, bias + offsets.astype(bias.dtype)])
-    after = predict_probs(serving, val.images)
-    gain = (classification_report(val.labels, after.argmax(1))["weighted_f1"]
-            - classification_report(val.labels, before.argmax(1))["weighted_f1"])
-    if gain <= 0:
-        layer.set_weights([kernel, bias])
-        return [0.0] * len(offsets)
-    print(f"class logit offsets {offsets.round(3).tolist()}: validation weighted F1 +{gain:.4f}", flush=True)
-    return [float(v) for v in offsets]
+def calibrate(network, val) -> dict:
+    """Fit the temperature, then the class offsets, on `val`; fold both into `network` (in place)
+    only where they help on `val`. Returns what was chosen and the validation figures."""
+    before = predict_probs(network, val.images)
+    temperature, trials = fit_temperature(network, val)
+    scale_logits(network, temperature=temperature)
+    scaled = predict_probs(network, val.images)
+    offsets = class_offset_search(scaled, val.labels)
+    scale_logits(network, offsets=offsets)
+    after = predict_probs(network, val.images)
+    f1 = lambda p: classification_report(val.labels, p.argmax(1))["weighted_f1"]  # noqa: E731
+    if f1(after) <= f1(scaled):  # offsets that do not raise validation F1 are not kept
+        scale_logits(network, offsets=-offsets)
+        offsets, after = np.zeros(len(MOODS)), scaled
+    result = {
+        "temperature": temperature, "class_logit_offsets": dict(zip(MOODS, map(float, offsets))),
+        "validation_ece_before": expected_calibration_error(before, val.labels),
+        "validation_ece_after": expected_calibration_error(after, val.labels),
+        "validation_nll_before": mood_nll(before, val.labels), "validation_nll_after": mood_nll(after, val.labels),
+        "temperature_trials": len(trials),
+    }
+    print(f"temperature {temperature:g}, offsets {offsets.round(3).tolist()}: validation ECE "
+          f"{result['validation_ece_before']:.4f} -> {result['validation_ece_after']:.4f}, weighted F1 "
+          f"{f1(before):.4f} -> {f1(after):.4f}", flush=True)
+    return result
 
 
-def _card(run: Path, cfg: TrainConfig, best: dict, trials: list[dict], val, val_source: str, serving) -> dict:
+def uncalibrated(network, val) -> dict:
+    probs = predict_probs(network, val.images)
+    ece, nll = expected_calibration_error(probs, val.labels), mood_nll(probs, val.labels)
+    return {"temperature": 1.0, "class_logit_offsets": dict.fromkeys(MOODS, 0.0),
+            "validation_ece_before": ece, "validation_ece_after": ece,
+            "validation_nll_before": nll, "validation_nll_after": nll, "temperature_trials": 0}
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
+                         int8: bool = False, calibrated: bool = True) -> dict:
+    run, out = Path(run_dir), Path(out_dir)
+    cfg = run_config(run)
+    _, val, val_source = split_data(Path(data_dir), cfg.input_size, cfg.seed)
+    candidates = _candidates(run, cfg)
+    trials = [_trial(name, model, val) for name, model in candidates.items()]
+    best = max(trials, key=lambda t: t["weighted_f1"])
+    network = best["_model"]  # every candidate is an uncompiled build: no optimizer state to drop
+    calibration = calibrate(network, val) if calibrated else uncalibrated(network, val)
+    serving = mood_network(network)
+    out.mkdir(parents=True, exist_ok=True)
+    network.save(out / f"{MODEL_FILENAME}.keras")  # calibrated; emotion heads sum into moods when served
+    representative = _training_sample(Path(data_dir), cfg) if int8 else None
+    tflite = export_tflite(serving, out / f"{MODEL_FILENAME}.tflite", representative=representative)
+    card = _card(run, cfg, best, trials, calibration, val, val_source, serving, tflite, int8)
+    (out / "model_card.json").write_text(json.dumps(card, indent=2))
+    return card
+
+
+def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:
+    """Training images for int8 calibration (never validation or test images)."""
+    train = load_dataset(data_dir / "train", size=cfg.input_size)
+    pick = np.random.default_rng(cfg.seed).choice(len(train), min(INT8_CALIBRATION_IMAGES, len(train)),
+                                                  replace=False)
+    return train.images[pick]
+
+
+def _served_report(tflite: Path, val) -> dict:
+    """Validation figures of the written .tflite file through the serving path (MoodEstimator)."""
+    from .estimator import MoodEstimator
+
+    probs = MoodEstimator(tflite.read_bytes(), {}, model_path=tflite).classify(val.images[..., 0])
+    report = classification_report(val.labels, probs.argmax(1))
+    report["ece"] = expected_calibration_error(probs, val.labels)
+    return report
+
+
+def _card(run: Path, cfg: TrainConfig, best: dict, trials: list[dict], calibration: dict, val,
+          val_source: str, serving, tflite: Path, int8: bool) -> dict:
     rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
-    report = classification_report(val.labels, predict_probs(serving, val.images).argmax(1))
+    head = "7 FER2013 emotions summed into 4 moods" if cfg.head == "emotions" else "4 moods"
+    trained = json.loads((run / "model_card.json").read_text()) if (run / "model_card.json").is_file() else {}
     return {
-        "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-e{len(rows)}-blur{best['sigma']:g}",
-        "architecture": "mini-Xception (width 1.5) behind a fixed Gaussian input blur",
+        "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-e{len(rows)}"
+                   f"{'-emo7' if cfg.head == 'emotions' else ''}{'-int8' if int8 else ''}",
+        "architecture": f"mini-Xception (width {cfg.width:g}), softmax over {head}",
         "parameters": int(serving.count_params()),
-        "input": {"size": cfg.input_size, "channels": 1, "range": "0..255 grayscale face crop",
-                  "blur_sigma": best["sigma"]},
-        # added to the classifier's logits (folded into its last bias), chosen on validation data
-        "class_logit_offsets": dict(zip(MOODS, best["class_offsets"])),
+        "file": {"name": tflite.name, "bytes": tflite.stat().st_size,
+                 "format": "LiteRT, int8 weights and activations (float input and output)" if int8
+                 else "LiteRT, float32"},
+        "input": {"size": cfg.input_size, "channels": 1, "range": "0..255 grayscale face crop"},
         "classes": list(MOODS),
-        "data": {"train": "FER2013 train/ (28,709 images)", "validation": val.counts(),
-                 "validation_source": val_source},
+        "temperature": calibration["temperature"],
+        # added to the classifier's logits after the temperature (folded into its last bias)
+        "class_logit_offsets": calibration["class_logit_offsets"],
+        "calibration": {k: v for k, v in calibration.items() if k not in ("temperature", "class_logit_offsets")},
+        "data": {"train": trained.get("data", {}).get("train"), "targets": trained.get("data", {}).get("targets"),
+                 "validation": val.counts(), "validation_source": val_source},
         "hyperparameters": asdict(cfg),
         "epochs_run": len(rows), "weights": best["weights"],
-        "training_seconds": round(rows[-1]["time"] - rows[0]["time"], 1) if len(rows) > 1 else None,
-        "selection": [{k: v for k, v in t.items() if k not in ("_model", "class_offsets")} for t in trials],
-        "validation": report, "test_time_augmentation": "horizontal flip, probabilities averaged",
+        "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),
+        "training_seconds": trained.get("training_seconds")
+        or (round(rows[-1]["time"] - rows[0]["time"], 1) if len(rows) > 1 else None),
+        "selection": [{k: v for k, v in t.items() if k != "_model"} for t in trials],
+        "validation": _served_report(tflite, val),
+        "test_time_augmentation": "horizontal flip, probabilities averaged",
     }

@@ -14,7 +14,7 @@ import numpy as np
 from .data import list_images, read_gray
 from .estimator import MoodEstimator
 from .labels import MOODS
-from .metrics import classification_report
+from .metrics import ECE_BINS, classification_report, expected_calibration_error
 
 NO_FACE = -1  # prediction for an image where --detect found no face: counted as wrong
 DETECT_MIN_SIDE = 192  # tight crops (FER: 48x48) are upscaled to this before detection
@@ -41,21 +41,23 @@ def _frame_for_detection(path: Path) -> np.ndarray:
 
 
 def _predict_crops(est: MoodEstimator, paths: list[Path]) -> np.ndarray:
-    preds = []
+    """Mood probabilities of each crop, (n, 4)."""
+    probs = []
     for start in range(0, len(paths), CHUNK):
         crops = np.stack([read_gray(p, est.input_size) for p in paths[start:start + CHUNK]])
-        preds.append(est.classify(crops).argmax(axis=1))
-    return np.concatenate(preds)
+        probs.append(est.classify(crops))
+    return np.concatenate(probs)
 
 
 def _predict_detected(est: MoodEstimator, paths: list[Path]) -> np.ndarray:
-    preds = np.full(len(paths), NO_FACE, dtype=np.int64)
+    """Mood probabilities of the best face of each image; a row of zeros where none was found."""
+    probs = np.zeros((len(paths), len(MOODS)))
     for start in range(0, len(paths), CHUNK):
         frames = [_frame_for_detection(p) for p in paths[start:start + CHUNK]]
         for i, faces in enumerate(est.estimate_batch(frames), start=start):
             if faces:  # best detection first; one face per data set image
-                preds[i] = MOODS.index(faces[0].mood)
-    return preds
+                probs[i] = [faces[0].probabilities[m] for m in MOODS]
+    return probs
 
 
 def evaluate(data_dir: str | os.PathLike, *, split: str = "private", model: str | os.PathLike | None = None,
@@ -68,18 +70,22 @@ def evaluate(data_dir: str | os.PathLike, *, split: str = "private", model: str 
     """
     est = MoodEstimator.load(model)
     items = list_images(data_dir, split=split)
-    paths = [p for p, _ in items]
-    y_true = np.array([y for _, y in items], dtype=np.int64)
-    y_pred = _predict_detected(est, paths) if detect else _predict_crops(est, paths)
+    paths = [p for p, _, _ in items]
+    y_true = np.array([y for _, y, _ in items], dtype=np.int64)
+    probs = _predict_detected(est, paths) if detect else _predict_crops(est, paths)
+    found = probs.sum(1) > 0
+    y_pred = np.where(found, probs.argmax(1), NO_FACE)
     report = classification_report(y_true, y_pred)
+    # calibration of the probabilities shown to clinicians (images without a face: confidence 0)
+    report["ece"] = expected_calibration_error(probs, y_true)
     if detect:
-        report["no_face"] = int((y_pred == NO_FACE).sum())
+        report["no_face"] = int((~found).sum())
     return {"report": report, "model_version": est.version, "model_path": str(est.model_path)}
 
 
 def format_report(report: dict) -> str:
     lines = [f"n={report['n']}  accuracy={report['accuracy']:.4f}  weighted F1={report['weighted_f1']:.4f}"
-             f"  macro F1={report['macro_f1']:.4f}"]
+             f"  macro F1={report['macro_f1']:.4f}  ECE({ECE_BINS} bins)={report['ece']:.4f}"]
     if "no_face" in report:
         lines.append(f"images without a detected face (counted wrong): {report['no_face']}")
     lines.append(f"{'mood':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")

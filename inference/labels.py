@@ -1,6 +1,9 @@
-"""The four moods and how the seven FER2013 emotions map onto them."""
+"""The four moods, the seven FER2013 emotions, and how the emotions map onto the moods."""
 
 MOODS: tuple[str, ...] = ("positive", "negative", "neutral", "other")
+
+# FER2013's own order (its label numbers 0..6).
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 EMOTION_TO_MOOD: dict[str, str] = {
     "happy": "positive",
@@ -13,6 +16,17 @@ EMOTION_TO_MOOD: dict[str, str] = {
 }
 
 MOOD_INDEX: dict[str, int] = {mood: i for i, mood in enumerate(MOODS)}
+EMOTION_INDEX: dict[str, int] = {emotion: i for i, emotion in enumerate(EMOTIONS)}
+
+
+def emotion_to_mood_matrix():
+    """(7, 4) 0/1 matrix M: emotion probabilities @ M are mood probabilities."""
+    import numpy as np
+
+    matrix = np.zeros((len(EMOTIONS), len(MOODS)), dtype="float32")
+    for emotion, mood in EMOTION_TO_MOOD.items():
+        matrix[EMOTION_INDEX[emotion], MOOD_INDEX[mood]] = 1.0
+    return matrix
 
 
 def folder_to_mood(name: str) -> str:
@@ -27,3 +41,9 @@ def folder_to_mood(name: str) -> str:
         return key
     known = sorted(set(EMOTION_TO_MOOD) | set(MOODS))
     raise ValueError(f"unknown class folder {name!r}; expected one of {', '.join(known)}")
+
+
+def folder_to_emotion(name: str) -> str | None:
+    """The FER2013 emotion a class folder names, or None for a mood folder."""
+    key = name.strip().lower()
+    return key if key in EMOTION_INDEX else None

@@ -35,86 +35,29 @@ def _standardization_layer():
     return PerImageStandardization
 
 
-def gaussian_taps(sigma: float):
-    import numpy as np
-
-    radius = max(1, int(round(3 * sigma)))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    return (taps / taps.sum()).astype("float32")
-
-
-def blur_matrix(size: int, sigma: float):
-    """K (size x size) such that K @ row is the row blurred, reflect-101 border folded in.
-
-    The same result as OpenCV's GaussianBlur(..., borderType=BORDER_REFLECT_101) with these taps.
-    """
-    import numpy as np
-
-    taps = gaussian_taps(sigma)
-    radius = len(taps) // 2
-    matrix = np.zeros((size, size), dtype="float64")
-    for i in range(size):
-        for offset, weight in zip(range(-radius, radius + 1), taps):
-            j = i + offset
-            while not 0 <= j < size:  # reflect-101, repeated for kernels wider than the image
-                j = -j if j < 0 else 2 * (size - 1) - j
-            matrix[i, j] += weight
-    return matrix.astype("float32")
-
-
-def _blur_layer():
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="moodwatch")
-    class InputBlur(keras.layers.Layer):
-        """Fixed Gaussian blur of the input face (a constant, not a weight).
-
-        This edition of FER2013 ships its Training images heavily blurred (mean |Laplacian| /
-        std 0.05) and its test images sharp (0.55); a phone's face crops are sharp too. Blurring
-        every served face to the training images' sharpness puts them back in the training
-        distribution. sigma is in pixels of the model input and is chosen on PublicTest.
-        """
-
-        def __init__(self, sigma: float, **kwargs):
-            super().__init__(**kwargs)
-            self.sigma = float(sigma)
-
-        def call(self, x):
-            # Two dense products, K_rows @ X @ K_cols^T: LiteRT runs them as fully connected
-            # layers in ~0.05 ms for a crop and its mirror, where the equivalent pair of
-            # 1-channel 19-tap depthwise convolutions (plus a mirror pad) cost ~1.2 ms.
-            rows = ops.convert_to_tensor(blur_matrix(x.shape[1], self.sigma))
-            cols = ops.convert_to_tensor(blur_matrix(x.shape[2], self.sigma))
-            y = ops.matmul(ops.squeeze(x, -1), ops.transpose(cols))  # blur along each row
-            y = ops.matmul(ops.transpose(y, (0, 2, 1)), ops.transpose(rows))  # then each column
-            return ops.expand_dims(ops.transpose(y, (0, 2, 1)), -1)
-
-        def get_config(self):
-            return {**super().get_config(), "sigma": self.sigma}
-
-    return InputBlur
-
-
 def load_keras_model(path):
     """keras.models.load_model for our .keras files: registers the custom layers first (they are
     defined lazily, so that importing this module does not import Keras)."""
     import keras
 
     _standardization_layer()
-    _blur_layer()
     return keras.models.load_model(path)
 
 
-def with_input_blur(model, sigma: float):
-    """The same network (shared weights) behind a fixed Gaussian blur of its input."""
+def mood_network(model):
+    """`model` with mood outputs: an emotion head's 7 probabilities summed into the 4 moods by a
+    fixed (non-trainable) product with the emotion-to-mood matrix; a mood head is returned as is."""
     import keras
 
-    if sigma <= 0:
+    from .labels import EMOTIONS, emotion_to_mood_matrix
+
+    if model.output_shape[-1] != len(EMOTIONS):
         return model
     inputs = keras.Input(model.input_shape[1:], name="face")
-    blurred = _blur_layer()(sigma, name="input_blur")(inputs)
-    return keras.Model(inputs, model(blurred), name=f"{model.name}_blur")
+    to_moods = keras.layers.Dense(len(MOODS), use_bias=False, trainable=False, name="emotions_to_moods")
+    outputs = to_moods(model(inputs))
+    to_moods.set_weights([emotion_to_mood_matrix()])
+    return keras.Model(inputs, outputs, name=f"{model.name}_moods")
 
 
 def build_mini_xception(

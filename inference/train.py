@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset, load_dataset
-from .labels import MOODS
+from .data import Dataset, load_dataset, read_ferplus_votes
+from .labels import EMOTIONS, MOODS, emotion_to_mood_matrix
 from .metrics import classification_report
 
 MODEL_VERSION_PREFIX = "mini-xception-4mood"
@@ -36,6 +36,11 @@ class TrainConfig:
     width: float = 1.5
     label_smoothing: float = 0.1
     early_stopping_patience: int = 15
+    # "plateau": Adam halved after plateau_patience epochs without a lower validation loss (the
+    # published recipe). "cosine": warm-up, then cosine decay to min_learning_rate over `epochs`,
+    # which spends a fixed budget of epochs without a schedule that stalls early.
+    schedule: str = "plateau"
+    warmup_epochs: int = 2
     plateau_patience: int = 2
     plateau_factor: float = 0.5
     min_learning_rate: float = 1e-5
@@ -43,13 +48,24 @@ class TrainConfig:
     augment_shift: float = 0.1
     augment_rotation_deg: float = 10.0
     augment_zoom: float = 0.1
-    # This edition's Training images are heavily blurred and its test images sharp: validation
-    # (selection, LR schedule, early stopping) sees PublicTest blurred to the training images'
-    # sharpness, as the served model will (see model.with_input_blur; export picks the final sigma).
-    validation_blur_sigma: float = 3.0
+    # Random erasing (Zhong et al. 2017): the chance that a random rectangle of 2-20% of the face
+    # is replaced by noise. 0 = off.
+    random_erasing: float = 0.0
+    # "moods": a 4-way softmax. "emotions": a 7-way softmax over FER2013's emotions, trained on the
+    # emotion labels, whose probabilities are summed into the four moods (served as moods).
+    head: str = "moods"
+    # Weight of the FER+ crowd-vote distribution in each training target (the rest is the FER2013
+    # label); 0 = FER2013 labels only. Needs ferplus_votes.csv beside train/.
+    ferplus_weight: float = 0.0
+    # Leave out training images that most FER+ annotators call "unknown" or "not a face".
+    ferplus_drop_unusable: bool = False
     # Warm restart: start from an earlier run's weights (its best.keras or an epoch snapshot) with
     # a fresh optimizer at learning_rate, instead of from random weights. None: from scratch.
     init_weights: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(EMOTIONS) if self.head == "emotions" else len(MOODS)
 
 
 def split_data(data_dir: Path, size: int, seed: int) -> tuple[Dataset, Dataset, str]:
@@ -63,8 +79,12 @@ def split_data(data_dir: Path, size: int, seed: int) -> tuple[Dataset, Dataset, 
     for label in np.unique(train.labels):
         idx = np.flatnonzero(train.labels == label)
         val_mask[rng.choice(idx, max(1, len(idx) // 10), replace=False)] = True
-    pick = lambda m: Dataset(train.images[m], train.labels[m], tuple(np.array(train.paths)[m]))  # noqa: E731
-    return pick(~val_mask), pick(val_mask), "10% of train/"
+    return subset(train, ~val_mask), subset(train, val_mask), "10% of train/"
+
+
+def subset(data: Dataset, mask: np.ndarray) -> Dataset:
+    emotions = None if data.emotions is None else data.emotions[mask]
+    return Dataset(data.images[mask], data.labels[mask], tuple(np.array(data.paths)[mask]), emotions)
 
 
 def class_weights(labels: np.ndarray, power: float) -> dict[int, float]:
@@ -86,37 +106,86 @@ def _augmenter(cfg: TrainConfig):
     ], name="augment")
 
 
-def _train_pipeline(train: Dataset, cfg: TrainConfig, weights: dict[int, float]):
+def training_targets(train: Dataset, cfg: TrainConfig, data_dir: Path) -> tuple[Dataset, np.ndarray, str]:
+    """The training set (FER+'s unusable images dropped when asked) and one target distribution
+    per image over the head's classes: the FER2013 label, mixed with the FER+ votes when asked."""
+    note = "FER2013 labels"
+    wanted = cfg.ferplus_weight > 0 or cfg.ferplus_drop_unusable
+    votes = read_ferplus_votes(data_dir, train.paths) if wanted else None
+    if votes is not None and cfg.ferplus_drop_unusable and votes.unusable.any():
+        note += f"; {int(votes.unusable.sum())} images most FER+ annotators call unusable left out"
+        keep = ~votes.unusable
+        train, votes = subset(train, keep), type(votes)(votes.distributions[keep], votes.unusable[keep])
+    if cfg.head == "emotions":
+        if train.emotions is None or (train.emotions < 0).any():
+            raise ValueError("an emotion head needs class folders named by the seven FER2013 emotions")
+        targets = np.eye(len(EMOTIONS), dtype="float32")[train.emotions]
+    else:
+        targets = np.eye(len(MOODS), dtype="float32")[train.labels]
+    if votes is not None and cfg.ferplus_weight > 0:
+        shares = votes.distributions
+        if cfg.head != "emotions":
+            shares = shares @ emotion_to_mood_matrix()
+        has = ~np.isnan(shares).any(1)
+        targets[has] = (1 - cfg.ferplus_weight) * targets[has] + cfg.ferplus_weight * shares[has]
+        note += f"; {cfg.ferplus_weight:g} of the target from FER+ votes ({int(has.sum())} images)"
+    return train, targets, note
+
+
+def random_erasing(images, probability: float):
+    """Each image of the batch, with `probability`, gets one rectangle (2-20% of its area, aspect
+    0.3-3.3) replaced by uniform noise."""
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    h, w = images.shape[1], images.shape[2]
+    area = tf.random.uniform([n], 0.02, 0.2) * h * w
+    aspect = tf.exp(tf.random.uniform([n], np.log(0.3), np.log(1 / 0.3)))
+    eh = tf.minimum(tf.sqrt(area * aspect), float(h))
+    ew = tf.minimum(tf.sqrt(area / aspect), float(w))
+    top = tf.random.uniform([n]) * (h - eh)
+    left = tf.random.uniform([n]) * (w - ew)
+    rows = tf.range(h, dtype=tf.float32)[None, :, None]
+    cols = tf.range(w, dtype=tf.float32)[None, None, :]
+    inside = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
+              & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
+    chosen = tf.random.uniform([n]) < probability
+    mask = (inside & chosen[:, None, None])[..., None]
+    noise = tf.random.uniform(tf.shape(images), 0.0, 255.0)
+    return tf.where(mask, noise, images)
+
+
+def _train_pipeline(train: Dataset, targets: np.ndarray, cfg: TrainConfig, weights: dict[int, float]):
     import tensorflow as tf
 
     augment = _augmenter(cfg)
-    onehot = np.eye(len(MOODS), dtype="float32")[train.labels]
     sample_w = np.array([weights[int(y)] for y in train.labels], dtype="float32")
-    ds = tf.data.Dataset.from_tensor_slices((train.images.astype("float32"), onehot, sample_w))
+    ds = tf.data.Dataset.from_tensor_slices((train.images.astype("float32"), targets, sample_w))
     ds = ds.shuffle(len(train), seed=cfg.seed, reshuffle_each_iteration=True)
     # Full batches only: with oneDNN on, the short last batch of an epoch crashed TF 2.21
     # ("free(): invalid pointer"); reshuffling each epoch still uses every image.
     ds = ds.batch(cfg.batch_size, drop_remainder=True)
-    ds = ds.map(lambda x, y, w: (augment(x, training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def transform(x, y, w):
+        x = augment(x, training=True)
+        if cfg.random_erasing > 0:
+            x = random_erasing(x, cfg.random_erasing)
+        return x, y, w
+
+    ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def blurred(data: Dataset, sigma: float) -> Dataset:
-    import cv2
-
-    if sigma <= 0:
-        return data
-    images = np.stack([cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-                       for img in data.images[..., 0]])[..., None]
-    return Dataset(images=images, labels=data.labels, paths=data.paths)
-
-
 def predict_probs(model, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
-    """Mood probabilities, averaged over the image and its mirror (test-time flip)."""
+    """Mood probabilities, averaged over the image and its mirror (test-time flip). A network
+    with an emotion head has its emotion probabilities summed into moods."""
     x = images.astype("float32")
     probs = model.predict(x, batch_size=batch_size, verbose=0)
     probs += model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)
-    return probs / 2
+    probs /= 2
+    if probs.shape[1] == len(EMOTIONS):
+        probs = probs @ emotion_to_mood_matrix()
+    return probs
 
 
 def _val_callback(val: Dataset, history_path: Path):
@@ -147,12 +216,29 @@ def _val_callback(val: Dataset, history_path: Path):
     return ValidationF1()
 
 
+def learning_rate_schedule(cfg: TrainConfig, steps_per_epoch: int):
+    """Adam's learning rate: a constant (that ReduceLROnPlateau lowers) for "plateau"; linear
+    warm-up then cosine decay to min_learning_rate, by optimizer step, for "cosine" (a resumed run
+    carries on from the optimizer's step count)."""
+    import keras
+
+    if cfg.schedule == "plateau":
+        return cfg.learning_rate
+    if cfg.schedule != "cosine":
+        raise ValueError(f"unknown schedule {cfg.schedule!r}")
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.min_learning_rate, warmup_target=cfg.learning_rate, warmup_steps=warmup,
+        decay_steps=max(1, cfg.epochs * steps_per_epoch - warmup), alpha=cfg.min_learning_rate / cfg.learning_rate)
+
+
 def build_network(cfg: TrainConfig, *, weights: str | os.PathLike | None = None):
     """The uncompiled network that `cfg` describes; with `weights` (a .keras or .weights.h5 file)
     loaded when given."""
     from .model import build_mini_xception
 
-    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2)
+    model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2,
+                                num_classes=cfg.num_classes)
     if weights:
         model.load_weights(weights)
     return model
@@ -162,7 +248,7 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     import keras
 
     from .export import export_tflite
-    from .model import load_keras_model
+    from .model import load_keras_model, mood_network
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,13 +256,14 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
     started = time.time()
     (out_dir / CONFIG_NAME).write_text(json.dumps(asdict(cfg), indent=2))  # for export's model card
     train_set, val_set, val_source = split_data(data_dir, cfg.input_size, cfg.seed)
-    val_set = blurred(val_set, cfg.validation_blur_sigma)
-    weights = class_weights(train_set.labels, cfg.class_weight_power)
-    print(f"train {len(train_set)} {train_set.counts()}; validate on {val_source} {len(val_set)}", flush=True)
+    train_set, targets, target_note = training_targets(train_set, cfg, data_dir)
+    weights = class_weights(train_set.labels, cfg.class_weight_power)  # by mood, whatever the head
+    print(f"train {len(train_set)} {train_set.counts()} ({target_note}); "
+          f"validate on {val_source} {len(val_set)}", flush=True)
 
     model = build_network(cfg)
     model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(cfg, len(train_set) // cfg.batch_size)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
@@ -197,16 +284,17 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         # every epoch's weights, for averaging the best few at export (see calibrate.py)
         keras.callbacks.ModelCheckpoint(str(out_dir / SNAPSHOTS / "epoch_{epoch:03d}.weights.h5"),
                                         save_weights_only=True),
-        _resumed(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.plateau_factor,
-                                                   patience=cfg.plateau_patience, min_lr=cfg.min_learning_rate),
-                 plateau_state(done, cfg)),
+        *([_resumed(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.plateau_factor,
+                                                      patience=cfg.plateau_patience,
+                                                      min_lr=cfg.min_learning_rate),
+                    plateau_state(done, cfg))] if cfg.schedule == "plateau" else []),
         _resumed(keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max",
                                                patience=cfg.early_stopping_patience),
                  stopping),
         keras.callbacks.BackupAndRestore(str(out_dir / "checkpoint")),  # resume after interruption
     ]
     history = model.fit(
-        _train_pipeline(train_set, cfg, weights),
+        _train_pipeline(train_set, targets, cfg, weights),
         epochs=cfg.epochs, callbacks=callbacks, verbose=2,
     )
     best = load_keras_model(best_path)
@@ -217,17 +305,18 @@ def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Train
         "architecture": "mini-Xception", "parameters": int(best.count_params()),
         "input": {"size": cfg.input_size, "channels": 1, "range": "0..255 grayscale face crop"},
         "classes": list(MOODS),
-        "data": {"source": str(data_dir), "train": train_set.counts(), "validation": val_set.counts(),
+        "data": {"source": str(data_dir), "train": train_set.counts(), "targets": target_note,
+                 "validation": val_set.counts(),
                  "validation_source": val_source},
         "hyperparameters": asdict(cfg), "class_weights": weights,
         "epochs_run": len(rows), "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),
         "training_seconds": round(time.time() - started + _earlier_seconds(rows, history), 1),
         "validation": report, "test_time_augmentation": "horizontal flip, probabilities averaged",
     }
-    serving = build_network(cfg)
-    serving.set_weights(best.get_weights())  # uncompiled copy: no optimizer state in the file
-    serving.save(out_dir / "model.keras")
-    export_tflite(serving, out_dir / "model.tflite")
+    network = build_network(cfg)
+    network.set_weights(best.get_weights())  # uncompiled copy: no optimizer state in the file
+    network.save(out_dir / "model.keras")  # the network itself: loadable by --init-weights
+    export_tflite(mood_network(network), out_dir / "model.tflite")  # served as moods
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))
     return card
 

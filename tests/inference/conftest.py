@@ -86,3 +86,35 @@ def tiny_run(tmp_path_factory, fer_root):
     result = run_cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--seed", "7", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return {"data": data, "out": out, "n_train": n_train, "n_val": n_val, "result": result}
+
+
+def write_ferplus_votes(data: Path, fer_root: Path) -> int:
+    """ferplus_votes.csv for the files linked under `data`: the real rows of those files."""
+    import csv
+
+    wanted = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_symlink()}
+    with (fer_root / "ferplus_votes.csv").open(newline="") as src, \
+            (data / "ferplus_votes.csv").open("w", newline="") as dst:
+        reader = csv.reader(src)
+        writer = csv.writer(dst)
+        writer.writerow(next(reader))
+        rows = [row for row in reader if row[0] in wanted]
+        writer.writerows(rows)
+    return len(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_emotion_run(tmp_path_factory, fer_root):
+    """One epoch with a 7-emotion head, FER+ vote targets, random erasing and the cosine schedule,
+    on ~250 FER2013 images of all seven emotions."""
+    data = tmp_path_factory.mktemp("tiny-fer-emotions")
+    per_class = {"happy": 45, "sad": 35, "angry": 30, "fear": 30, "disgust": 15, "neutral": 45, "surprise": 35}
+    n_train = link_fer_files(fer_root / "train", data / "train", per_class)
+    n_val = link_fer_files(fer_root / "test", data / "test", dict.fromkeys(per_class, 8), prefix="PublicTest_")
+    n_votes = write_ferplus_votes(data, fer_root)
+    out = tmp_path_factory.mktemp("tiny-emotion-out")
+    result = run_cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--seed", "7",
+                     "--head", "emotions", "--schedule", "cosine", "--ferplus-weight", "0.5",
+                     "--ferplus-drop-unusable", "--random-erasing", "0.5", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"data": data, "out": out, "n_train": n_train, "n_val": n_val, "n_votes": n_votes, "result": result}

@@ -1,77 +1,120 @@
-"""`python -m inference export`: the input blur chosen on validation data, and the serving export."""
+"""`python -m inference export`: candidates scored on validation data, temperature and class
+offsets folded into the network, float32 and int8 serving files."""
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
 from inference import MoodEstimator
+from inference.calibrate import (
+    _logits_fn,
+    class_offset_search,
+    fit_temperature,
+    scale_logits,
+)
+from inference.data import Dataset, load_dataset
+from inference.labels import EMOTIONS
+from inference.metrics import mood_nll
+from inference.model import build_mini_xception
 
 from .conftest import run_cli
 
 
-def test_the_input_blur_layer_blurs_like_opencv_gaussian_blur():
-    pytest.importorskip("keras")
-    from inference.model import build_mini_xception, with_input_blur
-
-    blurred_model = with_input_blur(build_mini_xception(), 2.0)
-    blur = blurred_model.get_layer("input_blur")
-    face = np.random.default_rng(0).integers(0, 256, (48, 48)).astype("float32")
-    ours = np.asarray(blur(face[None, :, :, None]))[0, :, :, 0]
-    theirs = cv2.GaussianBlur(face, (13, 13), 2.0, borderType=cv2.BORDER_REFLECT_101)
-    assert np.abs(ours - theirs).max() < 0.5
-    assert ours.std() < face.std() / 2
-
-
-def test_a_zero_sigma_leaves_the_model_unwrapped():
-    pytest.importorskip("keras")
-    from inference.model import build_mini_xception, with_input_blur
-
-    model = build_mini_xception()
-    assert with_input_blur(model, 0.0) is model
-
-
 @pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory):
+def exported(tiny_emotion_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("serving")
-    result = run_cli("export", "--run", str(tiny_run["out"]), "--data", str(tiny_run["data"]),
+    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
                      "--out", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_export_tries_every_sigma_on_validation_data_and_records_the_choice(exported):
+def _card(out):
+    return json.loads((out / "model_card.json").read_text())
+
+
+def test_export_scores_each_candidate_on_public_test_and_keeps_the_best(exported):
     out, summary = exported
-    card = json.loads((out / "model_card.json").read_text())
-    sigmas = {t["sigma"] for t in card["selection"]}
-    assert {0.0, 3.0} <= sigmas
+    card = _card(out)
+    assert card["selection"] and all(t["weights"] for t in card["selection"])
     best = max(card["selection"], key=lambda t: t["weighted_f1"])
-    assert card["input"]["blur_sigma"] == summary["blur_sigma"] == best["sigma"]
+    assert card["weights"] == summary["weights"] == best["weights"]
     assert "PublicTest_" in card["data"]["validation_source"]
+    assert "blur" not in json.dumps(card)  # the served model classifies sharp crops as they come
 
 
 def test_the_exported_model_loads_in_the_estimator_and_stays_under_one_megabyte(exported, photo):
-    out, _ = exported
+    out, summary = exported
     tflite = out / "mood_mini_xception.tflite"
-    assert tflite.stat().st_size < 1024 * 1024
+    assert tflite.stat().st_size < 1024 * 1024 and summary["bytes"] == tflite.stat().st_size
     faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
     assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
 
 
-def test_the_exported_card_records_class_offsets_that_did_not_lower_validation_f1(exported):
-    out, _ = exported
-    card = json.loads((out / "model_card.json").read_text())
+def test_the_card_records_the_temperature_and_the_validation_calibration_before_and_after(exported):
+    out, summary = exported
+    card = _card(out)
+    assert 0.25 <= card["temperature"] <= 4 and card["temperature"] == summary["temperature"]
+    calibration = card["calibration"]
+    assert calibration["validation_nll_after"] <= calibration["validation_nll_before"] + 1e-6 or any(
+        card["class_logit_offsets"].values())  # offsets trade a little likelihood for F1
+    assert 0 <= card["validation"]["ece"] <= 1
     assert set(card["class_logit_offsets"]) == {"positive", "negative", "neutral", "other"}
     assert card["class_logit_offsets"]["positive"] == 0.0
-    best = max(card["selection"], key=lambda t: t["weighted_f1"])
-    assert card["validation"]["weighted_f1"] >= best["weighted_f1"] - 1e-9
+
+
+def test_the_folded_calibration_is_what_the_served_file_computes(exported, tiny_emotion_run):
+    """The .tflite probabilities are the trained network's with its logits divided by the card's
+    temperature and shifted by its offsets: nothing is applied outside the file."""
+    from inference.calibrate import run_config
+    from inference.train import build_network, predict_probs
+
+    out, _ = exported
+    card = _card(out)
+    cfg = run_config(tiny_emotion_run["out"])
+    network = build_network(cfg, weights=tiny_emotion_run["out"] / "best.keras")
+    if card["weights"] != "best.keras":
+        pytest.fail(f"one epoch has a single candidate, got {card['weights']}")
+    offsets = [card["class_logit_offsets"][m] for m in ("positive", "negative", "neutral", "other")]
+    scale_logits(network, temperature=card["temperature"], offsets=offsets)
+    val = load_dataset(tiny_emotion_run["data"] / "test", size=48, split="public")
+    served = MoodEstimator.load(out / "mood_mini_xception.tflite").classify(val.images[..., 0])
+    np.testing.assert_allclose(served, predict_probs(network, val.images), atol=1e-4)
+
+
+def test_scaling_the_logits_divides_them_by_the_temperature_and_adds_each_moods_offset():
+    network = build_mini_xception(num_classes=len(EMOTIONS), width=1.0)
+    faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    before = _logits_fn(network)(faces)
+    scale_logits(network, temperature=2.0, offsets=[0.0, 0.5, -0.25, 1.0])
+    after = _logits_fn(network)(faces)
+    # emotions: angry disgust fear happy neutral sad surprise -> neg neg neg pos neu neg other
+    shift = np.array([0.5, 0.5, 0.5, 0.0, -0.25, 0.5, 1.0])
+    np.testing.assert_allclose(after, before / 2.0 + shift, rtol=1e-4, atol=1e-4)
+
+
+def test_the_fitted_temperature_recovers_the_one_the_labels_were_drawn_with():
+    rng = np.random.default_rng(5)
+    network = build_mini_xception(width=1.0)
+    kernel, bias = network.get_layer("classifier_conv").get_weights()
+    network.get_layer("classifier_conv").set_weights([kernel * 40, bias])  # confident logits
+    images = rng.integers(0, 256, (3000, 48, 48, 1)).astype("uint8")
+    x = images.astype("float32")
+    z = (_logits_fn(network)(x) + _logits_fn(network)(x[:, :, ::-1])) / 2
+    assert z.std() > 1, "the test needs logits that spread"
+    true_t = 2.0
+    p = np.exp(z / true_t - (z / true_t).max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    labels = np.array([rng.choice(4, p=row) for row in p])
+    fitted, trials = fit_temperature(network, Dataset(images, labels, ("x",) * len(labels)))
+    assert 1.5 <= fitted <= 2.7, fitted
+    nll = {round(t["temperature"], 2): t["nll"] for t in trials}
+    assert nll[round(fitted, 2)] < nll[1.0] and nll[round(fitted, 2)] < mood_nll(np.full((3, 4), 0.25), [0, 1, 2])
 
 
 def test_class_offsets_move_decisions_towards_the_frequent_class_when_that_raises_weighted_f1():
     from sklearn.metrics import f1_score
-
-    from inference.calibrate import class_offset_search
 
     labels = np.array([0] * 300 + [1] * 700)
     probs = np.tile([0.5, 0.45, 0.03, 0.02], (1000, 1))  # always "positive", by a small margin
@@ -81,18 +124,18 @@ def test_class_offsets_move_decisions_towards_the_frequent_class_when_that_raise
     assert f1_score(labels, shifted, average="weighted") > f1_score(labels, probs.argmax(1), average="weighted")
 
 
-def test_class_offsets_stay_zero_when_validation_is_already_perfect():
-    from inference.calibrate import class_offset_search
-
-    labels = np.arange(400) % 4
-    probs = np.full((400, 4), 0.1)
-    probs[np.arange(400), labels] = 0.7
-    assert not class_offset_search(probs, labels).any()
-
-
-def test_the_exported_card_records_the_configuration_the_run_was_trained_with(exported, tiny_run):
+def test_an_int8_export_is_smaller_loads_and_mostly_agrees_with_the_float_model(exported, tiny_emotion_run, tmp_path):
     out, _ = exported
-    card = json.loads((out / "model_card.json").read_text())
-    trained_with = json.loads((tiny_run["out"] / "config.json").read_text())
-    assert card["hyperparameters"] == trained_with
-    assert card["hyperparameters"]["seed"] == 7  # the tiny run's --seed, not the default
+    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
+                     "--out", str(tmp_path), "--int8", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = _card(tmp_path)
+    assert card["version"].endswith("-int8") and "int8" in card["file"]["format"]
+    int8_file, float_file = tmp_path / "mood_mini_xception.tflite", out / "mood_mini_xception.tflite"
+    assert int8_file.stat().st_size < float_file.stat().st_size / 2
+    val = load_dataset(tiny_emotion_run["data"] / "test", size=48, split="public")
+    quantised = MoodEstimator.load(int8_file).classify(val.images[..., 0])
+    full = MoodEstimator.load(float_file).classify(val.images[..., 0])
+    np.testing.assert_allclose(quantised.sum(1), 1, atol=1e-3)
+    assert np.abs(quantised - full).max() < 0.25
+    assert (quantised.argmax(1) == full.argmax(1)).mean() >= 0.8

@@ -63,7 +63,7 @@ def test_the_split_filter_selects_fer2013_private_or_public_files(tmp_path):
     for name in ("PrivateTest_1.jpg", "PrivateTest_2.jpg", "PublicTest_1.jpg"):
         write(tmp_path / "neutral" / name, face_like())
     assert len(list_images(tmp_path, split="private")) == 2
-    assert [p.name for p, _ in list_images(tmp_path, split="public")] == ["PublicTest_1.jpg"]
+    assert [p.name for p, _, _ in list_images(tmp_path, split="public")] == ["PublicTest_1.jpg"]
     assert len(list_images(tmp_path, split="all")) == 3
 
 
@@ -81,4 +81,4 @@ def test_an_unknown_split_is_an_error(tmp_path):
 def test_the_real_fer2013_private_split_has_the_documented_size(fer_root):
     items = list_images(fer_root / "test", split="private")
     assert len(items) == 3589
-    assert all(p.name.startswith("PrivateTest_") for p, _ in items)
+    assert all(p.name.startswith("PrivateTest_") for p, _, _ in items)

@@ -1,11 +1,11 @@
 """The mini-Xception architecture (inference/model.py)."""
 
+import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from inference.model import build_mini_xception  # noqa: E402
-from inference.train import TrainConfig  # noqa: E402
+from inference.labels import EMOTIONS, emotion_to_mood_matrix
+from inference.model import build_mini_xception, mood_network
+from inference.train import TrainConfig
 
 FLOAT32_BYTES = 4
 ONE_MB = 1024 * 1024
@@ -66,3 +66,21 @@ def _inbound(layer):
 def test_weights_carry_l2_regularisation():
     model = build_mini_xception(width=1.5, l2=0.01)
     assert model.losses, "no regularisation losses"
+
+
+def test_an_emotion_head_is_served_as_mood_probabilities_summed_from_its_seven_emotions():
+    network = build_mini_xception(num_classes=len(EMOTIONS), width=1.0)
+    served = mood_network(network)
+    faces = np.random.default_rng(3).integers(0, 256, (5, 48, 48, 1)).astype("float32")
+    emotions = np.asarray(network(faces))
+    moods = np.asarray(served(faces))
+    assert served.output_shape == (None, 4)
+    np.testing.assert_allclose(moods, emotions @ emotion_to_mood_matrix(), atol=1e-6)
+    np.testing.assert_allclose(moods.sum(1), 1, atol=1e-5)
+    assert served.count_params() - network.count_params() == 28  # the fixed 7x4 matrix
+    assert not served.get_layer("emotions_to_moods").trainable
+
+
+def test_a_mood_head_is_served_unchanged():
+    network = build_mini_xception(width=1.0)
+    assert mood_network(network) is network

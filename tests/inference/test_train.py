@@ -36,7 +36,6 @@ def test_training_counts_emotions_as_moods_and_validates_on_public_test_only(tin
 
 
 def test_the_served_tflite_model_gives_the_probabilities_the_keras_model_was_evaluated_with(tiny_run):
-    pytest.importorskip("keras")
     from inference.model import load_keras_model
     from inference.train import predict_probs
 
@@ -70,3 +69,36 @@ def test_a_warm_restart_starts_from_an_earlier_runs_weights_with_its_own_learnin
     assert card["hyperparameters"]["learning_rate"] == 5e-4 and card["hyperparameters"]["plateau_patience"] == 3
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert history[0]["lr"] == pytest.approx(5e-4)
+
+
+def test_an_emotion_head_trains_on_fer_plus_targets_and_is_served_as_four_mood_probabilities(tiny_emotion_run):
+    from inference.model import load_keras_model
+    from inference.train import predict_probs
+
+    out = tiny_emotion_run["out"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["hyperparameters"]["head"] == "emotions" and card["hyperparameters"]["schedule"] == "cosine"
+    assert "0.5 of the target from FER+ votes" in card["data"]["targets"]
+    assert tiny_emotion_run["n_votes"] == tiny_emotion_run["n_train"] + tiny_emotion_run["n_val"]
+    network = load_keras_model(out / "model.keras")
+    assert network.output_shape == (None, 7)
+    val = load_dataset(tiny_emotion_run["data"] / "test", size=48, split="public")
+    served = MoodEstimator.load(out / "model.tflite").classify(val.images[..., 0])
+    assert served.shape == (len(val), 4)
+    np.testing.assert_allclose(served, predict_probs(network, val.images), atol=1e-4)
+
+
+def test_the_cosine_schedule_warms_up_to_the_learning_rate_then_decays_to_its_floor():
+    from inference.train import TrainConfig, learning_rate_schedule
+
+    cfg = TrainConfig(schedule="cosine", epochs=10, warmup_epochs=2, learning_rate=1e-3, min_learning_rate=1e-5)
+    schedule = learning_rate_schedule(cfg, steps_per_epoch=100)
+    lr = lambda step: float(schedule(step))  # noqa: E731
+    assert lr(0) == pytest.approx(1e-5)
+    assert lr(100) == pytest.approx((1e-5 + 1e-3) / 2, rel=1e-3)
+    assert lr(200) == pytest.approx(1e-3)
+    assert lr(600) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2, rel=1e-3)
+    assert lr(1000) == pytest.approx(1e-5, rel=1e-3)
+    assert learning_rate_schedule(TrainConfig(), 100) == 1e-3  # plateau: a constant ReduceLROnPlateau lowers
+    with pytest.raises(ValueError, match="unknown schedule"):
+        learning_rate_schedule(TrainConfig(schedule="linear"), 100)

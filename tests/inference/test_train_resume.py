@@ -3,9 +3,13 @@
 import json
 
 import numpy as np
-import pytest
 
-from inference.train import TrainConfig, early_stopping_state, plateau_state, resume_history
+from inference.train import (
+    TrainConfig,
+    early_stopping_state,
+    plateau_state,
+    resume_history,
+)
 
 
 def _row(epoch, f1, loss, lr=1e-3):
@@ -54,7 +58,6 @@ def test_at_the_minimum_learning_rate_the_plateau_count_keeps_growing():
 
 
 def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
-    pytest.importorskip("keras")
     from inference.calibrate import _averaged, best_epoch_weights
     from inference.model import build_mini_xception
 
@@ -77,7 +80,8 @@ def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
 
 
 def test_a_resumed_callback_keeps_the_rebuilt_state_through_its_own_reset():
-    keras = pytest.importorskip("keras")
+    import keras
+
     from inference.train import _resumed
 
     callback = _resumed(keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max", patience=15),
