@@ -67,7 +67,9 @@ INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
 
 MIDDLEWARE = [
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
+    "backend.core.middleware.ApiJsonErrorMiddleware",  # any non-JSON error under /api/ becomes JSON
     "backend.core.middleware.RequestSizeLimitMiddleware",  # 413 from Content-Length, before any body is read
+    "backend.core.middleware.NulCharacterMiddleware",  # 400 for NUL in the path or query, before any view
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.core.middleware.DatabaseUnavailableMiddleware",  # a database outage is a 503, not a 500
+    "backend.core.middleware.BadRequestMiddleware",  # a page's invalid query is a 400 page, DEBUG or not
     "backend.core.middleware.LoginThrottleMiddleware",  # login attempts per client address
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]

@@ -12,4 +12,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),  # the clinicians' dashboard
 ]
 
+handler400 = "backend.core.views.bad_request"
+handler403 = "backend.core.views.permission_denied"
+handler404 = "backend.core.views.page_not_found"
 handler500 = "backend.core.views.server_error"

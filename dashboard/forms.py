@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from backend.alerts.models import AlertThresholds
+from backend.core.bounds import validate_date_in_bounds
 from backend.patients.models import Patient, validate_timezone
 
 PRESETS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days", "custom": "Custom"}
@@ -19,8 +20,10 @@ MAX_CUSTOM_RANGE = timedelta(days=731)
 
 class RangeForm(forms.Form):
     range = forms.ChoiceField(choices=PRESETS.items(), required=False)
-    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(required=False, label="From", validators=[validate_date_in_bounds],
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, label="To", validators=[validate_date_in_bounds],
+                          widget=forms.DateInput(attrs={"type": "date"}))
     bucket = forms.ChoiceField(choices=BUCKETS.items(), required=False)
 
     def clean(self):

@@ -35,7 +35,9 @@ class PlotlyFinder(BaseFinder):
 
     def find(self, path, find_all=False, **kwargs):
         if path != STATIC_PATH:
-            return [] if find_all else None
+            # A miss is [] whatever find_all says, as Django's own finders answer: its find() loop
+            # collects a None into its list of matches and then serves that list as a path (500).
+            return []
         match = str(plotly_package_data() / FILENAME)
         return [match] if find_all else match
 

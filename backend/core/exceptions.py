@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import ApplicationError, FieldError, InputInvalid
@@ -40,12 +41,22 @@ def _validation_response(errors: list[FieldError]) -> Response:
 
 
 def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER. Total: should mapping the exception fail, the answer is still the
+    JSON 500 shape (and the failure is logged), never an exception of the handler's own."""
+    try:
+        return _handle(exc, context)
+    except Exception:
+        logger.exception("the API exception handler failed on %r", exc)
+        return Response({"code": "server_error", "detail": "Internal server error."}, status=500)
+
+
+def _handle(exc, context):
     if isinstance(exc, InputInvalid):
         return _validation_response(exc.errors)
     if isinstance(exc, ApplicationError):
         return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exceptions.as_serializer_error(exc))
+        exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     if isinstance(exc, SuspiciousOperation):
         # e.g. Django's TooManyFieldsSent / TooManyFilesSent while parsing a multipart body.
         logger.warning("Refused suspicious request: %s", exc)

@@ -1,11 +1,13 @@
-"""Protective middleware: refuse oversized bodies before reading them, answer 503 when the database is
-down, and rate-limit login attempts per client address.
+"""Protective middleware: refuse oversized bodies before reading them, refuse NUL characters in the
+query string, answer bad queries with a 400, answer 503 when the database is down, and rate-limit
+login attempts per client address.
 
 Each answers with the API's JSON error shape ({"code", "detail"}) so phones and scripts can act on it.
 """
 import logging
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
@@ -14,6 +16,7 @@ from .throttling import login_throttle_check
 logger = logging.getLogger(__name__)
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+ERROR_STATUSES = (400, 403, 404, 500)  # those backend.core.views has an answer for
 
 
 def error_response(code: str, detail: str, status: int, *, retry_after: int | None = None) -> JsonResponse:
@@ -43,7 +46,8 @@ class RequestSizeLimitMiddleware:
             if refusal is not None:
                 logger.warning("refused %s %s: %s", request.method, request.path, refusal["detail"])
                 response = error_response(**refusal)
-                response["Connection"] = "close"  # the unread body must not be taken for the next request
+                if not _is_wsgiref(request):  # wsgiref (runserver) refuses hop-by-hop headers, and closes anyway
+                    response["Connection"] = "close"  # the unread body must not be taken for the next request
                 return response
         return self.get_response(request)
 
@@ -59,11 +63,71 @@ class RequestSizeLimitMiddleware:
         try:
             length = int(raw)
         except ValueError:
+            length = -1
+        if length < 0:
             return {"code": "bad_request", "status": 400, "detail": "Invalid Content-Length header."}
         if length > limit:
             return {"code": "request_too_large", "status": 413,
                     "detail": f"The body is {length} bytes; at most {limit} bytes are accepted."}
         return None
+
+
+def _is_wsgiref(request) -> bool:
+    return request.META.get("SERVER_SOFTWARE", "").startswith("WSGIServer/")
+
+
+class NulCharacterMiddleware:
+    """Refuse a NUL character anywhere in the path or the query string (400) before any view sees it.
+
+    PostgreSQL text cannot hold NUL; a value that reached a query would fail there as a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in k or any("\x00" in v for v in values)
+                                          for k, values in request.GET.lists()):
+            from .views import error_answer
+
+            return error_answer(request, 400, detail="NUL characters are not allowed in the address.")
+        return self.get_response(request)
+
+
+class ApiJsonErrorMiddleware:
+    """Under /api/, an error answer that is not JSON (Django's 404 for an unknown route, its DEBUG
+    pages, a 400 from the request parser) is replaced by the API's JSON error shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (request.path.startswith("/api/") and 400 <= response.status_code < 600
+                and response.status_code in ERROR_STATUSES
+                and not response.get("Content-Type", "").startswith("application/json")):
+            from .views import error_answer
+
+            return error_answer(request, response.status_code)
+        return response
+
+
+class BadRequestMiddleware:
+    """A view that raises BadRequest (e.g. a page's invalid query) gets the 400 page or JSON error,
+    also under DEBUG, where Django would show a traceback page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, BadRequest):
+            return None
+        from .views import bad_request
+
+        return bad_request(request, exception)
 
 
 class DatabaseUnavailableMiddleware:

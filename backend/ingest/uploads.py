@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
 from backend.core.errors import FieldError, InputInvalid
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
@@ -33,10 +34,17 @@ class ValidUpload:
 
 
 def frame_batch_upload_validate(
-    *, batch_id: str | None, frames: list[UploadedFile], captured_at: list[str]
+    *, batch_id: object, frames: list, captured_at: list
 ) -> ValidUpload:
+    """`batch_id` and each `captured_at` must be text fields and each frame a file part: a value of
+    the other kind is refused with code `file_not_allowed` / `file_required`."""
     limits = settings.MOODWATCH
     errors: list[FieldError] = []
+    errors += _kind_errors("batch_id", [batch_id] if batch_id is not None else [], want_file=False)
+    errors += _kind_errors("captured_at", captured_at, want_file=False)
+    errors += _kind_errors("frames", frames, want_file=True)
+    if errors:
+        raise InputInvalid(errors)
     parsed_id = _batch_id_parse(batch_id, errors)
     if not frames:
         errors.append(FieldError("frames", "required", "At least one frame file is required."))
@@ -67,6 +75,18 @@ def frame_batch_upload_validate(
     )
 
 
+def _kind_errors(field: str, values: list, *, want_file: bool) -> list[FieldError]:
+    """Fields that must be text refuse file parts, and the frames refuse text fields."""
+    errors = []
+    for index, value in enumerate(values):
+        is_file = isinstance(value, UploadedFile)
+        if want_file and not is_file:
+            errors.append(FieldError(field, "file_required", f"{field} must be a file part, not a text field.", index))
+        elif not want_file and not isinstance(value, str):
+            errors.append(FieldError(field, "file_not_allowed", f"{field} must be a text field, not a file.", index))
+    return errors
+
+
 def _batch_id_parse(raw: str | None, errors: list[FieldError]) -> uuid.UUID | None:
     if not raw:
         errors.append(FieldError("batch_id", "required", "batch_id (a UUID) is required."))
@@ -84,6 +104,9 @@ def _timestamp_parse(raw: str, index: int, now: datetime, errors: list[FieldErro
         when = datetime.fromisoformat(raw.strip())
     except (ValueError, AttributeError):
         errors.append(FieldError("captured_at", "invalid_timestamp", f"{raw[:64]!r} is not ISO-8601.", index))
+        return None
+    if not date_in_bounds(when):  # before comparing: a UTC conversion overflows at the calendar's edges
+        errors.append(FieldError("captured_at", OUT_OF_RANGE_CODE, f"{raw[:64]!r}: {OUT_OF_RANGE_MESSAGE}", index))
         return None
     if when.tzinfo is None or when.utcoffset() is None:
         errors.append(FieldError(

@@ -70,7 +70,7 @@ class FrameBatchCreateView(APIView):
             raise UnsupportedMediaType(request.content_type or "(none)", detail="Send multipart/form-data.")
         upload = frame_batch_upload_validate(
             batch_id=request.data.get("batch_id"),
-            frames=request.FILES.getlist("frames"),
+            frames=request.data.getlist("frames"),  # files and any text field of that name
             captured_at=request.data.getlist("captured_at"),
         )
         batch, created = batch_ingest(device=request.auth, upload=upload)

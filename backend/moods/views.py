@@ -8,10 +8,12 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
 from backend.core.serializers import ErrorSerializer
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import Patient
@@ -60,16 +62,22 @@ class RangeSerializer(serializers.Serializer):
         self.tz = ZoneInfo(patient.timezone)
 
     def _moment(self, raw: str, *, end: bool) -> datetime:
-        try:
-            if len(raw) == 10:  # a date: local midnight; an end date includes that whole day
-                day = datetime.fromisoformat(raw).date() + timedelta(days=1 if end else 0)
-                return datetime.combine(day, time.min, tzinfo=self.tz)
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise serializers.ValidationError(f"{raw[:40]!r} is not a date or ISO-8601 datetime.", code="invalid")
+        moment = self._parse(raw, end=end)
         if moment.tzinfo is None:
             raise serializers.ValidationError("A datetime needs a UTC offset.", code="timestamp_without_offset")
         return moment
+
+    def _parse(self, raw: str, *, end: bool) -> datetime:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise serializers.ValidationError(f"{raw[:40]!r} is not a date or ISO-8601 datetime.", code="invalid")
+        if not date_in_bounds(value):  # before the arithmetic below, which overflows at the edges
+            raise serializers.ValidationError(OUT_OF_RANGE_MESSAGE, code=OUT_OF_RANGE_CODE)
+        if len(raw) == 10:  # a date: local midnight; an end date includes that whole day
+            day = value.date() + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time.min, tzinfo=self.tz)
+        return value
 
     def validate_from(self, raw):
         return self._moment(raw, end=False)
@@ -125,6 +133,21 @@ class MoodRecordPagination(CursorPagination):
     page_size = 200
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request):
+        """DRF's decoding, plus a check of the position the cursor carries: a forged cursor whose
+        position is not a timestamp inside the calendar window is refused (404 invalid cursor,
+        as DRF answers for any other bad cursor) before it reaches a query."""
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            position = datetime.fromisoformat(cursor.position)
+        except ValueError:
+            position = None
+        if position is None or position.tzinfo is None or not date_in_bounds(position):
+            raise NotFound(self.invalid_cursor_message, code="invalid_cursor")
+        return cursor
 
 
 class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):

@@ -16,6 +16,7 @@ from backend.moods.selectors import mood_record_list
 from .. import fhir
 from ..access import patient_for_request
 from ..forms import RangeForm, period_resolve
+from .errors import InvalidQuery
 from ..moods import MOOD_ORDER
 from backend.rollups.selectors import mood_buckets
 
@@ -30,9 +31,13 @@ class _Echo:
 
 
 def _context(request, patient_id):
+    """The patient and the period asked for; InvalidQuery (a 400 page) before anything is read or
+    audited when the range is not valid."""
     patient = patient_for_request(request, patient_id)
     form = RangeForm(request.GET or None)
-    period = period_resolve(data=form.cleaned_data if form.is_valid() else {}, patient=patient, now=timezone.now())
+    if request.GET and not form.is_valid():
+        raise InvalidQuery(form)
+    period = period_resolve(data=form.cleaned_data if form.is_bound else {}, patient=patient, now=timezone.now())
     return patient, period
 
 

@@ -17,6 +17,7 @@ from backend.patients.selectors import patient_list_visible_to
 from .. import charts
 from ..access import patient_for_request
 from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
+from .errors import InvalidQuery
 from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
 from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
@@ -74,8 +75,9 @@ def patient_detail(request, patient_id):
     patient = patient_for_request(request, patient_id)
     now = timezone.now()
     form = RangeForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    period = period_resolve(data=data, patient=patient, now=now)
+    if request.GET and not form.is_valid():
+        raise InvalidQuery(form)
+    period = period_resolve(data=form.cleaned_data if form.is_bound else {}, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
     coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end, refresh=False)  # mood_buckets refreshed
     timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
