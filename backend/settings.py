@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served as our own static files
     "axes",  # failed-login lockout per account, with its own log of attempts (django-axes)
     "backend.core",
     "backend.patients",
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.core.middleware.SecurityHeadersMiddleware",  # CSP and no-store on every dynamic answer
     "backend.core.middleware.DatabaseUnavailableMiddleware",  # a database outage is a 503, not a 500
     "backend.core.middleware.BadRequestMiddleware",  # a page's invalid query is a 400 page, DEBUG or not
     "backend.core.middleware.LoginThrottleMiddleware",  # login attempts per client address
@@ -248,6 +250,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from the sidecar package's static files, not a CDN (offline clinics, CSP 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.core.schema.add_platform_error_responses",

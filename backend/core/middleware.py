@@ -130,6 +130,32 @@ class BadRequestMiddleware:
         return bad_request(request, exception)
 
 
+# Scripts only from our own static files (Plotly, the charts, Swagger UI's split view); inline
+# styles are allowed because Plotly injects its stylesheet and the list draws its mood bars with
+# style widths.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:", "font-src 'self'", "connect-src 'self'", "object-src 'none'",
+    "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+])
+
+
+class SecurityHeadersMiddleware:
+    """A Content-Security-Policy on every page, and Cache-Control: no-store on every dynamic answer
+    (pages, exports and API answers carry patient data; shared and browser caches must not keep
+    them). Static files are answered by WhiteNoise before this middleware and keep their caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
 class DatabaseUnavailableMiddleware:
     """A database outage is temporary: answer 503 with Retry-After (JSON), never a 500 with a trace.
 

@@ -26,7 +26,9 @@ class Device(models.Model):
         ordering = ["-enrolled_at"]
 
     def __str__(self) -> str:
-        return f"{self.label or 'device'} ({self.token_lookup_id})"
+        # Never token material (not even the lookup id, which is half of the bearer token): the
+        # admin, logs and audit details show this string.
+        return f"{self.label or 'device'} ({str(self.id)[:8]})"
 
     @property
     def is_revoked(self) -> bool:

@@ -17,7 +17,6 @@ from backend.patients.selectors import patient_list_visible_to
 from .. import charts
 from ..access import patient_for_request
 from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
-from .errors import InvalidQuery
 from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
 from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
@@ -75,9 +74,9 @@ def patient_detail(request, patient_id):
     patient = patient_for_request(request, patient_id)
     now = timezone.now()
     form = RangeForm(request.GET or None)
-    if request.GET and not form.is_valid():
-        raise InvalidQuery(form)
-    period = period_resolve(data=form.cleaned_data if form.is_bound else {}, patient=patient, now=now)
+    # An invalid range: the page of the default period, with the form's message, answered 400.
+    invalid = form.is_bound and not form.is_valid()
+    period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
     coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end, refresh=False)  # mood_buckets refreshed
     timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
@@ -102,4 +101,4 @@ def patient_detail(request, patient_id):
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
         "export_query": period.query(), "mood_colors": MOOD_COLORS,
-    })
+    }, status=400 if invalid else 200)

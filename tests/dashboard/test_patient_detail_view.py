@@ -106,10 +106,11 @@ def test_hour_buckets_over_a_long_range_fall_back_to_days_with_a_note(clinician_
     assert "Hourly buckets are limited" in response.content.decode()
 
 
-def test_a_reversed_custom_range_is_refused_with_a_message(clinician_web, patient):
+def test_a_reversed_custom_range_is_refused_with_a_message_on_the_default_page(clinician_web, patient):
     response = clinician_web.get(url(patient), {"range": "custom", "start": "2026-03-05", "end": "2026-03-01"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "must not be after" in response.content.decode()
+    assert response.context["period"].preset == "7d"
 
 
 def test_plotly_is_served_locally_never_from_a_cdn(clinician_web, patient, week_of_records):
