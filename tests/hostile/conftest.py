@@ -11,3 +11,11 @@ from tests.backend.conftest import (  # noqa: F401 (fixtures)
     unknown_device_client,
 )
 from tests.dashboard.conftest import clinician_web, other_clinician_web  # noqa: F401 (fixtures)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from .fuzzing import RequestCounter
+
+    if RequestCounter.requests:
+        terminalreporter.write_line(
+            f"fuzz layer: {RequestCounter.requests} requests, {RequestCounter.seconds:.1f} s in the server")
