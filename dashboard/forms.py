@@ -105,10 +105,9 @@ class PatientCreateForm(forms.Form):
             del self.fields["clinicians"]
 
     def clean_reference(self):
-        reference = self.cleaned_data["reference"].strip()
-        if Patient.objects.filter(reference=reference).exists():
-            raise forms.ValidationError("A patient with this reference already exists.", code="duplicate")
-        return reference
+        # Uniqueness is the database's to decide (patient_create): checking here would answer
+        # "already exists" for a patient of another team, and race with a concurrent create.
+        return self.cleaned_data["reference"].strip()
 
 
 class AcknowledgeForm(forms.Form):

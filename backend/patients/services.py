@@ -2,10 +2,17 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.core.errors import ApplicationError
+
 from .models import Patient
+
+
+# Says nothing about whose patient holds the reference: another team's patients stay invisible.
+REFERENCE_UNAVAILABLE = ("This reference cannot be used for a new patient. References are unique in the hospital; "
+                         "if this patient should be in your list, ask an administrator to add you to the care team.")
 
 
 @transaction.atomic
@@ -17,9 +24,15 @@ def patient_create(
     timezone_name: str = "UTC",
     consent_recorded_by: AbstractBaseUser | None = None,
 ) -> Patient:
+    """Raises ApplicationError `reference_unavailable` (409) when the reference is taken, also when
+    another request took it a moment ago (the unique constraint decides, not a check before it)."""
     patient = Patient(reference=reference, display_name=display_name, timezone=timezone_name)
-    patient.full_clean()
-    patient.save()
+    patient.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives the refusal
+            patient.save()
+    except IntegrityError:
+        raise ApplicationError(REFERENCE_UNAVAILABLE, code="reference_unavailable", status_code=409) from None
     patient.clinicians.set(list(clinicians))
     if consent_recorded_by is not None:
         patient_consent_record(patient=patient, recorded_by=consent_recorded_by)

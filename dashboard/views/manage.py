@@ -37,11 +37,15 @@ def patient_create(request):
     form = PatientCreateForm(request.POST or None, can_assign=request.user.is_superuser)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        patient = patient_register(
-            user=request.user, reference=data["reference"], display_name=data["display_name"],
-            timezone_name=data["timezone"], consent=data["consent"], clinicians=data.get("clinicians") or [],
-            request=request,
-        )
+        try:
+            patient = patient_register(
+                user=request.user, reference=data["reference"], display_name=data["display_name"],
+                timezone_name=data["timezone"], consent=data["consent"], clinicians=data.get("clinicians") or [],
+                request=request,
+            )
+        except ApplicationError as error:
+            form.add_error("reference", error.detail)
+            return render(request, "dashboard/patient_create.html", {"form": form}, status=error.status_code)
         messages.success(request, f"Patient {patient.reference} created.")
         return redirect("dashboard:patient-manage", patient_id=patient.pk)
     return render(request, "dashboard/patient_create.html", {"form": form})

@@ -33,11 +33,36 @@ def test_a_patient_created_without_consent_has_none(clinician_web):
     assert actions() == [AuditAction.PATIENT_CREATE]
 
 
-def test_a_bad_time_zone_or_duplicate_reference_is_explained(clinician_web, patient):
-    response = clinician_web.post("/patients/new/", {"reference": "P-ALPHA", "timezone": "Mars/Olympus"})
-    html = response.content.decode()
+def test_a_bad_time_zone_is_explained(clinician_web, patient):
+    response = clinician_web.post("/patients/new/", {"reference": "P-NEW", "timezone": "Mars/Olympus"})
     assert response.status_code == 200
-    assert "already exists" in html and "is not an IANA time zone" in html
+    assert "is not an IANA time zone" in response.content.decode()
+
+
+def test_a_taken_reference_is_refused_alike_for_my_patient_and_another_teams(clinician_web, patient, other_patient):
+    mine = clinician_web.post("/patients/new/", {"reference": patient.reference, "timezone": "UTC"})
+    theirs = clinician_web.post("/patients/new/", {"reference": other_patient.reference, "timezone": "UTC"})
+    from django.utils.html import escape
+
+    from backend.patients.services import REFERENCE_UNAVAILABLE
+
+    assert mine.status_code == theirs.status_code == 409
+    for response in (mine, theirs):
+        html = response.content.decode()
+        assert escape(REFERENCE_UNAVAILABLE) in html and "already exists" not in html
+        assert response.context["form"].errors == {"reference": [REFERENCE_UNAVAILABLE]}
+    assert Patient.objects.filter(reference=other_patient.reference).count() == 1
+
+
+def test_a_create_that_loses_the_race_for_a_reference_is_refused_not_a_server_error(clinician):
+    from backend.core.errors import ApplicationError
+    from backend.patients.services import patient_create
+
+    patient_create(reference="P-RACE", clinicians=[clinician])
+    with pytest.raises(ApplicationError) as refused:  # no check before the insert: the constraint decides
+        patient_create(reference="P-RACE", clinicians=[clinician])
+    assert refused.value.code == "reference_unavailable" and refused.value.status_code == 409
+    assert Patient.objects.filter(reference="P-RACE").count() == 1
 
 
 def test_an_admin_may_assign_other_clinicians(admin_web, clinician):

@@ -17,7 +17,7 @@ from tests.backend.factories import DeviceFactory
 
 pytestmark = [pytest.mark.slow]
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = "all"
 PASSWORD = "correct horse battery staple"  # tests.backend.factories.UserFactory
 
 

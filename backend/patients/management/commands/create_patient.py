@@ -1,6 +1,7 @@
 """python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent]"""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from backend.core.errors import ApplicationError
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.patients.services import patient_create
@@ -32,6 +33,8 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+        except ApplicationError as error:
+            raise CommandError(error.detail)
         if not consent:
             self.stderr.write("No consent recorded: uploads are refused until it is (--consent, or the admin).")
         self.stdout.write(str(patient.pk))
