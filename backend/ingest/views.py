@@ -37,9 +37,10 @@ class FrameBatchUploadSerializer(serializers.Serializer):
     """Documentation only: the multipart body is validated by frame_batch_upload_validate."""
 
     batch_id = serializers.UUIDField()
-    frames = serializers.ListField(child=serializers.FileField(), help_text="Repeated; JPEG or PNG.")
+    frames = serializers.ListField(child=serializers.FileField(), min_length=1, help_text="Repeated; JPEG or PNG.")
     captured_at = serializers.ListField(
-        child=serializers.DateTimeField(), help_text="Repeated; ISO-8601 with offset, one per frame, same order."
+        child=serializers.DateTimeField(), min_length=1,
+        help_text="Repeated; ISO-8601 with offset, one per frame, same order.",
     )
 
 

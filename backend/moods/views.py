@@ -61,6 +61,13 @@ class RangeSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.tz = ZoneInfo(patient.timezone)
 
+    def to_internal_value(self, data):
+        # A parameter sent empty (`?bucket=`) is an error, not a request for the default.
+        empty = {name: ["must not be empty."] for name in self.fields if name in data and data.get(name) == ""}
+        if empty:
+            raise serializers.ValidationError(empty, code="blank")
+        return super().to_internal_value(data)
+
     def _moment(self, raw: str, *, end: bool) -> datetime:
         moment = self._parse(raw, end=end)
         if moment.tzinfo is None:
@@ -133,6 +140,17 @@ class MoodRecordPagination(CursorPagination):
     page_size = 200
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request):
+        """DRF ignores a page_size that is not a number; we refuse it (400), as any bad parameter."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= self.max_page_size):
+            raise serializers.ValidationError(
+                {self.page_size_query_param: [f"must be a whole number from 1 to {self.max_page_size}."]},
+                code="invalid")
+        return int(raw)
 
     def decode_cursor(self, request):
         """DRF's decoding, plus a check of the position the cursor carries: a forged cursor whose

@@ -106,3 +106,17 @@ def test_a_method_that_is_not_allowed_under_the_api_answers_405_in_json(clinicia
     body = assert_json_error(api.delete(f"/api/v1/patients/{patient.pk}/moods/"), 405)
     assert body["code"] == "method_not_allowed"
     body = assert_json_error(api.put("/api/v1/devices/enroll/", {}), 405)
+
+
+@pytest.mark.parametrize("value", ["", "0", "-1", "1001", "abc", "null", "²", "9" * 30, "1.5"])
+def test_a_page_size_that_is_not_a_number_from_1_to_1000_is_refused(clinician, patient, value):
+    api = clinician_client(clinician)
+    body = assert_json_error(api.get(f"/api/v1/patients/{patient.pk}/moods/", {"page_size": value}))
+    assert "page_size" in json.dumps(body)
+
+
+@pytest.mark.parametrize("param", ["from", "to", "bucket"])
+def test_an_empty_parameter_is_refused_not_taken_for_the_default(clinician, patient, param):
+    api = clinician_client(clinician)
+    body = assert_json_error(api.get(f"/api/v1/patients/{patient.pk}/mood-summary/", {param: ""}))
+    assert param in json.dumps(body)

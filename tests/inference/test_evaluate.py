@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-REPORT_KEYS = {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion"}
+REPORT_KEYS = {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion", "ece"}
 
 
 @pytest.fixture(scope="module")

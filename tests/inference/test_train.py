@@ -50,7 +50,8 @@ def test_the_tiny_model_is_evaluated_through_the_command_line(tiny_run, cli):
                  "--model", str(tiny_run["out"] / "model.tflite"), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion"}
+    assert set(report) == {"n", "accuracy", "weighted_f1", "macro_f1", "per_class", "confusion", "ece"}
+    assert 0 <= report["ece"] <= 1
     assert report["n"] == tiny_run["n_val"]
     assert sum(map(sum, report["confusion"])) == tiny_run["n_val"]
 
