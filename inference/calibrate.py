@@ -238,7 +238,7 @@ def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: 
     network.save(out / f"{MODEL_FILENAME}.keras")  # calibrated; emotion heads sum into moods when served
     representative = _training_sample(Path(data_dir), cfg) if int8 else None
     tflite = export_tflite(serving, out / f"{MODEL_FILENAME}.tflite", representative=representative)
-    card = _card(run, cfg, best, trials, calibration, val, val_source, serving, tflite, int8)
+    card = _card(run, Path(data_dir), cfg, best, trials, calibration, val, val_source, serving, tflite, int8)
     (out / "model_card.json").write_text(json.dumps(card, indent=2))
     return card
 
@@ -251,6 +251,13 @@ def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:
     return train.images[pick]
 
 
+def _training_data(data_dir: Path, cfg: TrainConfig) -> dict:
+    from .train import training_targets
+
+    train, _, note = training_targets(load_dataset(data_dir / "train", size=cfg.input_size), cfg, data_dir)
+    return {"train": train.counts(), "targets": note}
+
+
 def _served_report(tflite: Path, val) -> dict:
     """Validation figures of the written .tflite file through the serving path (MoodEstimator)."""
     from .estimator import MoodEstimator
@@ -261,11 +268,13 @@ def _served_report(tflite: Path, val) -> dict:
     return report
 
 
-def _card(run: Path, cfg: TrainConfig, best: dict, trials: list[dict], calibration: dict, val,
+def _card(run: Path, data_dir: Path, cfg: TrainConfig, best: dict, trials: list[dict], calibration: dict, val,
           val_source: str, serving, tflite: Path, int8: bool) -> dict:
     rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     head = "7 FER2013 emotions summed into 4 moods" if cfg.head == "emotions" else "4 moods"
     trained = json.loads((run / "model_card.json").read_text()) if (run / "model_card.json").is_file() else {}
+    if "data" not in trained:  # a run stopped before train() wrote its card: describe its data again
+        trained["data"] = _training_data(data_dir, cfg)
     return {
         "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-e{len(rows)}"
                    f"{'-emo7' if cfg.head == 'emotions' else ''}{'-int8' if int8 else ''}",
