@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
+from backend.core.bounds import EARLIEST_DATE, OUT_OF_RANGE_MESSAGE, date_in_bounds
 from backend.core.errors import FieldError, InputInvalid
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
@@ -106,7 +106,8 @@ def _timestamp_parse(raw: str, index: int, now: datetime, errors: list[FieldErro
         errors.append(FieldError("captured_at", "invalid_timestamp", f"{raw[:64]!r} is not ISO-8601.", index))
         return None
     if not date_in_bounds(when):  # before comparing: a UTC conversion overflows at the calendar's edges
-        errors.append(FieldError("captured_at", OUT_OF_RANGE_CODE, f"{raw[:64]!r}: {OUT_OF_RANGE_MESSAGE}", index))
+        code = "timestamp_too_old" if when.date() < EARLIEST_DATE else "timestamp_in_future"
+        errors.append(FieldError("captured_at", code, f"{raw[:64]!r}: {OUT_OF_RANGE_MESSAGE}", index))
         return None
     if when.tzinfo is None or when.utcoffset() is None:
         errors.append(FieldError(

@@ -136,6 +136,6 @@ def test_an_int8_export_is_smaller_loads_and_mostly_agrees_with_the_float_model(
     val = load_dataset(tiny_emotion_run["data"] / "test", size=48, split="public")
     quantised = MoodEstimator.load(int8_file).classify(val.images[..., 0])
     full = MoodEstimator.load(float_file).classify(val.images[..., 0])
-    np.testing.assert_allclose(quantised.sum(1), 1, atol=1e-3)
+    np.testing.assert_allclose(quantised.sum(1), 1, atol=0.02)  # int8 outputs: steps of ~1/256
     assert np.abs(quantised - full).max() < 0.25
     assert (quantised.argmax(1) == full.argmax(1)).mean() >= 0.8
