@@ -18,6 +18,9 @@ def assert_well_formed(response, path):
         assert response["Location"], path
         return
     kind = response["Content-Type"]
+    if response.status_code == 429:  # the login throttle answers scripts and people alike, in JSON
+        assert kind.startswith("application/json") and response.json()["code"] == "throttled", path
+        return
     assert kind.startswith(PAGE_TYPES), (path, kind)
     body = b"".join(response.streaming_content) if response.streaming else response.content
     if kind.startswith("text/html"):
@@ -79,3 +82,13 @@ def test_any_path_segment_in_place_of_a_patient_id(clinician_web, segment):
     for suffix in ("/", "/manage/", "/export/records.csv"):
         path = f"/patients/{quote(segment, safe='')}{suffix}"
         assert_well_formed(RequestCounter.send(clinician_web.get, path), path)
+
+
+@FUZZ
+@given(data=form("username", "password", "next"), params=query("next"))
+def test_the_login_form_takes_any_fields(client, db, data, params):
+    from urllib.parse import urlencode
+
+    path = "/login/" + ("?" + urlencode(params, doseq=True) if params else "")
+    assert_well_formed(RequestCounter.send(client.post, path, data), path)
+    assert_well_formed(RequestCounter.send(client.get, path), path)
