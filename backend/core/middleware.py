@@ -102,12 +102,11 @@ class ApiJsonErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if (request.path.startswith("/api/") and 400 <= response.status_code < 600
-                and response.status_code in ERROR_STATUSES
-                and not response.get("Content-Type", "").startswith("application/json")):
-            from .views import error_answer
+        from .views import error_answer, is_api
 
+        response = self.get_response(request)
+        if (is_api(request) and response.status_code in ERROR_STATUSES
+                and not response.get("Content-Type", "").startswith("application/json")):
             return error_answer(request, response.status_code)
         return response
 

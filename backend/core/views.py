@@ -4,7 +4,7 @@ Each is total: if rendering the page itself fails, a plain answer with the same 
 """
 import logging
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -25,15 +25,16 @@ def error_answer(request, status: int, *, detail: str | None = None, messages=()
     code, title, default_detail = ERRORS[status]
     detail = detail or default_detail
     if is_api(request):
-        response = JsonResponse({"code": code, "detail": detail}, status=status)
-    else:
-        try:
-            body = render_to_string("dashboard/error.html", {
-                "title": title, "detail": detail, "messages_list": list(messages)}, request=request)
-        except Exception:  # the error page must never turn into a 500 of its own
-            logger.exception("error page for %s could not be rendered", status)
-            body = f"<!doctype html><title>{title}</title><h1>{title}</h1>"
-        response = HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
+        from .middleware import error_response  # the API's one JSON error shape
+
+        return error_response(code, detail, status)
+    try:
+        body = render_to_string("dashboard/error.html", {
+            "title": title, "detail": detail, "messages_list": list(messages)}, request=request)
+    except Exception:  # the error page must never turn into a 500 of its own
+        logger.exception("error page for %s could not be rendered", status)
+        body = f"<!doctype html><title>{title}</title><h1>{title}</h1>"
+    response = HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
 

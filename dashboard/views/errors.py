@@ -1,4 +1,4 @@
-"""Bad query strings on dashboard pages: a 400 page that says what was wrong (handler400 renders it)."""
+"""Bad query strings on dashboard pages: a 400 page that says what was wrong (BadRequestMiddleware renders it)."""
 from django.core.exceptions import BadRequest
 
 
