@@ -1,14 +1,14 @@
 """Routes of API version 1."""
 from django.urls import path
 
-from backend.devices.views import DeviceEnrollView
-from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView
-from backend.moods.views import (
+from backend.clinician_api.views import (
     EnrollmentCodeCreateView,
     PatientListView,
     PatientMoodListView,
     PatientMoodSummaryView,
 )
+from backend.devices.views import DeviceEnrollView
+from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView
 
 urlpatterns = [
     # device API

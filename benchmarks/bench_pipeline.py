@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.stack import free_port  # noqa: E402
+
 PY = sys.executable
 
 

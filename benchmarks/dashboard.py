@@ -17,7 +17,8 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -179,8 +180,8 @@ def main() -> int:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.test import Client
     from django.db import connection
+    from django.test import Client
 
     from backend.moods.models import MoodRecord
     from backend.patients.models import Patient

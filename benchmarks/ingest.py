@@ -30,7 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.stack import (  # noqa: E402
-    Load, Paused, Stack, StackOptions, exit_cleanly_on_sigterm, frame_pool, machine_note, summary, verify,
+    Load,
+    Paused,
+    Stack,
+    StackOptions,
+    exit_cleanly_on_sigterm,
+    frame_pool,
+    machine_note,
+    summary,
+    verify,
     wait_processed,
 )
 

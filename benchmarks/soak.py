@@ -37,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import cpu_per_frame, stack_arguments, stack_options  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
-    Load, Stack, exit_cleanly_on_sigterm, frame_pool, machine_note, summary, verify, wait_processed,
+    Load,
+    Stack,
+    exit_cleanly_on_sigterm,
+    frame_pool,
+    machine_note,
+    summary,
+    verify,
+    wait_processed,
 )
 
 HTTP_5XX = re.compile(r'" 5\d\d ')

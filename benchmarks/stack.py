@@ -334,8 +334,8 @@ class Stack:
             "user = get_user_model().objects.create_user('bench-clinician')\n"
             "codes = []\n"
             f"for i in range({patients}):\n"
-            "    p = patient_create(reference=f'BENCH-{i:04d}', clinicians=[user], consent_recorded_by=user)\n"
-            "    codes.append(enrollment_code_issue(patient=p, issued_by=user)[1])\n"
+            "    p = patient_create(actor=user, reference=f'BENCH-{i:04d}', clinicians=[user], consent=True)\n"
+            "    codes.append(enrollment_code_issue(patient=p, actor=user)[1])\n"
             "print('CODES ' + json.dumps(codes))\n"
         )
         out = self.manage("shell", "-c", script)

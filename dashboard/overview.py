@@ -5,13 +5,13 @@ Every figure is computed by the database (a few grouped queries for the whole li
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
-from backend.alerts.models import Alert
+from backend.alerts.selectors import alert_counts_unresolved
 from backend.patients.models import Patient
+from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
 
 from .moods import MOOD_ORDER
-from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
 
 # Each key returns a sortable value, or None for "no data": such rows go last in either direction.
 SORT_KEYS = {
@@ -72,12 +72,7 @@ def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFA
     ids = [p.pk for p in patients]
     moods = mood_overview(patients=patients, now=now)
     batches = upload_overview(patients=patients, now=now)
-    alerts = {
-        row["patient_id"]: row
-        for row in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True)
-        .values("patient_id")
-        .annotate(open=Count("id", filter=Q(acknowledged_at__isnull=True)), acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
-    }
+    alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids)}
     rows = []
     for p in patients:
         b = batches.get(p.pk, {})

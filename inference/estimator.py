@@ -110,7 +110,6 @@ def _check_array(frame: np.ndarray, max_pixels: int) -> np.ndarray:
 
 
 def _decode_bytes(data: bytes, max_pixels: int) -> tuple[np.ndarray, int]:
-    import cv2
     from PIL import Image, UnidentifiedImageError
 
     if not data:

@@ -1,7 +1,37 @@
-"""Helpers for the suites that run real processes on loopback (backend, deploy, reliability)."""
+"""Helpers shared by the suites: the personas' password, a CSRF form login over HTTP, polling,
+loopback ports and proxies, and hostile image headers."""
+import re
 import socket
+import struct
 import threading
 import time
+import zlib
+
+import requests
+
+# Every UserFactory user's password (tests.backend.factories).
+PASSWORD = "correct horse battery staple"
+
+
+def csrf_login(base: str, username: str, password: str = PASSWORD) -> tuple[requests.Session, requests.Response]:
+    """Log in through the dashboard's form as a browser would (CSRF token from the page, Referer set).
+    Returns the session and the answer to the POST (302 on success), redirects not followed."""
+    session = requests.Session()
+    form = session.get(f"{base}/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    response = session.post(f"{base}/login/", data={"username": username, "password": password,
+                                                    "csrfmiddlewaretoken": token},
+                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+    return session, response
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
 
 
 def free_port() -> int:
@@ -11,7 +41,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
+def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
     """Poll `predicate` until it returns something truthy (returned), or fail the test after `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from backend.audit.doors import AuditedReadAdminMixin, admin_context
+
 from .models import Alert, AlertThresholds
 from .services import alert_thresholds_set
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     """Alerts are raised by the rule check and acknowledged by clinicians on the dashboard (audited there)."""
 
     list_display = ["patient", "kind", "raised_at", "negative_share", "records", "last_data_at", "resolved_at", "acknowledged_at", "acknowledged_by"]
@@ -21,6 +23,9 @@ class AlertAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # alerts go only with the patient's data, deleted on request from the dashboard
+
 
 @admin.register(AlertThresholds)
 class AlertThresholdsAdmin(admin.ModelAdmin):
@@ -30,7 +35,11 @@ class AlertThresholdsAdmin(admin.ModelAdmin):
     autocomplete_fields = ["patient"]
     readonly_fields = ["updated_at", "updated_by"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # clear the fields instead: the defaults then apply, and the change is audited
+
     def save_model(self, request, obj, form, change):
         # Through the service, so the change is audited like one made on the dashboard.
         values = {name: form.cleaned_data.get(name) for name in ["window_days", "negative_share", "min_records", "no_data_days"]}
-        obj.pk = alert_thresholds_set(patient=obj.patient, user=request.user, values=values, request=request).pk
+        obj.pk = alert_thresholds_set(patient=obj.patient, actor=request.user, values=values,
+                                      context=admin_context(request)).pk

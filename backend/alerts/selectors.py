@@ -2,7 +2,7 @@
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from backend.patients.models import Patient
 
@@ -30,10 +30,15 @@ def alert_thresholds_default() -> Thresholds:
     )
 
 
+def alert_thresholds_override(*, patient: Patient) -> AlertThresholds | None:
+    """The patient's own thresholds row, if any (a None field in it means the default)."""
+    return AlertThresholds.objects.filter(patient=patient).first()
+
+
 def alert_thresholds_for(*, patient: Patient) -> Thresholds:
     """The patient's overrides where set, the settings defaults elsewhere."""
     default = alert_thresholds_default()
-    override = AlertThresholds.objects.filter(patient=patient).first()
+    override = alert_thresholds_override(patient=patient)
     if override is None:
         return default
     return Thresholds(**{
@@ -46,9 +51,15 @@ def alert_list_for_patient(*, patient: Patient) -> QuerySet[Alert]:
     return Alert.objects.filter(patient=patient).select_related("acknowledged_by")
 
 
-def alert_list_open(*, patient: Patient) -> QuerySet[Alert]:
-    return alert_list_for_patient(patient=patient).filter(resolved_at__isnull=True)
-
-
 def alert_get_for_patient(*, patient: Patient, alert_id: int) -> Alert:
     return alert_list_for_patient(patient=patient).get(pk=alert_id)
+
+
+def alert_counts_unresolved(*, patient_ids: list) -> QuerySet:
+    """Per patient: `open` (unresolved, not acknowledged) and `acknowledged` (unresolved) alert counts."""
+    return (
+        Alert.objects.filter(patient_id__in=patient_ids, resolved_at__isnull=True)
+        .values("patient_id")
+        .annotate(open=Count("id", filter=Q(acknowledged_at__isnull=True)),
+                  acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
+    )

@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
-from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.audit.models import AuditAction
-from backend.audit.services import audit_record
+from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
@@ -120,7 +119,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationReport:
 
 
 def alert_acknowledge(
-    *, alert: Alert, user: AbstractBaseUser, note: str, request: HttpRequest | None = None
+    *, alert: Alert, actor: AbstractBaseUser, note: str, context: AuditContext | None = None
 ) -> Alert:
     note = note.strip()
     if not note:
@@ -129,11 +128,11 @@ def alert_acknowledge(
         raise ApplicationError("This alert was already acknowledged.", code="already_acknowledged")
     with transaction.atomic():
         alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = user
+        alert.acknowledged_by = actor
         alert.acknowledgement_note = note
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
         audit_record(
-            action=AuditAction.ALERT_ACKNOWLEDGE, actor=user, patient=alert.patient, request=request,
+            action=AuditAction.ALERT_ACKNOWLEDGE, actor=actor, patient=alert.patient, context=context,
             detail={"alert_id": alert.pk, "kind": alert.kind, "note": note},
         )
     return alert
@@ -141,16 +140,16 @@ def alert_acknowledge(
 
 @transaction.atomic
 def alert_thresholds_set(
-    *, patient: Patient, user: AbstractBaseUser, values: dict, request: HttpRequest | None = None
+    *, patient: Patient, actor: AbstractBaseUser, values: dict, context: AuditContext | None = None
 ) -> AlertThresholds:
     """Store the patient's overrides (None = the settings default) and audit the change."""
     row, _ = AlertThresholds.objects.get_or_create(patient=patient)
     before = {name: getattr(row, name) for name in values}
     for name, value in values.items():
         setattr(row, name, value)
-    row.updated_by = user
+    row.updated_by = actor
     row.full_clean()
     row.save()
-    audit_record(action=AuditAction.ALERT_THRESHOLDS_CHANGE, actor=user, patient=patient, request=request,
+    audit_record(action=AuditAction.ALERT_THRESHOLDS_CHANGE, actor=actor, patient=patient, context=context,
                  detail={"before": before, "after": values})
     return row

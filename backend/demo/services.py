@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from backend.audit.services import COMMAND
 from backend.devices.models import Device
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import Patient
@@ -39,12 +40,13 @@ def demo_patients_ensure(*, clinician: AbstractBaseUser) -> list[Patient]:
     for spec in DEMO_PATIENTS:
         patient = Patient.objects.filter(reference=spec.reference).first()
         if patient is None:
-            patient = patient_create(reference=spec.reference, clinicians=[clinician], display_name=spec.display_name,
-                                     timezone_name=spec.timezone, consent_recorded_by=clinician)
+            patient = patient_create(actor=clinician, reference=spec.reference, clinicians=[clinician],
+                                     display_name=spec.display_name, timezone_name=spec.timezone, consent=True,
+                                     context=COMMAND)
         else:
             patient.clinicians.add(clinician)
             if not patient.has_consent:
-                patient_consent_record(patient=patient, recorded_by=clinician)
+                patient_consent_record(patient=patient, actor=clinician, context=COMMAND)
         patients.append(patient)
     return patients
 
@@ -68,7 +70,7 @@ def demo_device_prepare(*, patient: Patient, state_dir: Path, server: str, issue
         if still_valid:
             return None
         shutil.rmtree(state_dir)
-    _, code = enrollment_code_issue(patient=patient, issued_by=issued_by)
+    _, code = enrollment_code_issue(patient=patient, actor=issued_by, context=COMMAND)
     return code
 
 

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from backend.audit.doors import admin_context
+
 from .models import Device, EnrollmentCode
 from .services import device_revoke
 
@@ -15,14 +17,18 @@ class DeviceAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "patient", "enrolled_at", "last_seen", "revoked_at"]
     exclude = ["token_digest", "token_lookup_id"]
 
+    actions = ["revoke"]
+
     def has_add_permission(self, request):
         return False  # devices are created by enrolling with a code, which issues the token once
-    actions = ["revoke"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the device, its uploads and the audit trail stay linked
 
     @admin.action(description="Revoke selected devices")
     def revoke(self, request, queryset):
-        for device in queryset:
-            device_revoke(device=device)
+        for device in queryset.select_related("patient"):
+            device_revoke(device=device, actor=request.user, context=admin_context(request))
         self.message_user(request, f"Revoked {queryset.count()} device(s).")
 
 
@@ -38,3 +44,6 @@ class EnrollmentCodeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # codes are issued from the patient page, so the clear code can be shown once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an issued code is part of the record of who could enroll a device

@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from backend.audit.models import AuditAction, AuditChannel
+from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.patients.models import Patient
 
@@ -13,23 +15,36 @@ from . import tokens
 from .models import Device, EnrollmentCode
 
 
+@transaction.atomic
 def enrollment_code_issue(
-    *, patient: Patient, issued_by: AbstractBaseUser | None, ttl: timedelta | None = None
+    *,
+    patient: Patient,
+    actor: AbstractBaseUser | None,
+    ttl: timedelta | None = None,
+    context: AuditContext | None = None,
 ) -> tuple[EnrollmentCode, str]:
-    """Create a one-time code for the patient. Returns the row and the code (shown once, never stored)."""
+    """Create a one-time code for the patient. Returns the row and the code (shown once, never stored).
+    A deactivated patient gets none (`patient_inactive`): their devices could not enroll anyway."""
+    if not patient.is_active:
+        raise ApplicationError("This patient is deactivated; reactivate them first.", code="patient_inactive",
+                               status_code=409)
     ttl = ttl if ttl is not None else settings.MOODWATCH["ENROLLMENT_CODE_TTL"]
+    if ttl <= timedelta(0):
+        raise ApplicationError("An enrollment code must live for a positive time.", code="ttl_invalid")
     code = tokens.enrollment_code_generate()
     row = EnrollmentCode.objects.create(
         patient=patient,
         code_digest=tokens.enrollment_code_digest(code),
-        issued_by=issued_by,
+        issued_by=actor if actor is not None and actor.is_authenticated else None,
         expires_at=timezone.now() + ttl,
     )
+    audit_record(action=AuditAction.ENROLLMENT_CODE_ISSUE, actor=actor, patient=patient, context=context,
+                 detail={"enrollment_code_id": row.pk, "expires_at": row.expires_at.isoformat()})
     return row, code
 
 
 @transaction.atomic
-def device_enroll(*, code: str, label: str = "") -> tuple[Device, str]:
+def device_enroll(*, code: str, label: str = "", context: AuditContext | None = None) -> tuple[Device, str]:
     """Consume an enrollment code and create a device. Returns the device and its bearer token."""
     row = (
         EnrollmentCode.objects.select_for_update()
@@ -56,6 +71,9 @@ def device_enroll(*, code: str, label: str = "") -> tuple[Device, str]:
     row.used_at = timezone.now()
     row.device = device
     row.save(update_fields=["used_at", "device"])
+    audit_record(action=AuditAction.DEVICE_ENROLL, actor=None, patient=row.patient,
+                 context=context or AuditContext(channel=AuditChannel.DEVICE),
+                 detail={"device_id": str(device.pk), "label": label, "enrollment_code_id": row.pk})
     return device, token
 
 
@@ -77,8 +95,12 @@ def device_authenticate(*, token: str) -> Device:
     return device
 
 
-def device_revoke(*, device: Device) -> Device:
-    if device.revoked_at is None:
-        device.revoked_at = timezone.now()
-        device.save(update_fields=["revoked_at"])
+@transaction.atomic
+def device_revoke(*, device: Device, actor: AbstractBaseUser | None, context: AuditContext | None = None) -> Device:
+    """The device can no longer upload. Revoking a revoked device changes nothing and is not audited again."""
+    revoked = Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    device.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit_record(action=AuditAction.DEVICE_REVOKE, actor=actor, patient=device.patient, context=context,
+                     detail={"device_id": str(device.pk), "label": device.label})
     return device

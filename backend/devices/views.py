@@ -5,6 +5,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from backend.audit.models import AuditChannel
+from backend.audit.services import AuditContext
 from backend.core.serializers import ErrorSerializer
 
 from .services import device_enroll
@@ -38,6 +40,7 @@ class DeviceEnrollView(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        device, token = device_enroll(code=data.validated_data["code"], label=data.validated_data["label"])
+        device, token = device_enroll(code=data.validated_data["code"], label=data.validated_data["label"],
+                                      context=AuditContext.from_request(request, channel=AuditChannel.DEVICE))
         body = self.EnrolledDeviceSerializer({"device": device, "token": token}).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -1,12 +1,13 @@
 from django.contrib import admin
 
+from backend.audit.doors import AuditedReadAdminMixin
 from backend.core.admin import ReadOnlyModelAdmin
 
 from .models import FrameBatch
 
 
 @admin.register(FrameBatch)
-class FrameBatchAdmin(ReadOnlyModelAdmin):
+class FrameBatchAdmin(AuditedReadAdminMixin, ReadOnlyModelAdmin):
     """Batches are written by the upload API and the worker; deletion is the audited "delete data
     on request" action of the dashboard."""
 

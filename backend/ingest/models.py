@@ -1,5 +1,4 @@
 """Uploaded frame batches and their frames, until the worker turns them into mood records."""
-import uuid
 
 from django.db import models
 

@@ -1,12 +1,13 @@
 from django.contrib import admin
 
+from backend.audit.doors import AuditedReadAdminMixin
 from backend.core.admin import ReadOnlyModelAdmin
 
 from .models import MoodRecord
 
 
 @admin.register(MoodRecord)
-class MoodRecordAdmin(ReadOnlyModelAdmin):
+class MoodRecordAdmin(AuditedReadAdminMixin, ReadOnlyModelAdmin):
     """Records come only from the model; deletion is the dashboard's audited action."""
 
     list_display = ["patient", "captured_at", "mood", "detection_score", "model_version"]

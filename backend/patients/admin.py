@@ -1,23 +1,52 @@
 from django.contrib import admin, messages
 
+from backend.audit.doors import AuditedReadAdminMixin, admin_context
+from backend.core.errors import ApplicationError
 from backend.devices.services import enrollment_code_issue
 
 from .models import Patient
-from .services import patient_consent_record, patient_consent_withdraw
+from .services import patient_consent_record, patient_consent_withdraw, patient_update
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
+    """Patients are created on the dashboard or with `manage.py create_patient`, and their data is
+    deleted on request from the dashboard: both are audited there. Here an operator changes the care
+    team, name, time zone or status (audited as `patient.update`) and runs the audited actions."""
+
     list_display = ["reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at", "clinician_names", "created_at"]
     list_filter = ["is_active", ("consent_recorded_at", admin.EmptyFieldListFilter), "timezone", "clinicians"]
     search_fields = ["reference", "display_name", "clinicians__username"]
     date_hierarchy = "created_at"
     filter_horizontal = ["clinicians"]
-    readonly_fields = ["id", "consent_recorded_at", "consent_recorded_by", "created_at"]
+    readonly_fields = ["id", "reference", "consent_recorded_at", "consent_recorded_by", "created_at"]
     actions = ["record_consent", "withdraw_consent", "issue_enrollment_code"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("clinicians")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        changed = [name for name in form.changed_data if name != "clinicians"]
+        patient_update(patient=obj, actor=request.user, fields=changed, context=admin_context(request))
+
+    def save_related(self, request, form, formsets, change):
+        before = sorted(u.get_username() for u in form.instance.clinicians.all())
+        super().save_related(request, form, formsets, change)
+        after = sorted(u.get_username() for u in form.instance.clinicians.all())
+        if before != after:
+            patient_update(patient=form.instance, actor=request.user, fields=[], context=admin_context(request),
+                           clinicians={"before": before, "after": after})
 
     @admin.display(boolean=True, description="consent")
     def has_consent(self, patient):
@@ -30,19 +59,23 @@ class PatientAdmin(admin.ModelAdmin):
     @admin.action(description="Record consent to camera monitoring (by me, now)")
     def record_consent(self, request, queryset):
         for patient in queryset:
-            patient_consent_record(patient=patient, recorded_by=request.user)
+            patient_consent_record(patient=patient, actor=request.user, context=admin_context(request))
         self.message_user(request, f"Consent recorded for {queryset.count()} patient(s).")
 
     @admin.action(description="Withdraw consent (uploads refused from now on)")
     def withdraw_consent(self, request, queryset):
         for patient in queryset:
-            patient_consent_withdraw(patient=patient)
+            patient_consent_withdraw(patient=patient, actor=request.user, context=admin_context(request))
         self.message_user(request, f"Consent withdrawn for {queryset.count()} patient(s).")
 
     @admin.action(description="Issue a device enrollment code")
     def issue_enrollment_code(self, request, queryset):
         for patient in queryset:
-            row, code = enrollment_code_issue(patient=patient, issued_by=request.user)
+            try:
+                row, code = enrollment_code_issue(patient=patient, actor=request.user, context=admin_context(request))
+            except ApplicationError as error:
+                self.message_user(request, f"{patient.reference}: {error.detail}", messages.ERROR)
+                continue
             self.message_user(
                 request, f"{patient.reference}: code {code} (expires {row.expires_at:%Y-%m-%d %H:%M} UTC; shown once)",
                 messages.WARNING,

@@ -1,6 +1,6 @@
 """Reads for patients. Clinicians see only the patients assigned to them; superusers see all."""
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Patient
 
@@ -15,3 +15,24 @@ def patient_list_visible_to(*, user: AbstractBaseUser) -> QuerySet[Patient]:
 
 def patient_get_by_reference(*, reference: str) -> Patient:
     return Patient.objects.get(reference=reference)
+
+
+def patient_list_search(*, user: AbstractBaseUser, query: str = "", include_inactive: bool = False) -> QuerySet[Patient]:
+    """The user's visible patients whose reference or display name contains `query`."""
+    patients = patient_list_visible_to(user=user)
+    if not include_inactive:
+        patients = patients.filter(is_active=True)
+    if query:
+        patients = patients.filter(Q(reference__icontains=query) | Q(display_name__icontains=query))
+    return patients
+
+
+def patient_data_counts(*, patient: Patient) -> dict[str, int]:
+    """What deleting the patient's data on request would remove: mood records and uploads."""
+    from backend.ingest.models import FrameBatch
+    from backend.moods.models import MoodRecord
+
+    return {
+        "records": MoodRecord.objects.filter(patient=patient).count(),
+        "batches": FrameBatch.objects.filter(patient=patient).count(),
+    }

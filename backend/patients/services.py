@@ -1,14 +1,20 @@
-"""Writes for patients."""
+"""Writes for patients. Each service records its own audit event."""
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.alerts.models import Alert
+from backend.audit.models import AuditAction
+from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
+from backend.ingest.models import FrameBatch
+from backend.moods.models import MoodRecord
+from backend.rollups.models import MoodSlotCount, UploadSlotCount
 
 from .models import Patient
-
 
 # Says nothing about whose patient holds the reference: another team's patients stay invisible.
 REFERENCE_UNAVAILABLE = ("This reference cannot be used for a new patient. References are unique in the hospital; "
@@ -18,13 +24,17 @@ REFERENCE_UNAVAILABLE = ("This reference cannot be used for a new patient. Refer
 @transaction.atomic
 def patient_create(
     *,
+    actor: AbstractBaseUser | None,
     reference: str,
     clinicians: Iterable[AbstractBaseUser] = (),
     display_name: str = "",
     timezone_name: str = "UTC",
-    consent_recorded_by: AbstractBaseUser | None = None,
+    consent: bool = False,
+    context: AuditContext | None = None,
 ) -> Patient:
-    """Raises ApplicationError `reference_unavailable` (409) when the reference is taken, also when
+    """A patient assigned to `clinicians`, with consent recorded by `actor` when `consent`.
+
+    Raises ApplicationError `reference_unavailable` (409) when the reference is taken, also when
     another request took it a moment ago (the unique constraint decides, not a check before it)."""
     patient = Patient(reference=reference, display_name=display_name, timezone=timezone_name)
     patient.full_clean(validate_unique=False)
@@ -33,23 +43,96 @@ def patient_create(
             patient.save()
     except IntegrityError:
         raise ApplicationError(REFERENCE_UNAVAILABLE, code="reference_unavailable", status_code=409) from None
-    patient.clinicians.set(list(clinicians))
-    if consent_recorded_by is not None:
-        patient_consent_record(patient=patient, recorded_by=consent_recorded_by)
+    team = list({c.pk: c for c in clinicians}.values())
+    patient.clinicians.set(team)
+    audit_record(action=AuditAction.PATIENT_CREATE, actor=actor, patient=patient, context=context,
+                 detail={"timezone": timezone_name, "clinicians": sorted(c.get_username() for c in team)})
+    if consent:
+        patient_consent_record(patient=patient, actor=actor, context=context)
     return patient
 
 
-def patient_consent_record(*, patient: Patient, recorded_by: AbstractBaseUser | None) -> Patient:
+@transaction.atomic
+def patient_consent_record(
+    *, patient: Patient, actor: AbstractBaseUser | None, context: AuditContext | None = None
+) -> Patient:
     """Record that the patient consented to camera-based monitoring (who recorded it, and when)."""
     patient.consent_recorded_at = timezone.now()
-    patient.consent_recorded_by = recorded_by
+    patient.consent_recorded_by = actor if actor is not None and actor.is_authenticated else None
     patient.save(update_fields=["consent_recorded_at", "consent_recorded_by"])
+    audit_record(action=AuditAction.CONSENT_RECORD, actor=actor, patient=patient, context=context)
     return patient
 
 
-def patient_consent_withdraw(*, patient: Patient) -> Patient:
+@transaction.atomic
+def patient_consent_withdraw(
+    *, patient: Patient, actor: AbstractBaseUser | None, context: AuditContext | None = None
+) -> Patient:
     """Consent withdrawn: uploads are refused from now on (existing records are kept)."""
     patient.consent_recorded_at = None
     patient.consent_recorded_by = None
     patient.save(update_fields=["consent_recorded_at", "consent_recorded_by"])
+    audit_record(action=AuditAction.CONSENT_WITHDRAW, actor=actor, patient=patient, context=context)
+    return patient
+
+
+@transaction.atomic
+def patient_active_set(
+    *, patient: Patient, active: bool, actor: AbstractBaseUser | None, context: AuditContext | None = None
+) -> Patient:
+    """A deactivated patient's devices can no longer upload or enroll; records are kept."""
+    patient.is_active = active
+    patient.save(update_fields=["is_active"])
+    action = AuditAction.PATIENT_REACTIVATE if active else AuditAction.PATIENT_DEACTIVATE
+    audit_record(action=action, actor=actor, patient=patient, context=context)
+    return patient
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    records: int
+    batches: int
+    alerts: int
+
+
+@transaction.atomic
+def patient_data_delete(
+    *, patient: Patient, actor: AbstractBaseUser | None, context: AuditContext | None = None
+) -> DeletionReport:
+    """Delete, on the patient's request, every mood record and frame batch (with any frames left) and
+    everything derived from them (rollup counts, alerts). The patient, devices and audit trail remain."""
+    records = MoodRecord.objects.filter(patient=patient).count()
+    batches = FrameBatch.objects.filter(patient=patient).count()
+    MoodRecord.objects.filter(patient=patient).delete()  # one DELETE: nothing references a record
+    FrameBatch.objects.filter(patient=patient).delete()  # cascades to frames and rollup claims
+    MoodSlotCount.objects.filter(patient=patient).delete()
+    UploadSlotCount.objects.filter(patient=patient).delete()
+    alerts, _ = Alert.objects.filter(patient=patient).delete()
+    report = DeletionReport(records=records, batches=batches, alerts=alerts)
+    audit_record(action=AuditAction.DATA_DELETE, actor=actor, patient=patient, context=context,
+                 detail={"records": records, "batches": batches, "alerts": alerts})
+    return report
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    patient: Patient,
+    actor: AbstractBaseUser | None,
+    fields: list[str],
+    clinicians: dict | None = None,
+    context: AuditContext | None = None,
+) -> Patient:
+    """Save the changed `fields` of `patient` (an operator's edit in the admin) and audit them with
+    their new values; `clinicians` ({"before", "after"} usernames) records a care-team change."""
+    patient.full_clean(validate_unique=False)
+    if fields:
+        patient.save(update_fields=fields)
+    elif patient._state.adding:
+        patient.save()
+    detail = {"fields": {name: str(getattr(patient, name)) for name in fields}}
+    if clinicians is not None:
+        detail["clinicians"] = clinicians
+    if fields or clinicians is not None:
+        audit_record(action=AuditAction.PATIENT_UPDATE, actor=actor, patient=patient, context=context, detail=detail)
     return patient

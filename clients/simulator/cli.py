@@ -12,8 +12,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .api import ApiError, DeviceApi, TransientError
-from .frames import (Frame, SourceError, file_time, frames_from_images, frames_from_video, image_files,
-                     now_local, video_duration)
+from .frames import (
+    Frame,
+    SourceError,
+    file_time,
+    frames_from_images,
+    frames_from_video,
+    image_files,
+    now_local,
+    video_duration,
+)
 from .store import DeviceCredentials, StateStore
 from .uploader import Backoff, FatalApiError, Summary, drain, poll, retrying
 

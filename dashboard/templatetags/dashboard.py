@@ -3,8 +3,8 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 from django.utils.http import urlencode
+from django.utils.timesince import timesince
 
 register = template.Library()
 

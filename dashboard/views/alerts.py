@@ -12,7 +12,7 @@ from backend.alerts.selectors import alert_get_for_patient
 from backend.alerts.services import alert_acknowledge
 from backend.core.errors import ApplicationError
 
-from ..access import patient_for_request
+from ..access import audit_context, patient_for_request
 from ..forms import AcknowledgeForm
 
 
@@ -29,7 +29,8 @@ def alert_ack(request, patient_id, alert_id):
         messages.error(request, "Write a note saying what was done before acknowledging the alert.")
     else:
         try:
-            alert_acknowledge(alert=alert, user=request.user, note=form.cleaned_data["note"], request=request)
+            alert_acknowledge(alert=alert, actor=request.user, note=form.cleaned_data["note"],
+                              context=audit_context(request))
             messages.success(request, "Alert acknowledged.")
         except ApplicationError as error:
             messages.error(request, error.detail)

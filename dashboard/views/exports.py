@@ -10,15 +10,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from backend.audit.models import AuditAction
-from backend.audit.services import audit_record
+from backend.audit.services import patient_data_read_record
 from backend.moods.selectors import mood_record_list
+from backend.rollups.selectors import mood_buckets
 
 from .. import fhir
-from ..access import patient_for_request
+from ..access import audit_context, patient_for_request
 from ..forms import RangeForm, period_resolve
-from .errors import InvalidQuery
 from ..moods import MOOD_ORDER
-from backend.rollups.selectors import mood_buckets
+from .errors import InvalidQuery
 
 RECORD_COLUMNS = ["captured_at", "mood", *[f"p_{m}" for m in MOOD_ORDER], "detection_score", "model_version"]
 
@@ -47,9 +47,8 @@ def _filename(patient, period, kind: str, ext: str) -> str:
 
 
 def _audit(request, patient, period, action, **extra):
-    audit_record(action=action, actor=request.user, patient=patient, request=request, detail={
-        "start": period.start.isoformat(), "end": period.end.isoformat(), "bucket": period.bucket, **extra,
-    })
+    patient_data_read_record(action=action, actor=request.user, patient=patient, start=period.start, end=period.end,
+                             bucket=period.bucket, context=audit_context(request), **extra)
 
 
 def _stream_csv(header: list[str], rows, filename: str) -> StreamingHttpResponse:

@@ -6,26 +6,28 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from backend.alerts.selectors import alert_thresholds_default
-from backend.alerts.models import AlertThresholds
+from backend.alerts.selectors import alert_thresholds_default, alert_thresholds_override
 from backend.alerts.services import alert_thresholds_set
+from backend.audit.services import patient_page_view_record
 from backend.core.errors import ApplicationError
-from backend.devices.models import Device
-from backend.ingest.models import FrameBatch
-from backend.moods.models import MoodRecord
-
-from ..access import patient_for_request
-from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm
-from ..services import (
+from backend.devices.selectors import device_list_for_patient
+from backend.devices.services import device_revoke as device_revoke_service
+from backend.devices.services import enrollment_code_issue
+from backend.patients.selectors import patient_data_counts
+from backend.patients.services import (
     patient_active_set,
-    patient_consent_set,
+    patient_consent_record,
+    patient_consent_withdraw,
     patient_data_delete,
-    patient_device_revoke,
-    patient_enrollment_code_issue,
-    patient_register,
 )
+from backend.patients.services import (
+    patient_create as patient_create_service,
+)
+
+from ..access import audit_context, patient_for_request
+from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm
 
 DELETE_SALT = "dashboard.patient-data-delete"
 DELETE_CONFIRMATION_MAX_AGE = 10 * 60
@@ -38,10 +40,11 @@ def patient_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            patient = patient_register(
-                user=request.user, reference=data["reference"], display_name=data["display_name"],
-                timezone_name=data["timezone"], consent=data["consent"], clinicians=data.get("clinicians") or [],
-                request=request,
+            patient = patient_create_service(
+                actor=request.user, reference=data["reference"], display_name=data["display_name"],
+                timezone_name=data["timezone"], consent=data["consent"],
+                clinicians=[request.user, *(data.get("clinicians") or [])],  # the creator is on the team
+                context=audit_context(request),
             )
         except ApplicationError as error:
             form.add_error("reference", error.detail)
@@ -52,13 +55,14 @@ def patient_create(request):
 
 
 @login_required
+@require_GET
 def patient_manage(request, patient_id):
     patient = patient_for_request(request, patient_id)
-    override = AlertThresholds.objects.filter(patient=patient).first()
+    patient_page_view_record(actor=request.user, patient=patient, page="manage", context=audit_context(request))
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
-        "devices": Device.objects.filter(patient=patient).order_by("revoked_at", "-enrolled_at"),
-        "thresholds_form": ThresholdsForm(instance=override),
+        "devices": device_list_for_patient(patient=patient),
+        "thresholds_form": ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
         "threshold_defaults": alert_thresholds_default(),
     })
 
@@ -74,7 +78,7 @@ def _qr_svg(text: str) -> str:
 def enrollment_code_create(request, patient_id):
     patient = patient_for_request(request, patient_id)
     try:
-        row, code = patient_enrollment_code_issue(patient=patient, user=request.user, request=request)
+        row, code = enrollment_code_issue(patient=patient, actor=request.user, context=audit_context(request))
     except ApplicationError as error:
         messages.error(request, error.detail)
         return redirect("dashboard:patient-manage", patient_id=patient.pk)
@@ -89,8 +93,8 @@ def enrollment_code_create(request, patient_id):
 @require_POST
 def device_revoke(request, patient_id, device_id):
     patient = patient_for_request(request, patient_id)
-    device = get_object_or_404(Device, patient=patient, pk=device_id)
-    patient_device_revoke(device=device, user=request.user, request=request)
+    device = get_object_or_404(device_list_for_patient(patient=patient), pk=device_id)
+    device_revoke_service(device=device, actor=request.user, context=audit_context(request))
     messages.success(request, f"Device “{device.label or device.pk}” revoked: it can no longer upload.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
@@ -103,7 +107,8 @@ def consent_set(request, patient_id):
     if given and request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the box to confirm that the patient consented.")
         return redirect("dashboard:patient-manage", patient_id=patient.pk)
-    patient_consent_set(patient=patient, given=given, user=request.user, request=request)
+    set_consent = patient_consent_record if given else patient_consent_withdraw
+    set_consent(patient=patient, actor=request.user, context=audit_context(request))
     messages.success(request, "Consent recorded." if given else "Consent withdrawn: uploads are refused from now on.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
@@ -113,7 +118,7 @@ def consent_set(request, patient_id):
 def active_set(request, patient_id):
     patient = patient_for_request(request, patient_id)
     active = request.POST.get("active") == "1"
-    patient_active_set(patient=patient, active=active, user=request.user, request=request)
+    patient_active_set(patient=patient, active=active, actor=request.user, context=audit_context(request))
     messages.success(request, "Patient reactivated." if active else "Patient deactivated: devices can no longer upload.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
@@ -122,9 +127,10 @@ def active_set(request, patient_id):
 @require_POST
 def thresholds_set(request, patient_id):
     patient = patient_for_request(request, patient_id)
-    form = ThresholdsForm(request.POST, instance=AlertThresholds.objects.filter(patient=patient).first())
+    form = ThresholdsForm(request.POST, instance=alert_thresholds_override(patient=patient))
     if form.is_valid():
-        alert_thresholds_set(patient=patient, user=request.user, values=form.cleaned_data, request=request)
+        alert_thresholds_set(patient=patient, actor=request.user, values=form.cleaned_data,
+                             context=audit_context(request))
         messages.success(request, "Alert thresholds saved; the next evaluation uses them.")
     else:
         messages.error(request, "Thresholds not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
@@ -136,11 +142,10 @@ def thresholds_set(request, patient_id):
 def data_delete(request, patient_id):
     """Two confirmations: (1) the request is acknowledged on this page, (2) the reference is typed on the next."""
     patient = patient_for_request(request, patient_id)
-    counts = {
-        "records": MoodRecord.objects.filter(patient=patient).count(),
-        "batches": FrameBatch.objects.filter(patient=patient).count(),
-    }
+    counts = patient_data_counts(patient=patient)
     if request.method == "GET":
+        patient_page_view_record(actor=request.user, patient=patient, page="delete-data",
+                                 context=audit_context(request))
         return render(request, "dashboard/data_delete.html", {"patient": patient, "counts": counts, "step": 1})
     if request.POST.get("step") == "1":
         if request.POST.get("requested") != "yes":
@@ -163,6 +168,6 @@ def data_delete(request, patient_id):
         return render(request, "dashboard/data_delete.html", {
             "patient": patient, "counts": counts, "step": 2, "token": request.POST.get("token"), "form": form,
         })
-    report = patient_data_delete(patient=patient, user=request.user, request=request)
+    report = patient_data_delete(patient=patient, actor=request.user, context=audit_context(request))
     messages.success(request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)

@@ -3,23 +3,22 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
-from backend.audit.services import audit_record
+from backend.audit.services import patient_data_read_record, patient_list_read_record
 from backend.moods.selectors import mood_timeline
-from backend.patients.selectors import patient_list_visible_to
+from backend.patients.selectors import patient_list_search
+from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
 
 from .. import charts
-from ..access import patient_for_request
+from ..access import audit_context, patient_for_request
 from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
 from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
-from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -33,12 +32,9 @@ def patient_list(request):
     sort = request.GET.get("sort", DEFAULT_SORT)
     sort = sort if sort in SORT_KEYS else DEFAULT_SORT
     descending = request.GET.get("dir") == "desc"
-    patients = patient_list_visible_to(user=request.user)
-    if not include_inactive:
-        patients = patients.filter(is_active=True)
-    if query:
-        patients = patients.filter(Q(reference__icontains=query) | Q(display_name__icontains=query))
+    patients = patient_list_search(user=request.user, query=query, include_inactive=include_inactive)
     rows = patient_rows(patients=patients, now=timezone.now(), sort=sort, descending=descending)
+    patient_list_read_record(actor=request.user, patients=len(rows), query=query, context=audit_context(request))
     # Figures are computed for every patient (sorting needs them); a page shows PAGE_SIZE rows.
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "dashboard/patient_list.html", {
@@ -92,8 +88,9 @@ def patient_detail(request, patient_id):
     if coverage:
         figures["coverage"] = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
     alerts = list(alert_list_for_patient(patient=patient)[:20])
-    audit_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient, request=request,
-                 detail={"range": period.preset, "start": period.start.isoformat(), "end": period.end.isoformat(), "bucket": period.bucket})
+    patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
+                             start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
+                             context=audit_context(request))
     return render(request, "dashboard/patient_detail.html", {
         "patient": patient, "form": form, "period": period, "presets": PRESETS, "buckets": BUCKETS,
         "summary": summary, "bucket_count": _bucket_count(period), "figures": figures, "chart_config": charts.CONFIG,

@@ -1,7 +1,8 @@
 """Personas and helpers for backend tests.
 
 Personas: the patient's clinician, another clinician, an admin (superuser), the patient's device,
-another patient's device, an unknown device and a revoked device.
+another patient's device, an unknown device and a revoked device; the people also as logged-in
+browser sessions (`*_web`) for the dashboard and the admin.
 """
 import io
 import uuid
@@ -9,12 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
 from tests.backend.factories import DeviceFactory, PatientFactory, UserFactory
-from tests.support import wait_for as wait_for_condition
+from tests.support import wait_until as wait_for_condition
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +93,34 @@ def clinician_client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+# --- the same personas in a browser session (dashboard and admin) -----------------------------------
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def clinician_web(clinician) -> Client:
+    return logged_in(clinician)
+
+
+@pytest.fixture
+def other_clinician_web(other_clinician) -> Client:
+    return logged_in(other_clinician)
+
+
+@pytest.fixture
+def admin_web(admin_user) -> Client:
+    return logged_in(admin_user)
+
+
+@pytest.fixture
+def anonymous_web() -> Client:
+    return Client()
 
 
 # --- frames ----------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 """factory_boy factories for the backend's models."""
+from datetime import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone as dj_timezone
@@ -6,6 +8,7 @@ from django.utils import timezone as dj_timezone
 from backend.devices import tokens
 from backend.devices.models import Device
 from backend.patients.models import Patient
+from tests.support import PASSWORD
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -15,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"clinician{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@hospital.example")
-    password = factory.django.Password("correct horse battery staple")
+    password = factory.django.Password(PASSWORD)
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -88,3 +91,15 @@ class MoodRecordFactory(factory.django.DjangoModelFactory):
     box_x, box_y, box_w, box_h = 10, 20, 100, 120
     detection_score = 0.9
     model_version = "test-version"
+
+
+def add_records(patient, when: datetime, mood: str, n: int = 1, *, frame_count: int | None = None, frames_with_face: int | None = None):
+    """n records of one mood at `when`, in one done batch received at the same moment."""
+    batch = FrameBatchFactory(
+        device__patient=patient, patient=patient, frame_count=frame_count or n, frames_with_face=frames_with_face or n,
+        record_count=n,
+    )
+    type(batch).objects.filter(pk=batch.pk).update(received_at=when)
+    for i in range(n):
+        MoodRecordFactory(batch=batch, patient=patient, frame_index=i, captured_at=when, mood=mood)
+    return batch

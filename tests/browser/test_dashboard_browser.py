@@ -16,12 +16,12 @@ from rest_framework.test import APIClient
 from backend.celery import app as celery_app
 from backend.moods.models import MoodRecord
 from tests.backend.factories import PatientFactory, UserFactory
+from tests.support import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-PASSWORD = "correct horse battery staple"
 
 
 def frames_from(sample_images_dir: Path) -> list[bytes]:

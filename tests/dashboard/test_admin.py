@@ -9,8 +9,7 @@ from django.utils import timezone
 from backend.alerts.models import Alert
 from backend.audit.models import AuditEvent
 from backend.devices.models import EnrollmentCode
-from tests.backend.factories import DeviceFactory
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import DeviceFactory, add_records
 
 MODELS = ["patients/patient", "devices/device", "devices/enrollmentcode", "ingest/framebatch", "moods/moodrecord",
           "alerts/alert", "alerts/alertthresholds", "audit/auditevent"]

@@ -9,7 +9,7 @@ from backend.ingest.models import FrameBatch
 from backend.moods.models import MoodRecord
 from backend.rollups.models import MoodSlotCount, UploadSlotCount
 from backend.rollups.services import rollup_refresh
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import add_records
 
 
 def url(patient) -> str:

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from fhir.resources.R4B.bundle import Bundle
 
 from backend.audit.models import AuditAction, AuditEvent
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import add_records
 
 UTC = ZoneInfo("UTC")
 RANGE = {"range": "custom", "start": "2026-03-09", "end": "2026-03-10", "bucket": "day"}

@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.test import Client
 
-PASSWORD = "correct horse battery staple"  # tests.backend.factories.UserFactory
+from tests.support import PASSWORD
 
 
 def test_the_login_page_carries_a_csrf_token(db):

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from backend.audit.models import AuditAction, AuditEvent
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import add_records
 
 
 def url(patient) -> str:

@@ -5,8 +5,7 @@ import pytest
 from django.utils import timezone
 
 from backend.alerts.models import Alert
-from tests.backend.factories import PatientFactory
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import PatientFactory, add_records
 
 URL = "/patients/"
 

@@ -58,9 +58,9 @@ def test_a_create_that_loses_the_race_for_a_reference_is_refused_not_a_server_er
     from backend.core.errors import ApplicationError
     from backend.patients.services import patient_create
 
-    patient_create(reference="P-RACE", clinicians=[clinician])
+    patient_create(actor=clinician, reference="P-RACE", clinicians=[clinician])
     with pytest.raises(ApplicationError) as refused:  # no check before the insert: the constraint decides
-        patient_create(reference="P-RACE", clinicians=[clinician])
+        patient_create(actor=clinician, reference="P-RACE", clinicians=[clinician])
     assert refused.value.code == "reference_unavailable" and refused.value.status_code == 409
     assert Patient.objects.filter(reference="P-RACE").count() == 1
 
@@ -85,7 +85,7 @@ def test_the_enrollment_code_is_shown_large_with_a_qr_code_and_expiry_and_works_
     assert "Valid once, until" in html
     device, _ = device_enroll(code=code, label="Pixel")
     assert device.patient == patient
-    assert actions(patient) == [AuditAction.ENROLLMENT_CODE_ISSUE]
+    assert actions(patient) == [AuditAction.ENROLLMENT_CODE_ISSUE, AuditAction.DEVICE_ENROLL]
 
 
 def test_no_enrollment_code_for_a_deactivated_patient(clinician_web, patient):

@@ -9,8 +9,7 @@ from backend.moods.selectors import mood_summary
 from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
 from backend.rollups.selectors import mood_buckets, mood_overview, upload_coverage_by_day, upload_overview
 from backend.rollups.services import rollup_refresh, rollup_refresh_all
-from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory, add_records
 
 UTC = ZoneInfo("UTC")
 T0 = datetime(2026, 3, 20, 0, 0, tzinfo=UTC)  # DST starts in Europe on 29 March 2026

@@ -13,14 +13,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.support import free_port
 from tests.deploy.test_compose_file import compose_config, filled_env
+from tests.support import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker]
 
@@ -63,15 +62,6 @@ def healthcheck(service: dict, env: dict, **where) -> subprocess.CompletedProces
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-def wait_until(check, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s: {what}")
-
-
 def test_the_compose_commands_start_pass_their_healthchecks_and_process_an_upload(
     tmp_path, scratch_database, sample_images_dir
 ):
@@ -99,9 +89,9 @@ def test_the_compose_commands_start_pass_their_healthchecks_and_process_an_uploa
             processes[name] = subprocess.Popen([local(w, **where) for w in services[name]["command"]], cwd=ROOT,
                                                env=envs[name], stdout=logs[name].open("w"), stderr=subprocess.STDOUT)
         web_ok = lambda: healthcheck(services["web"], envs["web"], **where).returncode == 0  # noqa: E731
-        wait_until(web_ok, timeout=120, what=f"web healthcheck\n{logs['web'].read_text()[-2000:]}")
+        wait_until(web_ok, timeout=120, interval=1, what=f"web healthcheck\n{logs['web'].read_text()[-2000:]}")
         worker_ok = lambda: healthcheck(services["worker"], envs["worker"], **where).returncode == 0  # noqa: E731
-        wait_until(worker_ok, timeout=180, what=f"worker healthcheck\n{logs['worker'].read_text()[-2000:]}")
+        wait_until(worker_ok, timeout=180, interval=1, what=f"worker healthcheck\n{logs['worker'].read_text()[-2000:]}")
         wait_until(lambda: (where["app_dir"] / "var" / "celerybeat-schedule").exists()
                    or "beat: Starting" in logs["beat"].read_text(), timeout=60, what="beat to start")
         assert all(p.poll() is None for p in processes.values()), "every service is still running"

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from backend.demo.services import (DEMO_PATIENTS, demo_device_prepare, demo_patients_ensure, demo_photos_link)
+from backend.demo.services import DEMO_PATIENTS, demo_device_prepare, demo_patients_ensure, demo_photos_link
 from backend.devices.models import Device
 from backend.devices.services import device_enroll, device_revoke
 from backend.patients.models import Patient
@@ -60,7 +60,7 @@ def test_a_phone_with_a_stale_token_starts_over_with_a_new_code(demo_clinician, 
     saved_phone(tmp_path / "p", device, server="http://127.0.0.1:9999" if why == "another server" else SERVER)
     (tmp_path / "p" / "queue").mkdir()
     if why == "revoked":
-        device_revoke(device=device)
+        device_revoke(device=device, actor=None)
     if why == "another database":
         Device.objects.filter(pk=device.pk).delete()
     code = demo_device_prepare(patient=patient, state_dir=tmp_path / "p", server=SERVER, issued_by=demo_clinician)

@@ -5,7 +5,6 @@ import fnmatch
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import dockerfile
 import pytest

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import free_port
+from tests.support import csrf_login, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -74,13 +74,7 @@ def counts(db: Path) -> dict:
 
 
 def dashboard_login(base: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    form = session.get(f"{base}/login/", timeout=30)
-    assert form.status_code == 200
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    response = session.post(f"{base}/login/", data={"username": username, "password": password,
-                                                    "csrfmiddlewaretoken": token},
-                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+    session, response = csrf_login(base, username, password)
     assert response.status_code == 302, f"login refused: {response.status_code}"
     return session
 
@@ -127,10 +121,5 @@ def test_make_run_serves_the_demo_with_real_inferred_records_and_is_safe_to_run_
 
 
 def wrong_password_is_refused(base: str, username: str) -> bool:
-    session = requests.Session()
-    form = session.get(f"{base}/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    response = session.post(f"{base}/login/", data={"username": username, "password": "wrong",
-                                                    "csrfmiddlewaretoken": token},
-                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+    _, response = csrf_login(base, username, "wrong")
     return response.status_code != 302

@@ -5,8 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clients.simulator.frames import (SourceError, frames_from_images, frames_from_video, image_files,
-                                      video_duration)
+from clients.simulator.frames import SourceError, frames_from_images, frames_from_video, image_files, video_duration
 
 START = datetime(2026, 11, 26, 9, 15, 0, tzinfo=timezone(timedelta(hours=1)))
 

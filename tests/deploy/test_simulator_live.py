@@ -25,13 +25,13 @@ FAST_RETRIES = ["--backoff", "0.05", "--backoff-max", "0.2", "--no-progress", "-
 @pytest.fixture
 def patient():
     clinician = UserFactory(username="dr_sim")
-    return patient_create(reference="P-SIM", clinicians=[clinician], timezone_name="Europe/Paris",
-                          consent_recorded_by=clinician)
+    return patient_create(actor=clinician, reference="P-SIM", clinicians=[clinician], timezone_name="Europe/Paris",
+                          consent=True)
 
 
 @pytest.fixture
 def code(patient) -> str:
-    return enrollment_code_issue(patient=patient, issued_by=None)[1]
+    return enrollment_code_issue(patient=patient, actor=None)[1]
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_a_used_enrollment_code_or_a_revoked_device_stops_the_simulator_with_a_c
     status, _, log = run_with_log(capsys, "--server", live_server.url, "--state-dir", str(tmp_path / "b"), "--code", code)
     assert status == 2 and "enrollment_code_used" in log
 
-    device_revoke(device=Device.objects.get(patient=patient))
+    device_revoke(device=Device.objects.get(patient=patient), actor=None)
     status, summary = run(capsys, "--server", live_server.url, "--state-dir", str(tmp_path / "a"), "--images",
                           str(sample_images_dir), "--poll-timeout", "0")
     assert status == 1 and summary["batches_left_queued"] == 1

@@ -1,16 +1,17 @@
 """Personas and helpers for the hostile-input and fuzz tests (Django's test client, real database)."""
-from tests.backend.conftest import (  # noqa: F401 (fixtures)
+from tests.backend.conftest import (  # noqa: F401 (fixtures)  # noqa: F401 (fixtures)
     admin_user,
     clinician,
+    clinician_web,
     device,
     device_client,
     face_jpeg,
     other_clinician,
+    other_clinician_web,
     other_patient,
     patient,
     unknown_device_client,
 )
-from tests.dashboard.conftest import clinician_web, other_clinician_web  # noqa: F401 (fixtures)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -5,8 +5,7 @@ import re
 import pytest
 from django.contrib.staticfiles import finders
 
-from tests.backend.conftest import clinician_client
-from tests.dashboard.conftest import logged_in
+from tests.backend.conftest import clinician_client, logged_in
 
 pytestmark = pytest.mark.django_db
 

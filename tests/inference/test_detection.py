@@ -3,8 +3,18 @@
 import numpy as np
 import pytest
 
-from inference.detection import (MODELS, Detection, FaceDetector, crop_face, decode_boxes, model_dir,
-                                 square_box, ssd_anchors, upright_faces, weighted_nms)
+from inference.detection import (
+    MODELS,
+    Detection,
+    FaceDetector,
+    crop_face,
+    decode_boxes,
+    model_dir,
+    square_box,
+    ssd_anchors,
+    upright_faces,
+    weighted_nms,
+)
 from inference.estimator import CROP_MARGIN, crop_box
 
 

@@ -2,7 +2,6 @@
 
 import io
 import struct
-import zlib
 
 import cv2
 import numpy as np
@@ -11,14 +10,7 @@ from PIL import Image
 
 from inference import InferenceError, MoodEstimator
 from inference.estimator import MAX_PIXELS
-
-
-def png_declaring(width, height):
-    """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+from tests.support import png_declaring
 
 
 def jpeg_declaring(data, width, height):

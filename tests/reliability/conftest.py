@@ -13,8 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -37,7 +35,7 @@ from tests.backend.conftest import (  # noqa: F401
     recent,
     two_faces_jpeg,
 )
-from tests.support import LoopbackProxy, free_port, wait_for  # noqa: F401 (wait_for: used by the tests)
+from tests.support import LoopbackProxy, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_URL = "/api/v1/frame-batches/"
@@ -66,7 +64,7 @@ class PrivateRedis:
              "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(self.ping, timeout=20, what="redis-server to start")
+        wait_until(self.ping, timeout=20, what="redis-server to start")
 
     def ping(self) -> bool:
         try:
@@ -215,7 +213,7 @@ class Stack:
             "--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "5",
         ]
         self._spawn(command, self.web_log, self.env(**env))
-        wait_for(self._web_up, timeout=60, what="gunicorn to serve /healthz")
+        wait_until(self._web_up, timeout=60, what="gunicorn to serve /healthz")
         return self
 
     def _web_up(self) -> bool:
@@ -239,7 +237,7 @@ class Stack:
             command += ["--beat", "--schedule", str(self.tmp_path / f"beat-{len(self.processes)}")]
         process = self._spawn(command, log, self.env(**env))
         process.log_path = log
-        wait_for(lambda: process.poll() is not None or " ready." in log.read_text(), timeout=120,
+        wait_until(lambda: process.poll() is not None or " ready." in log.read_text(), timeout=120,
                  what="the Celery worker to start")
         if process.poll() is not None:
             pytest.fail(f"Celery worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -315,15 +313,15 @@ def multipart(frames: list[bytes], *, batch_id=None, captured_at=None, names=Non
     return data, files
 
 
-def device_headers(device) -> dict:
-    return {"Authorization": f"Device {device.token}"}
+def device_headers(enrolled) -> dict:
+    return {"Authorization": f"Device {enrolled.token}"}
 
 
 def batch_wait_done(batch_id, *, timeout: float = 120, stack: Stack | None = None):
     from backend.ingest.models import FrameBatch
 
     try:
-        return wait_for(
+        return wait_until(
             lambda: FrameBatch.objects.filter(batch_id=batch_id, status__in=["done", "failed"]).first(),
             timeout=timeout, interval=0.3, what=f"batch {batch_id} to finish",
         )

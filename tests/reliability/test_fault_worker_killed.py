@@ -13,8 +13,9 @@ import requests
 from backend.ingest.models import Frame, FrameBatch
 from backend.moods.models import MoodRecord
 from tests.backend.conftest import jpeg_from
+from tests.support import wait_until
 
-from .conftest import UPLOAD_URL, batch_wait_done, device_headers, multipart, wait_for
+from .conftest import UPLOAD_URL, batch_wait_done, device_headers, multipart
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -32,7 +33,7 @@ def test_a_batch_whose_whole_worker_is_killed_is_finished_once_by_the_next_worke
     response = requests.post(stack.url + UPLOAD_URL, data=data, files=files, headers=device_headers(device), timeout=60)
     assert response.status_code == 202, response.text
 
-    wait_for(lambda: FrameBatch.objects.filter(batch_id=batch_id, status="processing").exists(),
+    wait_until(lambda: FrameBatch.objects.filter(batch_id=batch_id, status="processing").exists(),
              timeout=60, interval=0.02, what="the worker to claim the batch")
     stack.kill_tree(first)  # SIGKILL to the worker's whole process group, mid-batch
     time.sleep(1)

@@ -3,10 +3,8 @@ stored, and the server keeps serving (its health check passes and a good batch i
 import io
 import json
 import socket
-import struct
 import time
 import uuid
-import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +13,7 @@ from PIL import Image
 
 from backend.ingest.models import Frame, FrameBatch
 from backend.moods.models import MoodRecord
+from tests.support import png_declaring
 
 from .conftest import UPLOAD_URL, PrivateRedis, Stack, device_headers, multipart, recent
 
@@ -49,15 +48,6 @@ def image_bytes(fmt: str, size=(64, 48)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (120, 90, 60)).save(out, format=fmt)
     return out.getvalue()
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b"")
 
 
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'

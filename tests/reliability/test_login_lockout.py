@@ -5,7 +5,7 @@ import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.test import Client
 
-PASSWORD = "correct horse battery staple"  # tests.backend.factories.UserFactory
+from tests.support import PASSWORD
 
 
 def attempt(password: str, *, address: str, path: str = "/login/"):

@@ -24,7 +24,6 @@ CHECK_CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
 """
-PASSWORD = "correct horse battery staple"  # tests.backend.factories.UserFactory
 
 
 def schemathesis(stack, tmp_path: Path, headers: dict, parameters: dict) -> subprocess.CompletedProcess:

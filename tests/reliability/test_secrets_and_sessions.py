@@ -32,7 +32,7 @@ def all_text_in_database() -> str:
 
 
 def test_a_device_token_is_stored_only_as_its_sha256_digest(patient, clinician):
-    _, code = services.enrollment_code_issue(patient=patient, issued_by=clinician)
+    _, code = services.enrollment_code_issue(patient=patient, actor=clinician)
     device, token = services.device_enroll(code=code, label="Pixel")
     device.refresh_from_db()
     assert device.token_digest == hashlib.sha256(token.encode()).hexdigest()
@@ -42,7 +42,7 @@ def test_a_device_token_is_stored_only_as_its_sha256_digest(patient, clinician):
 
 
 def test_an_enrollment_code_is_stored_only_as_a_keyed_hmac(patient, clinician, settings):
-    row, code = services.enrollment_code_issue(patient=patient, issued_by=clinician)
+    row, code = services.enrollment_code_issue(patient=patient, actor=clinician)
     normalized = tokens.enrollment_code_normalize(code)
     expected = hmac.new(settings.SECRET_KEY.encode(), normalized.encode(), hashlib.sha256).hexdigest()
     assert row.code_digest == expected

@@ -3,14 +3,13 @@
 Two separate gunicorn servers share one cache (CACHE_URL, a private redis-server); requests
 alternate between them, so a per-process counter would let twice the rate through.
 """
-import re
-import uuid
 from itertools import cycle
 
 import pytest
 import requests
 
 from backend.ingest.models import FrameBatch
+from tests.support import csrf_login
 
 from .conftest import UPLOAD_URL, device_headers, multipart
 
@@ -60,12 +59,7 @@ def test_enrollment_is_limited_per_client_address_even_when_x_forwarded_for_vari
 
 
 def login(server, username: str, password: str) -> requests.Response:
-    session = requests.Session()
-    page = session.get(server.url + "/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return session.post(server.url + "/login/", data={"username": username, "password": password,
-                                                      "csrfmiddlewaretoken": token},
-                        headers={"Referer": server.url + "/login/"}, allow_redirects=False, timeout=30)
+    return csrf_login(server.url, username, password)[1]
 
 
 def test_login_attempts_are_limited_per_client_address_across_web_processes(two_servers, clinician):

@@ -26,7 +26,7 @@ def test_malformed_or_unknown_tokens_are_refused(db, token):
 
 
 def test_a_revoked_device_is_refused(device):
-    device_revoke(device=device)
+    device_revoke(device=device, actor=None)
     with pytest.raises(ApplicationError) as raised:
         device_authenticate(token=device.token)
     assert raised.value.code == "device_revoked"

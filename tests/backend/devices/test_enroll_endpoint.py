@@ -13,7 +13,7 @@ URL = "/api/v1/devices/enroll/"
 
 @pytest.fixture
 def code(patient, clinician):
-    return enrollment_code_issue(patient=patient, issued_by=clinician)[1]
+    return enrollment_code_issue(patient=patient, actor=clinician)[1]
 
 
 def enroll(client, code, label="Pixel 7"):
@@ -68,7 +68,7 @@ def test_an_expired_code_is_refused(client, code):
 
 
 def test_codes_expire_after_seven_days_by_default(patient, clinician):
-    row, _ = enrollment_code_issue(patient=patient, issued_by=clinician)
+    row, _ = enrollment_code_issue(patient=patient, actor=clinician)
     assert abs((row.expires_at - row.issued_at) - timedelta(days=7)) < timedelta(seconds=5)
 
 

@@ -24,10 +24,16 @@ def test_create_patient_prints_the_new_patients_id(clinician):
     assert not patient.has_consent
 
 
-def test_create_patient_records_consent_only_when_asked(clinician):
-    run("create_patient", "--ref", "P-002", "--clinician", clinician.username, "--consent")
+def test_create_patient_records_consent_only_when_asked_by_the_actor_named(clinician):
+    run("create_patient", "--ref", "P-002", "--clinician", clinician.username, "--consent", "--actor", clinician.username)
     patient = Patient.objects.get(reference="P-002")
     assert patient.has_consent and patient.consent_recorded_by == clinician
+
+
+def test_without_an_actor_consent_is_recorded_by_the_system_not_a_clinician(clinician):
+    run("create_patient", "--ref", "P-005", "--clinician", clinician.username, "--consent")
+    patient = Patient.objects.get(reference="P-005")
+    assert patient.has_consent and patient.consent_recorded_by is None
 
 
 def test_create_patient_refuses_an_unknown_clinician(db):

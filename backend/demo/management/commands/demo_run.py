@@ -22,9 +22,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from backend.demo.services import (DEMO_PATIENTS, demo_clinician_get, demo_device_prepare, demo_patients_ensure,
-                                   demo_photos_link)
 from backend.demo.selectors import demo_record_counts
+from backend.demo.services import (
+    DEMO_PATIENTS,
+    demo_clinician_get,
+    demo_device_prepare,
+    demo_patients_ensure,
+    demo_photos_link,
+)
 
 SERVER_START_TIMEOUT = 90
 

@@ -1,12 +1,16 @@
-"""python manage.py enrollment_code --patient REF [--issued-by USERNAME] [--ttl-days N]"""
+"""python manage.py enrollment_code --patient REF [--actor USERNAME] [--ttl-days N]"""
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from backend.audit.services import COMMAND
+from backend.core.commands import ACTOR_HELP, actor_get
+from backend.core.errors import ApplicationError
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_get_by_reference
+
+MAX_TTL_DAYS = 90
 
 
 class Command(BaseCommand):
@@ -14,19 +18,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--patient", required=True, help="The patient's reference.")
-        parser.add_argument("--issued-by", default=None, help="Username recorded as the issuer.")
-        parser.add_argument("--ttl-days", type=int, default=None, help="Default: ENROLLMENT_CODE_TTL_DAYS (7).")
+        # --issued-by: the name this option had before --actor; scripts written for it keep working.
+        parser.add_argument("--actor", "--issued-by", dest="actor", default=None, help=ACTOR_HELP)
+        parser.add_argument("--ttl-days", type=int, default=None,
+                            help=f"1 to {MAX_TTL_DAYS}. Default: ENROLLMENT_CODE_TTL_DAYS (7).")
 
-    def handle(self, *args, patient, issued_by, ttl_days, **options):
+    def handle(self, *args, patient, actor, ttl_days, **options):
+        if ttl_days is not None and not 1 <= ttl_days <= MAX_TTL_DAYS:
+            raise CommandError(f"--ttl-days must be from 1 to {MAX_TTL_DAYS}.")
+        actor = actor_get(actor)
         try:
             patient_row = patient_get_by_reference(reference=patient)
         except Patient.DoesNotExist:
             raise CommandError(f"No patient with reference {patient!r}")
-        issuer = None
-        if issued_by:
-            issuer = get_user_model().objects.filter(username=issued_by).first()
-            if issuer is None:
-                raise CommandError(f"No such user: {issued_by}")
         ttl = timedelta(days=ttl_days) if ttl_days is not None else None
-        _, code = enrollment_code_issue(patient=patient_row, issued_by=issuer, ttl=ttl)
+        try:
+            _, code = enrollment_code_issue(patient=patient_row, actor=actor, ttl=ttl, context=COMMAND)
+        except ApplicationError as error:
+            raise CommandError(error.detail)
         self.stdout.write(code)

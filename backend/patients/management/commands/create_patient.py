@@ -1,9 +1,11 @@
-"""python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent]"""
+"""python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent] [--actor USERNAME]"""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from backend.core.errors import ApplicationError
 from django.core.management.base import BaseCommand, CommandError
 
+from backend.audit.services import COMMAND
+from backend.core.commands import ACTOR_HELP, actor_get
+from backend.core.errors import ApplicationError
 from backend.patients.services import patient_create
 
 
@@ -17,19 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("--display-name", default="")
         parser.add_argument(
             "--consent", action="store_true",
-            help="Record consent to camera monitoring now, by the first clinician. Without it uploads get 403.",
+            help="Record consent to camera monitoring now (by --actor). Without it uploads get 403.",
         )
+        parser.add_argument("--actor", default=None, help=ACTOR_HELP)
 
-    def handle(self, *args, ref, clinician, timezone, display_name, consent, **options):
-        users = get_user_model().objects.filter(username__in=clinician)
+    def handle(self, *args, ref, clinician, timezone, display_name, consent, actor, **options):
+        actor = actor_get(actor)
+        users = list(get_user_model().objects.filter(username__in=clinician))
         missing = set(clinician) - {u.username for u in users}
         if missing:
             raise CommandError(f"No such user(s): {', '.join(sorted(missing))}")
-        first = next(u for u in users if u.username == clinician[0])
         try:
             patient = patient_create(
-                reference=ref, clinicians=users, display_name=display_name, timezone_name=timezone,
-                consent_recorded_by=first if consent else None,
+                actor=actor, reference=ref, clinicians=users, display_name=display_name, timezone_name=timezone,
+                consent=consent, context=COMMAND,
             )
         except ValidationError as error:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))

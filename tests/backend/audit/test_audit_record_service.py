@@ -1,8 +1,8 @@
-"""backend.audit.services: who, what, which patient, when and from which address."""
+"""backend.audit.services: who, what, which patient, when, through which door and from which address."""
 from django.test import RequestFactory, override_settings
 
-from backend.audit.models import AuditAction, AuditEvent
-from backend.audit.services import audit_record, client_ip
+from backend.audit.models import SYSTEM_ACTOR, AuditAction, AuditChannel, AuditEvent
+from backend.audit.services import AuditContext, audit_record, client_ip
 
 
 def request_from(remote: str, forwarded: str | None = None):
@@ -13,12 +13,19 @@ def request_from(remote: str, forwarded: str | None = None):
 
 
 def test_an_entry_keeps_names_after_the_user_and_patient_are_deleted(clinician, patient):
-    audit_record(action=AuditAction.PATIENT_VIEW, actor=clinician, patient=patient, request=request_from("10.0.0.9"))
+    context = AuditContext.from_request(request_from("10.0.0.9"), channel=AuditChannel.DASHBOARD)
+    audit_record(action=AuditAction.PATIENT_VIEW, actor=clinician, patient=patient, context=context)
     clinician.delete()
     patient.delete()
     event = AuditEvent.objects.get()
     assert (event.actor, event.actor_username, event.patient, event.patient_reference) == (None, "dr_house", None, "P-ALPHA")
-    assert event.ip_address == "10.0.0.9" and event.at is not None
+    assert (event.ip_address, event.channel) == ("10.0.0.9", AuditChannel.DASHBOARD) and event.at is not None
+
+
+def test_without_an_actor_or_context_the_entry_names_the_system(patient):
+    event = audit_record(action=AuditAction.CONSENT_RECORD, actor=None, patient=patient)
+    assert (event.actor, event.actor_username, event.channel, event.ip_address) == (
+        None, SYSTEM_ACTOR, AuditChannel.SYSTEM, None)
 
 
 def test_without_trusted_proxies_a_forwarded_header_is_ignored():

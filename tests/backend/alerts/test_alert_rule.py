@@ -8,8 +8,7 @@ from django.test import override_settings
 from backend.alerts.models import Alert, AlertThresholds
 from backend.alerts.selectors import alert_thresholds_for
 from backend.alerts.services import alerts_evaluate, alerts_evaluate_patient
-from tests.backend.factories import PatientFactory
-from tests.dashboard.conftest import add_records
+from tests.backend.factories import PatientFactory, add_records
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("UTC"))
 

@@ -1,0 +1,131 @@
+"""Serializers of the clinician API v1: patients, mood records, ranges and summaries."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
+from backend.moods.models import Mood, MoodRecord
+from backend.moods.selectors import BUCKETS
+from backend.patients.models import Patient
+
+DEFAULT_RANGE = timedelta(days=7)
+MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": timedelta(days=3660)}
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    has_consent = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at"]
+
+
+class MoodRecordSerializer(serializers.ModelSerializer):
+    probabilities = serializers.SerializerMethodField()
+    box = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MoodRecord
+        fields = ["id", "captured_at", "mood", "probabilities", "box", "detection_score", "model_version", "batch"]
+
+    def get_probabilities(self, record) -> dict[str, float]:
+        return {m: getattr(record, f"p_{m}") for m in Mood.values}
+
+    def get_box(self, record) -> list[int]:
+        return [record.box_x, record.box_y, record.box_w, record.box_h]
+
+
+class RangeSerializer(serializers.Serializer):
+    """`from`/`to`: ISO-8601 datetimes with offset, or dates (whole days in the patient's time zone)."""
+
+    # `from` is a Python keyword: declare the field through the class namespace.
+    locals()["from"] = serializers.CharField(required=False)
+    to = serializers.CharField(required=False)
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tz = ZoneInfo(patient.timezone)
+
+    def to_internal_value(self, data):
+        # A parameter sent empty (`?bucket=`) is an error, not a request for the default.
+        empty = {name: ["must not be empty."] for name in self.fields if name in data and data.get(name) == ""}
+        if empty:
+            raise serializers.ValidationError(empty, code="blank")
+        return super().to_internal_value(data)
+
+    def _moment(self, raw: str, *, end: bool) -> datetime:
+        moment = self._parse(raw, end=end)
+        if moment.tzinfo is None:
+            raise serializers.ValidationError("A datetime needs a UTC offset.", code="timestamp_without_offset")
+        return moment
+
+    def _parse(self, raw: str, *, end: bool) -> datetime:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise serializers.ValidationError(f"{raw[:40]!r} is not a date or ISO-8601 datetime.", code="invalid")
+        if not date_in_bounds(value):  # before the arithmetic below, which overflows at the edges
+            raise serializers.ValidationError(OUT_OF_RANGE_MESSAGE, code=OUT_OF_RANGE_CODE)
+        if len(raw) == 10:  # a date: local midnight; an end date includes that whole day
+            day = value.date() + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time.min, tzinfo=self.tz)
+        return value
+
+    def validate_from(self, raw):
+        return self._moment(raw, end=False)
+
+    def validate_to(self, raw):
+        return self._moment(raw, end=True)
+
+    def validate(self, attrs):
+        end = attrs.get("to") or timezone.now()
+        start = attrs.get("from") or end - DEFAULT_RANGE
+        if start >= end:
+            raise serializers.ValidationError({"from": "must be before 'to'."}, code="empty_range")
+        return {"start": start, "end": end, **{k: v for k, v in attrs.items() if k not in ("from", "to")}}
+
+
+class SummaryQuerySerializer(RangeSerializer):
+    bucket = serializers.ChoiceField(choices=list(BUCKETS), default="day")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs["end"] - attrs["start"] > MAX_RANGE[attrs["bucket"]]:
+            raise serializers.ValidationError(
+                {"to": f"at most {MAX_RANGE[attrs['bucket']].days} days with bucket={attrs['bucket']}."},
+                code="range_too_long",
+            )
+        return attrs
+
+
+class BucketSerializer(serializers.Serializer):
+    start = serializers.SerializerMethodField(help_text="Bucket start, ISO-8601 in the patient's time zone")
+    records = serializers.IntegerField()
+    counts = serializers.SerializerMethodField()
+    shares = serializers.SerializerMethodField()
+    valence = serializers.FloatField(help_text="positive share minus negative share, in [-1, 1]")
+
+    def get_start(self, row) -> str:
+        return row["bucket_start"].astimezone(self.context["tz"]).isoformat()
+
+    def get_counts(self, row) -> dict[str, int]:
+        return {m: row[f"count_{m}"] for m in Mood.values}
+
+    def get_shares(self, row) -> dict[str, float]:
+        return {m: row[f"share_{m}"] for m in Mood.values}
+
+
+class MoodSummarySerializer(serializers.Serializer):
+    """Documentation of the summary body (built in PatientMoodSummaryView.get)."""
+
+    patient_id = serializers.UUIDField()
+    timezone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=list(BUCKETS))
+    # `from` is a Python keyword: declare the field through the class namespace.
+    locals()["from"] = serializers.DateTimeField(help_text="Range start, in the patient's time zone")
+    to = serializers.DateTimeField(help_text="Range end (exclusive), in the patient's time zone")
+    buckets = BucketSerializer(many=True)
+
+
