@@ -15,7 +15,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test services postgres redis worker beat schema chromium
+.PHONY: help venv run test lint services postgres redis worker beat schema chromium
 
 help:
 	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients fed real photos, serve on http://$(HOST):$(PORT)"
@@ -59,7 +59,11 @@ services: postgres redis
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: venv services chromium
+# Lint and import order (ruff, configured in pyproject.toml): part of `make test`, so CI fails on it.
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv lint services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

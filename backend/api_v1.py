@@ -19,5 +19,8 @@ urlpatterns = [
     path("patients/", PatientListView.as_view(), name="patient-list"),
     path("patients/<str:patient_id>/moods/", PatientMoodListView.as_view(), name="patient-moods"),
     path("patients/<str:patient_id>/mood-summary/", PatientMoodSummaryView.as_view(), name="patient-mood-summary"),
-    path("patients/<str:patient_id>/enrollment-codes/", EnrollmentCodeCreateView.as_view(), name="patient-enrollment-codes"),
+    path(
+        "patients/<str:patient_id>/enrollment-codes/", EnrollmentCodeCreateView.as_view(),
+        name="patient-enrollment-codes",
+    ),
 ]

@@ -57,14 +57,13 @@ INSTALLED_APPS = [
     "backend.devices",
     "backend.ingest",
     "backend.moods",
-    "backend.demo",  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
     "backend.audit",
     "backend.alerts",
     "backend.rollups",
     "dashboard",
 ]
-# Other parts of the project (e.g. the clinicians' dashboard) add themselves here.
-INSTALLED_APPS += env.list("EXTRA_INSTALLED_APPS", default=[])
+if not PRODUCTION:
+    INSTALLED_APPS.append("backend.demo")  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
 
 MIDDLEWARE = [
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
@@ -96,7 +95,7 @@ WSGI_APPLICATION = "backend.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "backend" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -147,8 +146,6 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-MEDIA_URL = "media/"
 
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:patient-list"

@@ -156,7 +156,8 @@ def main(argv=None) -> int:
         print(f"{figures['frames']} frames in {figures['batches']} batches of up to {args.batch_size}, "
               f"{args.concurrency} worker processes, {args.web_workers} web workers, {figures['cpu_count']} CPUs")
         print(f"  upload:      {figures['upload_frames_per_s']} frames/s (first POST to last batch accepted)")
-        print(f"  end to end:  {figures['end_to_end_frames_per_s']} frames/s (first POST to last batch's records written, frames deleted)")
+        print(f"  end to end:  {figures['end_to_end_frames_per_s']} frames/s "
+              "(first POST to last batch's records written, frames deleted)")
         print(f"  batch latency received -> processed: median {figures['batch_latency_s']['median']} s, "
               f"max {figures['batch_latency_s']['max']} s")
         print(f"  {figures['frames_with_face']} frames with a face, {figures['records']} mood records")

@@ -17,8 +17,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,7 +79,7 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
     from backend.patients.models import Patient
 
     rng = random.Random(seed)
-    now = datetime.now(dt_timezone.utc)
+    now = datetime.now(UTC)
     clinician = get_user_model().objects.create_user("bench_clinician", password="bench-password-123")
     people = Patient.objects.bulk_create([
         Patient(reference=f"B-{i:04d}", display_name=f"Bench patient {i}", timezone="Europe/Paris",
@@ -139,10 +138,14 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
                 " claimed_by_task) FROM STDIN"
             ) as copy:
                 copy.write(batch_rows.getvalue())
-            cur.execute("SELECT setval(pg_get_serial_sequence('ingest_framebatch', 'id'), (SELECT max(id) FROM ingest_framebatch))")
+            cur.execute(
+                "SELECT setval(pg_get_serial_sequence('ingest_framebatch', 'id'),"
+                " (SELECT max(id) FROM ingest_framebatch))"
+            )
             with cur.copy(
                 "COPY moods_moodrecord (patient_id, batch_id, frame_index, face_index, captured_at, mood, p_positive,"
-                " p_negative, p_neutral, p_other, box_x, box_y, box_w, box_h, detection_score, model_version, created_at)"
+                " p_negative, p_neutral, p_other, box_x, box_y, box_w, box_h, detection_score, model_version,"
+                " created_at)"
                 " FROM STDIN"
             ) as copy:
                 copy.write(record_rows.getvalue())
@@ -193,7 +196,8 @@ def main() -> int:
             call_command("migrate", verbosity=0)
             t0 = time.perf_counter()
             clinician, busy = load(records=args.records, patients=args.patients, days=args.days)
-            print(f"loaded {MoodRecord.objects.count():,} records for {args.patients} patients in {time.perf_counter() - t0:.0f} s")
+            print(f"loaded {MoodRecord.objects.count():,} records for {args.patients} patients "
+                  f"in {time.perf_counter() - t0:.0f} s")
         else:
             clinician = get_user_model().objects.get(username="bench_clinician")
             busy = Patient.objects.get(reference="B-0000")
@@ -205,7 +209,8 @@ def main() -> int:
         page = f"/patients/{busy.pk}/?range=90d&bucket=day"
         cases = {
             "patient page (90 days, day buckets)": page,
-            "mood-summary API (90 days, day buckets)": f"/api/v1/patients/{busy.pk}/mood-summary/?from={start}&bucket=day",
+            "mood-summary API (90 days, day buckets)":
+                f"/api/v1/patients/{busy.pk}/mood-summary/?from={start}&bucket=day",
             "mood-summary API (default: 7 days, day buckets)": f"/api/v1/patients/{busy.pk}/mood-summary/",
             f"patient list ({args.patients} patients)": "/patients/",
         }
@@ -216,13 +221,17 @@ def main() -> int:
         worst = 0.0
         for name, url in cases.items():
             queries = []
-            with connection.execute_wrapper(lambda execute, sql, params, many, context: queries.append(sql) or execute(sql, params, many, context)):
+            with connection.execute_wrapper(
+                lambda execute, sql, params, many, context, queries=queries:
+                    queries.append(sql) or execute(sql, params, many, context)
+            ):
                 client.get(url)
             result = timed(client, url, args.iterations)
             worst = max(worst, result["p95"])
             print(f"{name:<52} {result['p50']:8.1f} {result['p95']:8.1f} {result['max']:8.1f} {len(queries):8d}")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
-        print(f"target p95 <= 300 ms: {'met' if worst <= 300 else 'NOT met'} (worst p95 {worst:.1f} ms, {args.iterations} requests each)")
+        print(f"target p95 <= 300 ms: {'met' if worst <= 300 else 'NOT met'} "
+              f"(worst p95 {worst:.1f} ms, {args.iterations} requests each)")
     finally:
         if not args.keep:
             database_drop(args.server, args.database)

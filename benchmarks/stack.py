@@ -34,7 +34,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -227,7 +227,7 @@ class Stack:
         }
 
     # lifecycle
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         try:
             self.start()
         except BaseException:
@@ -495,7 +495,7 @@ class Load:
 
     def _upload(self, phone: DeviceApi, rng: random.Random) -> None:
         indexes = [rng.randrange(len(self.pool)) for _ in range(self.batch_size)]
-        now = datetime.now(timezone.utc).astimezone()
+        now = datetime.now(UTC).astimezone()
         stamps = [(now - timedelta(seconds=self.batch_size - i)).isoformat() for i in range(self.batch_size)]
         batch_id = str(uuid.uuid4())
         jpegs = [self.pool[i].jpeg for i in indexes]
@@ -573,7 +573,7 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
         }
         faces_per_frame: dict[tuple[int, int], int] = {}
         key_duplicates = 0
-        for batch_pk, frame_index, face_index, copies in connection.execute(
+        for batch_pk, frame_index, _face_index, copies in connection.execute(
                 "SELECT batch_id, frame_index, face_index, count(*) FROM moods_moodrecord "
                 "GROUP BY batch_id, frame_index, face_index"):
             faces_per_frame[(batch_pk, frame_index)] = faces_per_frame.get((batch_pk, frame_index), 0) + 1

@@ -6,10 +6,10 @@ title names the zone (Plotly itself has no time zone support).
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
+from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 
 ROLLING_WINDOW = {"hour": 24, "day": 7, "week": 4}
-BUCKET_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
+BUCKET_MS = {name: step.total_seconds() * 1000 for name, step in BUCKET_STEPS.items()}  # Plotly's time unit
 
 
 def _bucket_bars(bucket: str) -> dict:
@@ -64,14 +64,17 @@ def mood_share_figure(*, rows: list[dict], tz_name: str, bucket: str = "day", sp
             "y": [round(r[f"share_{mood}"] * 100, 1) for r in rows],
             "customdata": [[r[f"count_{mood}"], r["records"]] for r in rows],
             "marker": {"color": MOOD_COLORS[mood]},
-            "hovertemplate": f"{MOOD_LABELS[mood]}: %{{y:.1f}}% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>",
+            "hovertemplate": (
+                f"{MOOD_LABELS[mood]}: %{{y:.1f}}% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>"
+            ),
             **_bucket_bars(bucket),
         }
         for mood in MOOD_ORDER
     ]
     return {"data": data, "layout": _layout(
         title="Mood share per bucket", y_title="share of records (%)", tz_name=tz_name, span=span,
-        barmode="stack", bargap=0.15, yaxis={"title": {"text": "share of records (%)"}, "range": [0, 100], "gridcolor": "#e5e9f0"},
+        barmode="stack", bargap=0.15,
+        yaxis={"title": {"text": "share of records (%)"}, "range": [0, 100], "gridcolor": "#e5e9f0"},
     )}
 
 
@@ -126,7 +129,8 @@ def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None
             "marker": {"color": MOOD_COLORS[mood], "size": 7, "opacity": 0.75},
             "hovertemplate": (
                 "%{x}<br><b>" + MOOD_LABELS[mood] + "</b><br>positive %{customdata[0]:.0%}<br>"
-                "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}<extra></extra>"
+                "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}"
+                "<extra></extra>"
             ),
         })
     return {"data": data, "layout": _layout(
@@ -147,7 +151,9 @@ def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = 
          "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>",
          "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.5},
     ]
-    layout = _layout(title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay")
+    layout = _layout(
+        title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay"
+    )
     if len(x) <= 14:
         layout["xaxis"]["dtick"] = 86400000.0  # one tick per day
     return {"data": data, "layout": layout}

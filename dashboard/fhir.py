@@ -5,18 +5,16 @@ codes live in MoodWatch's own code system and every coding carries plain-languag
 patient is referenced only by their pseudonymous reference, as a logical identifier.
 """
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from backend.moods.definitions import BUCKET_STEPS, MOOD_LABELS, MOOD_ORDER
 from backend.patients.models import Patient
-
-from .moods import MOOD_LABELS, MOOD_ORDER
 
 CODE_SYSTEM = "urn:moodwatch:fhir:codes"
 UCUM = "http://unitsofmeasure.org"
-BUCKET_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 NAMESPACE = uuid.UUID("0f6d5c1e-8c1a-4d59-9a55-6f0d7c1b2e10")
 
 
@@ -26,7 +24,7 @@ def _coding(code: str, display: str, text: str | None = None) -> dict:
 
 def _bucket_end(start: datetime, bucket: str, tz: ZoneInfo) -> datetime:
     """The next bucket start in local wall-clock time (a day is 23 or 25 hours across DST changes)."""
-    local = start.astimezone(tz).replace(tzinfo=None) + BUCKET_STEP[bucket]
+    local = start.astimezone(tz).replace(tzinfo=None) + BUCKET_STEPS[bucket]
     return local.replace(tzinfo=tz)
 
 
@@ -41,7 +39,9 @@ def observation(*, patient: Patient, row: dict, bucket: str, issued: datetime) -
         for mood in MOOD_ORDER
     ]
     components.append({
-        "code": _coding("valence-index", "Valence index", "Valence index: positive share minus negative share, from -1 to 1"),
+        "code": _coding(
+            "valence-index", "Valence index", "Valence index: positive share minus negative share, from -1 to 1"
+        ),
         "valueQuantity": {"value": round(row["valence"], 4), "unit": "1", "system": UCUM, "code": "1"},
     })
     components.append({
@@ -57,7 +57,9 @@ def observation(*, patient: Patient, row: dict, bucket: str, issued: datetime) -
             "facial-expression-mood-shares", "Facial-expression mood shares",
             f"Share of camera frames per facial-expression mood (positive, neutral, other, negative), per {bucket}",
         ),
-        "subject": {"identifier": {"system": settings.MOODWATCH_FHIR["PATIENT_IDENTIFIER_SYSTEM"], "value": patient.reference}},
+        "subject": {
+            "identifier": {"system": settings.MOODWATCH_FHIR["PATIENT_IDENTIFIER_SYSTEM"], "value": patient.reference}
+        },
         "effectivePeriod": {"start": start.isoformat(), "end": _bucket_end(start, bucket, tz).isoformat()},
         "issued": issued.isoformat(),
         "method": {"text": "Automated facial-expression classification (mini-Xception CNN) of front-camera frames"},

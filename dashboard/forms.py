@@ -4,18 +4,18 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.contrib.auth import get_user_model
 
 from backend.alerts.models import AlertThresholds
 from backend.core.bounds import validate_date_in_bounds
+from backend.moods.definitions import BUCKET_LABELS, MAX_RANGE
 from backend.patients.models import Patient, validate_timezone
+from backend.patients.selectors import clinician_list_assignable
 
 PRESETS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days", "custom": "Custom"}
 PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90}
-BUCKETS = {"hour": "Hour", "day": "Day", "week": "Week"}
 DEFAULT_BUCKET = {"24h": "hour", "7d": "day", "30d": "day", "90d": "day", "custom": "day"}
-MAX_HOURLY_RANGE = timedelta(days=31)
-MAX_CUSTOM_RANGE = timedelta(days=731)
+MAX_HOURLY_RANGE = MAX_RANGE["hour"]
+MAX_CUSTOM_RANGE = MAX_RANGE["day"]
 
 
 class RangeForm(forms.Form):
@@ -24,7 +24,7 @@ class RangeForm(forms.Form):
                             widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="To", validators=[validate_date_in_bounds],
                           widget=forms.DateInput(attrs={"type": "date"}))
-    bucket = forms.ChoiceField(choices=BUCKETS.items(), required=False)
+    bucket = forms.ChoiceField(choices=BUCKET_LABELS.items(), required=False)
 
     def clean(self):
         data = super().clean()
@@ -88,14 +88,16 @@ class PatientCreateForm(forms.Form):
     display_name = forms.CharField(max_length=120, required=False, help_text="Optional; shown only to the care team.")
     timezone = forms.CharField(
         max_length=64, initial="Europe/Paris", validators=[validate_timezone],
-        help_text="IANA time zone where the patient lives, e.g. Europe/Paris. Days and weeks are cut at their midnight.",
+        help_text=(
+            "IANA time zone where the patient lives, e.g. Europe/Paris. Days and weeks are cut at their midnight."
+        ),
     )
     consent = forms.BooleanField(
         required=False, label="The patient gave informed consent to camera-based mood monitoring",
         help_text="Recorded with your name and the time. Without consent, the patient's device cannot upload.",
     )
     clinicians = forms.ModelMultipleChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"), required=False,
+        queryset=clinician_list_assignable(), required=False,
         help_text="Other clinicians who may see this patient (you are always assigned).",
     )
 
@@ -112,7 +114,8 @@ class PatientCreateForm(forms.Form):
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was done, e.g. called the patient"}),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was done, e.g. called the patient"}),
         help_text="Required: what you did about this alert.",
     )
 

@@ -8,10 +8,9 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from backend.alerts.selectors import alert_counts_unresolved
+from backend.moods.definitions import MOOD_ORDER, VALENCE_ARROWS, valence_direction
 from backend.patients.models import Patient
 from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
-
-from .moods import MOOD_ORDER
 
 # Each key returns a sortable value, or None for "no data": such rows go last in either direction.
 SORT_KEYS = {
@@ -47,7 +46,11 @@ class PatientRow:
         records = self.mood.records
         self.records = records
         self.mood_bar = [
-            (m, f"{self.mood.counts[m] * 100 / records:.2f}" if records else "0", f"{self.mood.counts[m] * 100 / records:.0f}" if records else "0")
+            (
+                m,
+                f"{self.mood.counts[m] * 100 / records:.2f}" if records else "0",
+                f"{self.mood.counts[m] * 100 / records:.0f}" if records else "0",
+            )
             for m in MOOD_ORDER
         ]
         self.mood_bar_label = ", ".join(f"{m} {pct}%" for m, _, pct in self.mood_bar)
@@ -55,7 +58,7 @@ class PatientRow:
         self.valence_change = self.mood.valence_change
         self.valence_text, self.valence_class = _signed(self.valence)
         self.change_text, self.change_class = _signed(self.valence_change)
-        self.change_arrow = "" if self.valence_change is None else "▲" if self.valence_change > 0.05 else "▼" if self.valence_change < -0.05 else "▶"
+        self.change_arrow = VALENCE_ARROWS[valence_direction(self.valence_change)]
         self.days_without_data = self.mood.days_without_data
         share = self.face_share
         self.face_share_text = "" if share is None else f"{share * 100:.0f}%"
@@ -64,10 +67,12 @@ class PatientRow:
 def _signed(value: float | None) -> tuple[str, str]:
     if value is None:
         return "—", ""
-    return f"{value:+.2f}".replace("-", "−"), "pos" if value > 0.05 else "neg" if value < -0.05 else "flat"
+    return f"{value:+.2f}".replace("-", "−"), valence_direction(value)
 
 
-def patient_rows(*, patients: QuerySet[Patient], now: datetime, sort: str = DEFAULT_SORT, descending: bool = False) -> list[PatientRow]:
+def patient_rows(
+    *, patients: QuerySet[Patient], now: datetime, sort: str = DEFAULT_SORT, descending: bool = False
+) -> list[PatientRow]:
     patients = list(patients)
     ids = [p.pk for p in patients]
     moods = mood_overview(patients=patients, now=now)

@@ -14,7 +14,10 @@ urlpatterns = [
     path("patients/<str:patient_id>/", patients.patient_detail, name="patient-detail"),
     path("patients/<str:patient_id>/manage/", manage.patient_manage, name="patient-manage"),
     path("patients/<str:patient_id>/enrollment-code/", manage.enrollment_code_create, name="patient-enrollment-code"),
-    path("patients/<str:patient_id>/devices/<uuid:device_id>/revoke/", manage.device_revoke, name="patient-device-revoke"),
+    path(
+        "patients/<str:patient_id>/devices/<uuid:device_id>/revoke/", manage.device_revoke,
+        name="patient-device-revoke",
+    ),
     path("patients/<str:patient_id>/consent/", manage.consent_set, name="patient-consent"),
     path("patients/<str:patient_id>/active/", manage.active_set, name="patient-active"),
     path("patients/<str:patient_id>/thresholds/", manage.thresholds_set, name="patient-thresholds"),

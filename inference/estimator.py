@@ -22,9 +22,9 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -237,7 +237,7 @@ class MoodEstimator:
         self.detector()  # fail at load time, not on the first frame
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **options) -> "MoodEstimator":
+    def load(cls, path: str | Path | None = None, **options) -> MoodEstimator:
         """Load the .tflite model (default: the committed one) and the model_card.json beside it.
 
         Options: detector ("short" or "full"), max_pixels, num_threads.

@@ -10,7 +10,10 @@ from .services import alert_thresholds_set
 class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     """Alerts are raised by the rule check and acknowledged by clinicians on the dashboard (audited there)."""
 
-    list_display = ["patient", "kind", "raised_at", "negative_share", "records", "last_data_at", "resolved_at", "acknowledged_at", "acknowledged_by"]
+    list_display = [
+        "patient", "kind", "raised_at", "negative_share", "records", "last_data_at", "resolved_at",
+        "acknowledged_at", "acknowledged_by",
+    ]
     list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter), ("acknowledged_at", admin.EmptyFieldListFilter)]
     search_fields = ["patient__reference", "patient__display_name", "acknowledgement_note"]
     date_hierarchy = "raised_at"
@@ -29,7 +32,9 @@ class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
 
 @admin.register(AlertThresholds)
 class AlertThresholdsAdmin(admin.ModelAdmin):
-    list_display = ["patient", "window_days", "negative_share", "min_records", "no_data_days", "updated_at", "updated_by"]
+    list_display = [
+        "patient", "window_days", "negative_share", "min_records", "no_data_days", "updated_at", "updated_by",
+    ]
     search_fields = ["patient__reference", "patient__display_name"]
     list_select_related = ["patient", "updated_by"]
     autocomplete_fields = ["patient"]
@@ -40,6 +45,9 @@ class AlertThresholdsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service, so the change is audited like one made on the dashboard.
-        values = {name: form.cleaned_data.get(name) for name in ["window_days", "negative_share", "min_records", "no_data_days"]}
+        values = {
+            name: form.cleaned_data.get(name)
+            for name in ["window_days", "negative_share", "min_records", "no_data_days"]
+        }
         obj.pk = alert_thresholds_set(patient=obj.patient, actor=request.user, values=values,
                                       context=admin_context(request)).pk

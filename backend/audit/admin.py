@@ -13,5 +13,7 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     list_filter = ["action", "at"]
     search_fields = ["actor_username", "patient_reference", "ip_address"]
     date_hierarchy = "at"
-    readonly_fields = ["at", "actor", "actor_username", "action", "patient", "patient_reference", "ip_address", "detail"]
+    readonly_fields = [
+        "at", "actor", "actor_username", "action", "patient", "patient_reference", "ip_address", "detail",
+    ]
     list_select_related = ["actor"]

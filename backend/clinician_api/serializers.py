@@ -6,12 +6,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
+from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET, DEFAULT_RANGE, MAX_RANGE
 from backend.moods.models import Mood, MoodRecord
-from backend.moods.selectors import BUCKETS
 from backend.patients.models import Patient
-
-DEFAULT_RANGE = timedelta(days=7)
-MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": timedelta(days=3660)}
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -88,7 +85,7 @@ class RangeSerializer(serializers.Serializer):
 
 
 class SummaryQuerySerializer(RangeSerializer):
-    bucket = serializers.ChoiceField(choices=list(BUCKETS), default="day")
+    bucket = serializers.ChoiceField(choices=list(BUCKET_STEPS), default=DEFAULT_BUCKET)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -122,7 +119,7 @@ class MoodSummarySerializer(serializers.Serializer):
 
     patient_id = serializers.UUIDField()
     timezone = serializers.CharField()
-    bucket = serializers.ChoiceField(choices=list(BUCKETS))
+    bucket = serializers.ChoiceField(choices=list(BUCKET_STEPS))
     # `from` is a Python keyword: declare the field through the class namespace.
     locals()["from"] = serializers.DateTimeField(help_text="Range start, in the patient's time zone")
     to = serializers.DateTimeField(help_text="Range end (exclusive), in the patient's time zone")

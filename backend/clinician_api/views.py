@@ -18,7 +18,8 @@ from backend.audit.services import AuditContext, patient_data_read_record, patie
 from backend.core.bounds import date_in_bounds
 from backend.core.serializers import ErrorSerializer
 from backend.devices.services import enrollment_code_issue
-from backend.moods.selectors import BUCKETS, mood_record_list
+from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET
+from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
 from backend.rollups.selectors import mood_buckets
@@ -38,7 +39,9 @@ def audit_context(request) -> AuditContext:
 
 
 RANGE_PARAMETERS = [
-    OpenApiParameter("from", str, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."),
+    OpenApiParameter(
+        "from", str, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."
+    ),
     OpenApiParameter("to", str, description="End (exclusive; a date includes its whole day). Default: now."),
 ]
 
@@ -122,7 +125,8 @@ class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):
 
 class PatientMoodSummaryView(ClinicianPatientMixin, APIView):
     @extend_schema(
-        parameters=[*RANGE_PARAMETERS, OpenApiParameter("bucket", str, enum=list(BUCKETS), description="Default: day")],
+        parameters=[*RANGE_PARAMETERS, OpenApiParameter("bucket", str, enum=list(BUCKET_STEPS),
+                                                       description=f"Default: {DEFAULT_BUCKET}")],
         responses={200: MoodSummarySerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="Mood counts, shares and valence per hour/day/week in the patient's time zone.",
     )

@@ -11,7 +11,10 @@ class FrameBatchAdmin(AuditedReadAdminMixin, ReadOnlyModelAdmin):
     """Batches are written by the upload API and the worker; deletion is the audited "delete data
     on request" action of the dashboard."""
 
-    list_display = ["batch_id", "patient", "device", "status", "frame_count", "frames_with_face", "record_count", "received_at", "processed_at"]
+    list_display = [
+        "batch_id", "patient", "device", "status", "frame_count", "frames_with_face", "record_count", "received_at",
+        "processed_at",
+    ]
     list_filter = ["status", "model_version", "received_at"]
     search_fields = ["=batch_id", "patient__reference"]
     date_hierarchy = "received_at"

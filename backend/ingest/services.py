@@ -17,6 +17,7 @@ from django.utils import timezone
 from backend.core.errors import ApplicationError
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
+from backend.rollups.services import rollup_fold_after_landing
 
 from .models import Frame, FrameBatch
 from .uploads import ValidUpload
@@ -197,7 +198,13 @@ def batch_complete(
             Frame.objects.filter(batch=batch).delete()
             batch.frames_deleted_at = now
         batch.save()
+        _fold_on_commit(batch)
     return batch
+
+
+def _fold_on_commit(batch: FrameBatch) -> None:
+    """Once the batch's results are committed, fold it into the dashboard's rollup."""
+    transaction.on_commit(lambda: rollup_fold_after_landing(batch_id=batch.pk))
 
 
 def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:
@@ -246,6 +253,7 @@ def _batch_mark_failed(batch: FrameBatch) -> None:
         Frame.objects.filter(batch=batch).delete()
         batch.frames_deleted_at = now
     batch.save()
+    _fold_on_commit(batch)
 
 
 # --- sweeping ------------------------------------------------------------------------------------

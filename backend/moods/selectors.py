@@ -9,10 +9,13 @@ from backend.patients.models import Patient
 
 from .models import Mood, MoodRecord
 
-BUCKETS = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
+# How the database truncates a timestamp to each bucket of definitions.BUCKET_STEPS.
+BUCKET_TRUNCATE = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
 
 
-def mood_record_list(*, patient: Patient, start: datetime | None = None, end: datetime | None = None) -> QuerySet[MoodRecord]:
+def mood_record_list(
+    *, patient: Patient, start: datetime | None = None, end: datetime | None = None
+) -> QuerySet[MoodRecord]:
     """Records of one patient with start <= captured_at < end, oldest first."""
     records = MoodRecord.objects.filter(patient=patient)
     if start is not None:
@@ -28,7 +31,7 @@ def mood_summary(*, patient: Patient, start: datetime, end: datetime, bucket: st
     Row keys: bucket_start, records, count_<mood>, share_<mood>, valence (positive share minus
     negative share).
     """
-    truncate = BUCKETS[bucket]
+    truncate = BUCKET_TRUNCATE[bucket]
     counts = {f"count_{m}": Count("id", filter=Q(mood=m)) for m in Mood.values}
     shares = {
         f"share_{m}": Cast(F(f"count_{m}"), FloatField()) / Cast(F("records"), FloatField()) for m in Mood.values

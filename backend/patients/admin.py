@@ -14,7 +14,10 @@ class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     deleted on request from the dashboard: both are audited there. Here an operator changes the care
     team, name, time zone or status (audited as `patient.update`) and runs the audited actions."""
 
-    list_display = ["reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at", "clinician_names", "created_at"]
+    list_display = [
+        "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at", "clinician_names",
+        "created_at",
+    ]
     list_filter = ["is_active", ("consent_recorded_at", admin.EmptyFieldListFilter), "timezone", "clinicians"]
     search_fields = ["reference", "display_name", "clinicians__username"]
     date_hierarchy = "created_at"

@@ -1,4 +1,5 @@
 """Reads for patients. Clinicians see only the patients assigned to them; superusers see all."""
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
@@ -17,7 +18,9 @@ def patient_get_by_reference(*, reference: str) -> Patient:
     return Patient.objects.get(reference=reference)
 
 
-def patient_list_search(*, user: AbstractBaseUser, query: str = "", include_inactive: bool = False) -> QuerySet[Patient]:
+def patient_list_search(
+    *, user: AbstractBaseUser, query: str = "", include_inactive: bool = False
+) -> QuerySet[Patient]:
     """The user's visible patients whose reference or display name contains `query`."""
     patients = patient_list_visible_to(user=user)
     if not include_inactive:
@@ -36,3 +39,8 @@ def patient_data_counts(*, patient: Patient) -> dict[str, int]:
         "records": MoodRecord.objects.filter(patient=patient).count(),
         "batches": FrameBatch.objects.filter(patient=patient).count(),
     }
+
+
+def clinician_list_assignable() -> QuerySet:
+    """Accounts that may be put on a patient's care team: every active user, by username."""
+    return get_user_model().objects.filter(is_active=True).order_by("username")

@@ -1,4 +1,5 @@
-"""Read model for the dashboard and the summary API: mood counts per patient per 15-minute slot (UTC), rolled up from records.
+"""Read model for the dashboard and the summary API: mood counts per patient per 15-minute slot (UTC), rolled up from
+records.
 
 Why: a 90-day page for a patient who uploads all day covers ~1M records; counting them on every
 page view costs seconds on a busy two-core host. Counting ~9,000 slot rows costs milliseconds.
@@ -37,7 +38,9 @@ class UploadSlotCount(models.Model):
     last_received_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["patient", "slot_start"], name="one_upload_count_per_patient_slot")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "slot_start"], name="one_upload_count_per_patient_slot")
+        ]
 
 
 class RollupState(models.Model):

@@ -1,9 +1,9 @@
 """Mood counts per bucket and per patient, computed by PostgreSQL from the 15-minute rollup.
 
-`rollup_refresh` adds every done batch not yet rolled up (claimed through RolledUpBatch's primary
-key, in the same statement, so concurrent refreshes never count a batch twice). The readers then
-sum whole slots inside the range and count raw records only in the partial slots at its edges
-(through the (patient, captured_at) index), so results equal a direct count of the records.
+The rollup services (rollups.services) fold each batch into the slots once it lands, and beat
+refreshes them periodically; these readers never write. They sum whole slots inside the range and
+count raw records only in the partial slots at its edges (through the (patient, captured_at) index),
+so results equal a direct count of the records of every folded batch.
 
 Other databases (the SQLite `make run` default) skip the rollup and count records with the ORM:
 same results, fine at demo sizes.
@@ -21,7 +21,7 @@ from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
 
-from .services import rollup_refresh, uses_rollup
+from .services import uses_rollup
 
 SLOT = timedelta(minutes=15)
 MOODS = list(Mood.values)  # positive, negative, neutral, other
@@ -37,7 +37,8 @@ counts AS (
            (m.mood = 'neutral')::int, (m.mood = 'other')::int
     FROM moods_moodrecord m
     WHERE m.patient_id = %(patient)s
-      AND ((m.captured_at >= %(start)s AND m.captured_at < %(a)s) OR (m.captured_at >= %(b)s AND m.captured_at < %(end)s))
+      AND ((m.captured_at >= %(start)s AND m.captured_at < %(a)s)
+           OR (m.captured_at >= %(b)s AND m.captured_at < %(end)s))
 )
 """
 
@@ -104,11 +105,12 @@ def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: st
     if not uses_rollup():
         rows = mood_summary(patient=patient, start=start, end=end, bucket=bucket)
         return [_row(r["bucket_start"].astimezone(tz), {m: r[f"count_{m}"] for m in MOODS}) for r in rows]
-    rollup_refresh(patient_ids=[patient.pk])
     a, b = _slot_ceil(start), _slot_floor(end)
     if a >= b:  # no whole slot inside: count the records themselves
         a = b = end
-    params = {"patient": patient.pk, "start": start, "end": end, "a": a, "b": b, "bucket": bucket, "tz": patient.timezone}
+    params = {
+        "patient": patient.pk, "start": start, "end": end, "a": a, "b": b, "bucket": bucket, "tz": patient.timezone,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_SUMMARY_SQL, params)
         fetched = cursor.fetchall()
@@ -168,7 +170,6 @@ def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
     if not uses_rollup():
         return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
     ids = [p.pk for p in patients]
-    rollup_refresh(patient_ids=ids)
     with connection.cursor() as cursor:
         cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": _slot_floor(now)})
         fetched = cursor.fetchall()
@@ -244,29 +245,27 @@ GROUP BY p.id
 """
 
 
-def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime, refresh: bool = True) -> list[dict]:
-    """Per local day of upload: frames received, frames processed, frames with a face.
-
-    refresh=False when the caller has just refreshed this patient's rollup (e.g. through mood_buckets).
-    """
+def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
+    """Per local day of upload: frames received, frames processed, frames with a face."""
     if not uses_rollup():
         return list(batch_coverage_by_day(patient=patient, start=start, end=end))
-    if refresh:
-        rollup_refresh(patient_ids=[patient.pk])
     params = {"patient": patient.pk, "start": start, "end": end, "a": _slot_floor(start), "tz": patient.timezone}
     with connection.cursor() as cursor:
         cursor.execute(_COVERAGE_SQL, params)
         fetched = cursor.fetchall()
     tz = ZoneInfo(patient.timezone)
     return [
-        {"day": day.astimezone(tz), "frames": int(frames), "frames_processed": int(processed), "frames_with_face": int(faces)}
+        {
+            "day": day.astimezone(tz), "frames": int(frames), "frames_processed": int(processed),
+            "frames_with_face": int(faces),
+        }
         for day, frames, processed, faces in fetched
     ]
 
 
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
     """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same 7 local days
-    as mood_overview. Call after mood_overview (which refreshes the rollup)."""
+    as mood_overview."""
     if not patients:
         return {}
     if not uses_rollup():
@@ -280,6 +279,9 @@ def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
         cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now})
         fetched = cursor.fetchall()
     return {
-        pk: {"frames": int(frames), "frames_processed": int(processed), "frames_with_face": int(faces), "last_upload": last}
+        pk: {
+            "frames": int(frames), "frames_processed": int(processed), "frames_with_face": int(faces),
+            "last_upload": last,
+        }
         for pk, frames, processed, faces, last in fetched
     }

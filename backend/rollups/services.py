@@ -1,4 +1,12 @@
-"""Writes of the rollup: fold finished batches into the 15-minute slot counts (PostgreSQL only)."""
+"""Writes of the rollup: fold finished batches into the 15-minute slot counts (PostgreSQL only).
+
+Two writers, one statement: `rollup_batches_fold` right after a batch lands (done or failed; the
+ingest service calls it once the batch's transaction has committed), and `rollup_refresh_all` on
+beat's schedule, which also catches any batch whose fold after landing did not run (a worker killed
+between the commit and the fold, a database blip). The selectors only read the rollup.
+"""
+import logging
+
 from django.db import connection
 from django.db.models import Max
 
@@ -49,6 +57,27 @@ ON CONFLICT (patient_id, slot_start) DO UPDATE SET
     neutral = rollups_moodslotcount.neutral + EXCLUDED.neutral,
     other = rollups_moodslotcount.other + EXCLUDED.other
 """
+
+
+logger = logging.getLogger(__name__)
+
+
+def rollup_batches_fold(*, batch_ids: list[int]) -> None:
+    """Fold these batches, if finished and not folded yet (each batch is counted once, whoever folds it)."""
+    if not uses_rollup() or not batch_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_REFRESH_SQL.format(patients="AND b.id = ANY(%(batch_ids)s)"),
+                       {"batch_ids": list(batch_ids), "after": 0})
+
+
+def rollup_fold_after_landing(*, batch_id: int) -> None:
+    """rollup_batches_fold for a batch whose results just committed. A failure is logged, not
+    raised: the batch's records are safe, and the next periodic refresh folds it."""
+    try:
+        rollup_batches_fold(batch_ids=[batch_id])
+    except Exception:  # noqa: BLE001 - anything; the periodic refresh is the fallback
+        logger.exception("rollup fold of batch %s failed; the periodic refresh will fold it", batch_id)
 
 
 def _watermark() -> int:

@@ -31,7 +31,9 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR = 0, 1, 2
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m clients.simulator",
-        description="MoodWatch device simulator: enroll, sample frames, upload batches, report what the server made of them.",
+        description=(
+            "MoodWatch device simulator: enroll, sample frames, upload batches, report what the server made of them."
+        ),
     )
     p.add_argument("--server", default="http://127.0.0.1:8000", help="base URL (default %(default)s)")
     p.add_argument("--state-dir", type=Path, default=Path("var/simulator"),
@@ -115,7 +117,8 @@ def _credentials(args, store: StateStore, log) -> DeviceCredentials:
                         what="enrollment")
     credentials = DeviceCredentials(server, enrolled["device_id"], enrolled["patient_id"], enrolled["token"])
     store.credentials_save(credentials)
-    log(f"enrolled device {credentials.device_id} for patient {credentials.patient_id}; token saved in {store.device_file}")
+    log(f"enrolled device {credentials.device_id} for patient {credentials.patient_id}; "
+        f"token saved in {store.device_file}")
     return credentials
 
 

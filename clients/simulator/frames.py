@@ -5,10 +5,10 @@ aware datetime in the local time zone (serialised as ISO-8601 with its UTC offse
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .api import ApiError, DeviceApi, TransientError
 from .store import QueuedBatch, StateStore

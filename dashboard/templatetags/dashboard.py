@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
+from backend.moods.definitions import VALENCE_ARROWS, valence_direction
+
 register = template.Library()
 
 
@@ -19,21 +21,14 @@ def percent(value) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
-@register.filter
-def unlocalize_num(value) -> str:
-    return str(value).replace(",", ".")
-
-
 @register.simple_tag
 def valence_class(value) -> str:
-    if value is None:
-        return ""
-    return "pos" if value > 0.05 else "neg" if value < -0.05 else "flat"
+    return valence_direction(value)
 
 
 @register.simple_tag
 def arrow(value) -> str:
-    return "▲" if value > 0.05 else "▼" if value < -0.05 else "▶"
+    return VALENCE_ARROWS[valence_direction(value)]
 
 
 @register.simple_tag(takes_context=True)

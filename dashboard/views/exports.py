@@ -11,13 +11,13 @@ from django.views.decorators.http import require_GET
 
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record
+from backend.moods.definitions import MOOD_ORDER
 from backend.moods.selectors import mood_record_list
 from backend.rollups.selectors import mood_buckets
 
 from .. import fhir
 from ..access import audit_context, patient_for_request
 from ..forms import RangeForm, period_resolve
-from ..moods import MOOD_ORDER
 from .errors import InvalidQuery
 
 RECORD_COLUMNS = ["captured_at", "mood", *[f"p_{m}" for m in MOOD_ORDER], "detection_score", "model_version"]
@@ -86,7 +86,10 @@ def summary_csv(request, patient_id):
     patient, period = _context(request, patient_id)
     _audit(request, patient, period, AuditAction.EXPORT_SUMMARY_CSV)
     buckets = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    header = ["bucket_start", "bucket", "records", *[f"count_{m}" for m in MOOD_ORDER], *[f"share_{m}" for m in MOOD_ORDER], "valence"]
+    header = [
+        "bucket_start", "bucket", "records", *[f"count_{m}" for m in MOOD_ORDER], *[f"share_{m}" for m in MOOD_ORDER],
+        "valence",
+    ]
     rows = (
         [r["bucket_start"].isoformat(), period.bucket, r["records"], *[r[f"count_{m}"] for m in MOOD_ORDER],
          *[f"{r[f'share_{m}']:.4f}" for m in MOOD_ORDER], f"{r['valence']:.4f}"]
@@ -103,6 +106,7 @@ def summary_fhir(request, patient_id):
     _audit(request, patient, period, AuditAction.EXPORT_FHIR, observations=len(rows))
     body = fhir.bundle(patient=patient, rows=rows, bucket=period.bucket, issued=timezone.now())
     response = HttpResponse(json.dumps(body, indent=1), content_type="application/fhir+json")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(patient, period, f"fhir-{period.bucket}", "json")}"'
+    filename = _filename(patient, period, f"fhir-{period.bucket}", "json")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -119,7 +119,9 @@ def active_set(request, patient_id):
     patient = patient_for_request(request, patient_id)
     active = request.POST.get("active") == "1"
     patient_active_set(patient=patient, active=active, actor=request.user, context=audit_context(request))
-    messages.success(request, "Patient reactivated." if active else "Patient deactivated: devices can no longer upload.")
+    messages.success(
+        request, "Patient reactivated." if active else "Patient deactivated: devices can no longer upload."
+    )
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
 
@@ -133,7 +135,9 @@ def thresholds_set(request, patient_id):
                              context=audit_context(request))
         messages.success(request, "Alert thresholds saved; the next evaluation uses them.")
     else:
-        messages.error(request, "Thresholds not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request, "Thresholds not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        )
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
 
@@ -153,7 +157,8 @@ def data_delete(request, patient_id):
             return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
         token = signing.dumps({"patient": str(patient.pk), "user": request.user.pk}, salt=DELETE_SALT)
         return render(request, "dashboard/data_delete.html", {
-            "patient": patient, "counts": counts, "step": 2, "token": token, "form": DeleteDataConfirmForm(patient=patient),
+            "patient": patient, "counts": counts, "step": 2, "token": token,
+            "form": DeleteDataConfirmForm(patient=patient),
         })
     try:
         claim = signing.loads(request.POST.get("token", ""), salt=DELETE_SALT, max_age=DELETE_CONFIRMATION_MAX_AGE)
@@ -169,5 +174,7 @@ def data_delete(request, patient_id):
             "patient": patient, "counts": counts, "step": 2, "token": request.POST.get("token"), "form": form,
         })
     report = patient_data_delete(patient=patient, actor=request.user, context=audit_context(request))
-    messages.success(request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}.")
+    messages.success(
+        request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}."
+    )
     return redirect("dashboard:patient-manage", patient_id=patient.pk)

@@ -1,5 +1,4 @@
 """My patients (list) and the patient page."""
-from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,14 +9,14 @@ from django.views.decorators.http import require_GET
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
+from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
 from backend.moods.selectors import mood_timeline
 from backend.patients.selectors import patient_list_search
 from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
 
 from .. import charts
 from ..access import audit_context, patient_for_request
-from ..forms import BUCKETS, PRESETS, AcknowledgeForm, RangeForm, period_resolve
-from ..moods import MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
+from ..forms import PRESETS, AcknowledgeForm, RangeForm, period_resolve
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
@@ -38,7 +37,8 @@ def patient_list(request):
     # Figures are computed for every patient (sorting needs them); a page shows PAGE_SIZE rows.
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "dashboard/patient_list.html", {
-        "rows": page.object_list, "page": page, "total": len(rows), "query": query, "sort": sort, "descending": descending, "include_inactive": include_inactive,
+        "rows": page.object_list, "page": page, "total": len(rows), "query": query, "sort": sort,
+        "descending": descending, "include_inactive": include_inactive,
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
     })
 
@@ -60,7 +60,7 @@ def _summary(rows: list[dict], coverage: list[dict]) -> dict:
 
 
 def _bucket_count(period) -> int:
-    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[period.bucket]
+    step = BUCKET_STEPS[period.bucket]
     return max(1, -(-(period.end - period.start) // step))
 
 
@@ -74,14 +74,16 @@ def patient_detail(request, patient_id):
     invalid = form.is_bound and not form.is_valid()
     period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end, refresh=False)  # mood_buckets refreshed
+    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end)
     timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     summary = _summary(rows, coverage)
     figures = {}
     span = charts.period_span(start=period.start, end=period.end, tz_name=patient.timezone)
     if rows:
         figures = {
-            "mood-share": charts.mood_share_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span),
+            "mood-share": charts.mood_share_figure(
+                rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span
+            ),
             "valence": charts.valence_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span),
             "timeline": charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span),
         }
@@ -92,9 +94,10 @@ def patient_detail(request, patient_id):
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
                              context=audit_context(request))
     return render(request, "dashboard/patient_detail.html", {
-        "patient": patient, "form": form, "period": period, "presets": PRESETS, "buckets": BUCKETS,
+        "patient": patient, "form": form, "period": period, "presets": PRESETS, "buckets": BUCKET_LABELS,
         "summary": summary, "bucket_count": _bucket_count(period), "figures": figures, "chart_config": charts.CONFIG,
-        "timeline_shown": len(timeline), "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
+        "timeline_shown": len(timeline),
+        "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
         "export_query": period.query(), "mood_colors": MOOD_COLORS,

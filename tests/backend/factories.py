@@ -8,6 +8,7 @@ from django.utils import timezone as dj_timezone
 from backend.devices import tokens
 from backend.devices.models import Device
 from backend.patients.models import Patient
+from backend.rollups.services import rollup_batches_fold
 from tests.support import PASSWORD
 
 
@@ -93,7 +94,10 @@ class MoodRecordFactory(factory.django.DjangoModelFactory):
     model_version = "test-version"
 
 
-def add_records(patient, when: datetime, mood: str, n: int = 1, *, frame_count: int | None = None, frames_with_face: int | None = None):
+def add_records(
+    patient, when: datetime, mood: str, n: int = 1, *, frame_count: int | None = None,
+    frames_with_face: int | None = None,
+):
     """n records of one mood at `when`, in one done batch received at the same moment."""
     batch = FrameBatchFactory(
         device__patient=patient, patient=patient, frame_count=frame_count or n, frames_with_face=frames_with_face or n,
@@ -102,4 +106,5 @@ def add_records(patient, when: datetime, mood: str, n: int = 1, *, frame_count: 
     type(batch).objects.filter(pk=batch.pk).update(received_at=when)
     for i in range(n):
         MoodRecordFactory(batch=batch, patient=patient, frame_index=i, captured_at=when, mood=mood)
+    rollup_batches_fold(batch_ids=[batch.pk])  # as the ingest service does once a batch lands
     return batch

@@ -30,7 +30,10 @@ def frames_from(sample_images_dir: Path) -> list[bytes]:
     for name in ["obama1.jpg", "obama-480p.jpg", "obama-720p.jpg", "two_people.jpg"]:
         image = Image.open(sample_images_dir / name).convert("RGB")
         image = image.resize((640, round(image.height * 640 / image.width)))
-        for variant in (image, ImageOps.mirror(image), ImageOps.autocontrast(image, cutoff=5), ImageOps.grayscale(image).convert("RGB")):
+        for variant in (
+            image, ImageOps.mirror(image), ImageOps.autocontrast(image, cutoff=5),
+            ImageOps.grayscale(image).convert("RGB"),
+        ):
             buffer = io.BytesIO()
             variant.save(buffer, format="JPEG", quality=85)
             out.append(buffer.getvalue())
@@ -54,7 +57,8 @@ def monitored_patient(transactional_db, sample_images_dir, eager_tasks):
     api = APIClient()
     api.force_authenticate(clinician)
     code = api.post(f"/api/v1/patients/{patient.pk}/enrollment-codes/").json()["code"]
-    token = APIClient().post("/api/v1/devices/enroll/", {"code": code, "label": "Pixel 7"}, format="json").json()["token"]
+    enrolled = APIClient().post("/api/v1/devices/enroll/", {"code": code, "label": "Pixel 7"}, format="json")
+    token = enrolled.json()["token"]
     phone = APIClient()
     phone.credentials(HTTP_AUTHORIZATION=f"Device {token}")
     frames = frames_from(sample_images_dir)
@@ -69,7 +73,9 @@ def monitored_patient(transactional_db, sample_images_dir, eager_tasks):
             chosen = [frames[(day * 3 + hour + i) % len(frames)] for i in range(6)]
             response = phone.post("/api/v1/frame-batches/", {
                 "batch_id": str(uuid.uuid4()),
-                "frames": [SimpleUploadedFile(f"f{i}.jpg", data, content_type="image/jpeg") for i, data in enumerate(chosen)],
+                "frames": [
+                    SimpleUploadedFile(f"f{i}.jpg", data, content_type="image/jpeg") for i, data in enumerate(chosen)
+                ],
                 "captured_at": [(moment + timedelta(seconds=5 * i)).isoformat() for i in range(len(chosen))],
             })
             assert response.status_code == 202, response.content

@@ -40,7 +40,10 @@ def test_every_model_admin_declares_list_display_and_search(model):
 @pytest.mark.parametrize("model", ["moods/moodrecord", "ingest/framebatch", "audit/auditevent"])
 def test_records_batches_and_audit_are_read_only(admin_web, data, model):
     assert admin_web.get(f"/admin/{model}/add/").status_code == 403
-    obj = {"moods/moodrecord": data["record"], "ingest/framebatch": data["batch"]}.get(model) or AuditEvent.objects.create(action="patient.view")
+    obj = (
+        {"moods/moodrecord": data["record"], "ingest/framebatch": data["batch"]}.get(model)
+        or AuditEvent.objects.create(action="patient.view")
+    )
     page = admin_web.get(f"/admin/{model}/{obj.pk}/change/")
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert admin_web.get(f"/admin/{model}/{obj.pk}/delete/").status_code == 403
@@ -63,6 +66,8 @@ def test_the_revoke_action_revokes_selected_devices(admin_web, data):
 
 
 def test_the_issue_code_action_issues_a_code_for_each_selected_patient(admin_web, patient):
-    response = admin_web.post("/admin/patients/patient/", {"action": "issue_enrollment_code", "_selected_action": [patient.pk]}, follow=True)
+    response = admin_web.post(
+        "/admin/patients/patient/", {"action": "issue_enrollment_code", "_selected_action": [patient.pk]}, follow=True
+    )
     assert EnrollmentCode.objects.filter(patient=patient).count() == 1
     assert "code" in response.content.decode()

@@ -18,7 +18,8 @@ def url(patient) -> str:
 
 def data_of(patient) -> tuple[int, int, int]:
     return (MoodRecord.objects.filter(patient=patient).count(), FrameBatch.objects.filter(patient=patient).count(),
-            MoodSlotCount.objects.filter(patient=patient).count() + UploadSlotCount.objects.filter(patient=patient).count())
+            MoodSlotCount.objects.filter(patient=patient).count()
+            + UploadSlotCount.objects.filter(patient=patient).count())
 
 
 def confirm_step_one(client, patient):
@@ -27,7 +28,9 @@ def confirm_step_one(client, patient):
     return response.context["token"]
 
 
-def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(clinician_web, clinician, patient, other_patient):
+def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(
+    clinician_web, clinician, patient, other_patient
+):
     now = timezone.now()
     add_records(patient, now - timedelta(days=1), "negative", 4)
     add_records(other_patient, now - timedelta(days=1), "positive", 2)

@@ -39,7 +39,9 @@ def test_records_csv_streams_every_record_of_the_range_in_local_time(clinician_w
     assert [r["mood"] for r in rows] == ["positive"] * 3 + ["negative", "other", "other"]
     assert rows[0]["captured_at"] == "2026-03-09T09:00:00+01:00"
     assert float(rows[0]["p_positive"]) == pytest.approx(0.7)
-    assert set(rows[0]) == {"captured_at", "mood", "p_positive", "p_neutral", "p_other", "p_negative", "detection_score", "model_version"}
+    assert set(rows[0]) == {
+        "captured_at", "mood", "p_positive", "p_neutral", "p_other", "p_negative", "detection_score", "model_version",
+    }
 
 
 def test_summary_csv_has_one_row_per_bucket_with_counts_shares_and_valence(clinician_web, two_days):
@@ -64,7 +66,9 @@ def test_fhir_export_is_a_valid_r4_bundle_of_one_observation_per_bucket(clinicia
     assert first["subject"] == {"identifier": {"system": "urn:moodwatch:patient-reference", "value": "P-ALPHA"}}
     assert first["effectivePeriod"] == {"start": "2026-03-09T00:00:00+01:00", "end": "2026-03-10T00:00:00+01:00"}
     values = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in first["component"]}
-    assert values["mood-share-positive"] == {"value": 75.0, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+    assert values["mood-share-positive"] == {
+        "value": 75.0, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%",
+    }
     assert values["mood-share-negative"]["value"] == 25.0
     assert values["valence-index"]["value"] == 0.5
     assert values["record-count"]["value"] == 4

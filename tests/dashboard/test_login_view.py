@@ -32,7 +32,10 @@ def test_a_wrong_password_is_refused_with_a_message(clinician):
 
 def test_login_returns_to_the_page_that_was_asked_for(clinician, patient):
     client = Client()
-    response = client.post(f"/login/?next=/patients/{patient.pk}/", {"username": "dr_house", "password": PASSWORD, "next": f"/patients/{patient.pk}/"})
+    response = client.post(
+        f"/login/?next=/patients/{patient.pk}/",
+        {"username": "dr_house", "password": PASSWORD, "next": f"/patients/{patient.pk}/"},
+    )
     assert response["Location"] == f"/patients/{patient.pk}/"
 
 
@@ -56,7 +59,10 @@ def test_the_idle_timeout_is_configurable():
 
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.SESSION_COOKIE_AGE)"],
+        [
+            sys.executable, "manage.py", "shell", "-c",
+            "from django.conf import settings; print(settings.SESSION_COOKIE_AGE)",
+        ],
         cwd=root, env={**os.environ, "SESSION_IDLE_TIMEOUT_MINUTES": "10"}, capture_output=True, text=True, timeout=120,
     )
     assert result.stdout.strip().splitlines()[-1] == "600", result.stderr

@@ -77,7 +77,9 @@ def test_an_empty_range_shows_an_explanation_not_a_chart(clinician_web, patient)
 def test_every_view_is_audited_with_who_which_patient_and_ip(clinician_web, clinician, patient):
     clinician_web.get(url(patient), REMOTE_ADDR="10.1.2.3")
     event = AuditEvent.objects.get(action=AuditAction.PATIENT_VIEW)
-    assert (event.actor, event.patient, event.patient_reference, event.ip_address) == (clinician, patient, "P-ALPHA", "10.1.2.3")
+    assert (event.actor, event.patient, event.patient_reference, event.ip_address) == (
+        clinician, patient, "P-ALPHA", "10.1.2.3"
+    )
 
 
 def test_a_refused_view_is_not_audited_as_a_view(other_clinician_web, patient):
@@ -92,7 +94,9 @@ def test_each_preset_has_a_sensible_default_bucket(clinician_web, patient, prese
 
 
 def test_a_custom_range_covers_whole_local_days(clinician_web, patient):
-    response = clinician_web.get(url(patient), {"range": "custom", "start": "2026-03-01", "end": "2026-03-02", "bucket": "hour"})
+    response = clinician_web.get(
+        url(patient), {"range": "custom", "start": "2026-03-01", "end": "2026-03-02", "bucket": "hour"}
+    )
     period = response.context["period"]
     assert period.start.isoformat() == "2026-03-01T00:00:00+01:00"
     assert period.end.isoformat() == "2026-03-03T00:00:00+01:00"

@@ -89,7 +89,9 @@ def test_patients_sort_by_valence_in_both_directions(clinician_web, clinician):
         add_records(PatientFactory(reference=reference, clinicians=[clinician]), now - timedelta(hours=2), mood, 3)
     PatientFactory(reference="P-EMPTY", clinicians=[clinician])  # no data: last either way
     ascending = [r.patient.reference for r in clinician_web.get(URL, {"sort": "valence"}).context["rows"]]
-    descending = [r.patient.reference for r in clinician_web.get(URL, {"sort": "valence", "dir": "desc"}).context["rows"]]
+    descending = [
+        r.patient.reference for r in clinician_web.get(URL, {"sort": "valence", "dir": "desc"}).context["rows"]
+    ]
     assert ascending == ["P-SAD", "P-CALM", "P-HAPPY", "P-EMPTY"]
     assert descending == ["P-HAPPY", "P-CALM", "P-SAD", "P-EMPTY"]
 

@@ -1,4 +1,5 @@
-"""Patient management: create with consent, enrollment codes (large + QR), devices, consent, deactivation, thresholds."""
+"""Patient management: create with consent, enrollment codes (large + QR), devices, consent, deactivation,
+thresholds."""
 import pytest
 
 from backend.alerts.models import AlertThresholds
@@ -99,7 +100,11 @@ def test_the_manage_page_lists_devices_without_their_tokens(clinician_web, patie
     device = DeviceFactory(patient=patient, label="Pixel 7")
     html = clinician_web.get(f"/patients/{patient.pk}/manage/").content.decode()
     assert "Pixel 7" in html
-    assert device.token.split(".", 1)[1] not in html and device.token_digest not in html and device.token_lookup_id not in html
+    assert (
+        device.token.split(".", 1)[1] not in html
+        and device.token_digest not in html
+        and device.token_lookup_id not in html
+    )
 
 
 def test_revoking_a_device_stops_it_and_is_audited(clinician_web, patient):
@@ -164,7 +169,11 @@ def test_another_clinician_gets_404_and_changes_nothing(other_clinician_web, pat
     assert response.status_code == 404
     patient.refresh_from_db()
     assert patient.has_consent and patient.is_active
-    assert not EnrollmentCode.objects.exists() and not AlertThresholds.objects.exists() and not AuditEvent.objects.exists()
+    assert (
+        not EnrollmentCode.objects.exists()
+        and not AlertThresholds.objects.exists()
+        and not AuditEvent.objects.exists()
+    )
 
 
 def test_anonymous_is_sent_to_login(anonymous_web, patient):

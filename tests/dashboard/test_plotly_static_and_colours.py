@@ -1,11 +1,12 @@
 """Plotly's JavaScript comes from the installed package (no CDN), and each mood has one colour everywhere."""
 import re
+from datetime import UTC
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
+from backend.moods.definitions import MOOD_COLORS
 from dashboard import charts
-from dashboard.moods import MOOD_COLORS
 
 CSS = Path(__file__).resolve().parents[2] / "dashboard" / "static" / "dashboard" / "dashboard.css"
 
@@ -31,9 +32,9 @@ def test_the_css_uses_the_same_mood_colours_as_the_charts():
 
 
 def test_every_chart_colours_a_mood_with_its_own_colour():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    row = {"bucket_start": datetime(2026, 3, 1, tzinfo=timezone.utc), "records": 4, "valence": 0.0,
+    row = {"bucket_start": datetime(2026, 3, 1, tzinfo=UTC), "records": 4, "valence": 0.0,
            **{f"count_{m}": 1 for m in MOOD_COLORS}, **{f"share_{m}": 0.25 for m in MOOD_COLORS}}
     share = charts.mood_share_figure(rows=[row], tz_name="Europe/Paris")
     timeline = charts.timeline_figure(records=[], tz_name="Europe/Paris")

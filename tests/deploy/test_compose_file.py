@@ -37,7 +37,8 @@ def compose_config(folder: Path, env_text: str) -> subprocess.CompletedProcess:
     (folder / ".env").write_text(env_text)
     # A bare environment: compose lets the shell override .env, and this shell is the test runner's.
     return subprocess.run([str(compose_binary()), "config", "--format", "json"], cwd=folder,
-                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(folder)})
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(folder)})
 
 
 def filled_env(**overrides) -> str:
@@ -144,10 +145,40 @@ def test_env_example_lists_every_variable_the_code_reads_and_nothing_else():
         f".env.example lists variables nothing reads: {sorted(listed - read - compose_only_names() - RUNTIME_NAMES)}"
 
 
-def test_the_readme_configuration_reference_names_every_variable():
-    readme = (ROOT / "README.md").read_text()
-    missing = sorted(name for name in env_names_read() | compose_only_names() if f"`{name}`" not in readme)
-    assert not missing, f"README.md does not document {missing}"
+# The configuration reference: the README links to it, the details live in docs/.
+CONFIGURATION_DOC = ROOT / "docs" / "operations.md"
+TABLE_ROW = re.compile(r"^\| ((?:`[A-Z][A-Z0-9_]*`(?: / )?)+) \| ([^|]*) \|", re.MULTILINE)
+
+
+def configuration_table() -> dict[str, str]:
+    """{NAME: default cell} for each row of the configuration doc's variable table."""
+    rows = {}
+    for names, default in TABLE_ROW.findall(CONFIGURATION_DOC.read_text()):
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", names)
+        defaults = default.strip().split(" / ") if len(names) > 1 else [default.strip()]
+        assert len(defaults) == len(names), f"one default per variable in the row of {names}"
+        rows.update(zip(names, defaults))
+    return rows
+
+
+def test_the_configuration_reference_names_every_variable():
+    doc = CONFIGURATION_DOC.read_text()
+    missing = sorted(name for name in env_names_read() | compose_only_names() if f"`{name}`" not in doc)
+    assert not missing, f"{CONFIGURATION_DOC.relative_to(ROOT)} does not document {missing}"
+
+
+def test_the_configuration_table_lists_every_setting_only_those_and_their_defaults():
+    from tests.deploy.settings_env import env_defaults
+
+    table = configuration_table()
+    read = env_names_read()
+    assert not read - set(table), f"missing from the table: {sorted(read - set(table))}"
+    assert not set(table) - read, f"the table lists variables nothing reads: {sorted(set(table) - read)}"
+    for name, default in env_defaults().items():
+        if isinstance(default, bool):
+            assert table[name] == str(default).lower(), (name, table[name], default)
+        elif isinstance(default, (int, float)):
+            assert table[name] == str(default), (name, table[name], default)
 
 
 def test_beat_schedules_the_sweeper_and_the_alert_jobs_and_the_worker_knows_them(settings):
@@ -215,7 +246,8 @@ django.setup()
 from backend.celery import app
 route = lambda name: app.amqp.router.route({}, name)["queue"].name
 print(json.dumps({name: route(name) for name in (
-    "backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches", "backend.alerts.tasks.evaluate_alerts")}))
+    "backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches",
+    "backend.alerts.tasks.evaluate_alerts")}))
 """
 
 

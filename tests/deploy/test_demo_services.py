@@ -48,7 +48,9 @@ def test_a_phone_whose_token_still_works_is_reused(demo_clinician, tmp_path):
     device, _ = device_enroll(code=demo_device_prepare(patient=patient, state_dir=tmp_path / "p", server=SERVER,
                                                        issued_by=demo_clinician), label="demo")
     saved_phone(tmp_path / "p", device)
-    assert demo_device_prepare(patient=patient, state_dir=tmp_path / "p", server=SERVER, issued_by=demo_clinician) is None
+    assert demo_device_prepare(
+        patient=patient, state_dir=tmp_path / "p", server=SERVER, issued_by=demo_clinician
+    ) is None
     assert (tmp_path / "p" / "device.json").exists()
 
 

@@ -114,7 +114,9 @@ def test_a_used_enrollment_code_or_a_revoked_device_stops_the_simulator_with_a_c
     from backend.devices.services import device_revoke
 
     assert run(capsys, "--server", live_server.url, "--state-dir", str(tmp_path / "a"), "--code", code)[0] == 0
-    status, _, log = run_with_log(capsys, "--server", live_server.url, "--state-dir", str(tmp_path / "b"), "--code", code)
+    status, _, log = run_with_log(
+        capsys, "--server", live_server.url, "--state-dir", str(tmp_path / "b"), "--code", code
+    )
     assert status == 2 and "enrollment_code_used" in log
 
     device_revoke(device=Device.objects.get(patient=patient), actor=None)

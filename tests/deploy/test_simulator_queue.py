@@ -1,7 +1,7 @@
 """The simulator's on-disk queue, saved token and retry policy (no server needed)."""
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from clients.simulator.frames import Frame
 from clients.simulator.store import DeviceCredentials, StateStore
 from clients.simulator.uploader import Backoff, Summary, drain
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 def frames(n: int) -> list[Frame]:
@@ -122,7 +122,9 @@ def test_enrollment_is_retried_through_transient_failures_but_not_past_the_limit
         return answer
 
     waits = []
-    assert retrying(enroll, Backoff(base=0.1), what="enrollment", sleep=waits.append, log=lambda m: None) == {"token": "t"}
+    assert retrying(
+        enroll, Backoff(base=0.1), what="enrollment", sleep=waits.append, log=lambda m: None
+    ) == {"token": "t"}
     assert len(waits) == 2 and waits[1] == 2
     with pytest.raises(TransientError):
         retrying(lambda: (_ for _ in ()).throw(TransientError("down")), Backoff(base=0, attempts=3),

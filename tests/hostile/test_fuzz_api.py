@@ -24,8 +24,11 @@ def assert_well_formed(response, path):
         assert isinstance(body.get("code"), str) and body["code"], (path, body)
 
 
-forged_cursors = st.one_of(hostile_text, st.binary(max_size=60).map(lambda b: base64.b64encode(b).decode()),
-                           hostile_text.map(lambda t: base64.b64encode(f"p={t}".encode("utf-8", "surrogatepass")).decode()))
+forged_cursors = st.one_of(
+    hostile_text,
+    st.binary(max_size=60).map(lambda b: base64.b64encode(b).decode()),
+    hostile_text.map(lambda t: base64.b64encode(f"p={t}".encode("utf-8", "surrogatepass")).decode()),
+)
 
 
 @FUZZ

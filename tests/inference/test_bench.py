@@ -87,8 +87,9 @@ def test_the_benchmark_frame_set_is_built_from_the_real_photos_at_640x360(bench_
 
 
 def test_the_benchmark_script_runs_end_to_end(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_inference.py"), "--n", "12", "--repeat", "1",
-                             "--frames-out", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_inference.py"), "--n", "12",
+                             "--repeat", "1", "--frames-out", str(tmp_path), "--json"],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["frames"] == 12 and report["frames_with_face"] >= 9
@@ -109,5 +110,7 @@ def test_bench_with_two_threads_times_every_frame_once_and_finds_the_same_faces(
     assert result.returncode == 0, result.stderr
     two = json.loads(result.stdout)
     assert two["threads"] == 2
-    assert (two["frames"], two["frames_with_face"], two["faces"]) == (one["frames"], one["frames_with_face"], one["faces"])
+    assert (two["frames"], two["frames_with_face"], two["faces"]) == (
+        one["frames"], one["frames_with_face"], one["faces"]
+    )
     assert cli("bench", "--frames", str(frames_dir), "--threads", "0").returncode == 2

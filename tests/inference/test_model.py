@@ -49,7 +49,7 @@ def test_it_has_a_two_convolution_stem_and_four_residual_blocks_with_separable_c
 
 def test_every_convolution_before_the_classifier_is_followed_by_batch_normalisation():
     model = build_mini_xception(width=1.5)
-    for i, layer in enumerate(model.layers):
+    for _, layer in enumerate(model.layers):
         if type(layer).__name__ in ("Conv2D", "SeparableConv2D") and layer.name != "classifier_conv":
             following = [n for n in model.layers if layer.name in _inbound(n)]
             assert [type(n).__name__ for n in following] == ["BatchNormalization"], layer.name

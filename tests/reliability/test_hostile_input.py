@@ -5,7 +5,7 @@ import json
 import socket
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -19,7 +19,7 @@ from .conftest import UPLOAD_URL, PrivateRedis, Stack, device_headers, multipart
 
 pytestmark = [pytest.mark.slow]
 
-BAD_INPUTS_TRIED: list[str] = []  # the README's figure is the number of cases in this module
+BAD_INPUTS_TRIED: list[str] = []  # docs/security.md's figure is the number of cases in this module
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def image_bytes(fmt: str, size=(64, 48)) -> bytes:
     return out.getvalue()
 
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
+SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+       b"<script>alert(1)</script></svg>")
 
 
 def assert_json_error(response, status: int, code: str | None = None, field_code: str | None = None):
@@ -140,7 +141,7 @@ def test_frame_and_timestamp_counts_that_differ_are_refused(live, device, face_j
     assert_json_error(response, 400, "validation_error", "count_mismatch")
 
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 TIMESTAMP_CASES = {
     "naive timestamp": ("2026-11-26T09:15:02", "timestamp_without_offset"),
     "far-future timestamp": ((NOW + timedelta(days=3650)).isoformat(), "timestamp_in_future"),

@@ -8,8 +8,8 @@ from django.test import Client
 from tests.support import PASSWORD
 
 
-def attempt(password: str, *, address: str, path: str = "/login/"):
-    return Client().post(path, {"username": "dr_house", "password": password}, REMOTE_ADDR=address)
+def attempt(password: str, *, address: str, path: str = "/login/", client: Client | None = None):
+    return (client or Client()).post(path, {"username": "dr_house", "password": password}, REMOTE_ADDR=address)
 
 
 @pytest.fixture
@@ -21,11 +21,13 @@ def failed_five_times(clinician, settings):
 
 def test_five_failed_logins_lock_the_account_even_for_the_right_password_from_elsewhere(failed_five_times):
     assert [a.status_code for a in failed_five_times] == [200] * 4 + [429]  # the form again, then locked
-    locked = attempt(PASSWORD, address="192.0.2.77")
+    client = Client()
+    locked = attempt(PASSWORD, address="192.0.2.77", client=client)
     assert locked.status_code == 429
     assert locked.json()["code"] == "account_locked"
     assert int(locked["Retry-After"]) == 15 * 60
-    assert "_auth_user_id" not in Client().session
+    assert "_auth_user_id" not in client.session  # the client that sent the right password is not logged in
+    assert client.get("/patients/")["Location"].startswith("/login/")
 
 
 def test_the_lockout_applies_to_the_admin_and_api_login_forms_too(failed_five_times):

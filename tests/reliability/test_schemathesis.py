@@ -1,6 +1,6 @@
 """schemathesis generates requests from /api/v1/schema/ and sends them to gunicorn, once with a device
-token and once with a clinician's API token, with all of schemathesis' checks. No answer may be a 5xx, and every answer must match
-the schema (status code, content type, body).
+token and once with a clinician's API token, with all of schemathesis' checks. No answer may be a 5xx, and every
+answer must match the schema (status code, content type, body).
 
 Bounded: a fixed seed and a few examples per operation keep each run to a minute at most.
 """

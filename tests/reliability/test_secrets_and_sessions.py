@@ -14,6 +14,7 @@ from django.contrib.auth.hashers import identify_hasher
 from django.db import connection
 from django.test import Client
 
+from backend.core.errors import ApplicationError
 from backend.devices import services, tokens
 from backend.devices.models import Device, EnrollmentCode
 
@@ -53,8 +54,9 @@ def test_an_enrollment_code_is_stored_only_as_a_keyed_hmac(patient, clinician, s
 def test_device_tokens_are_compared_in_constant_time(device):
     with mock.patch.object(tokens.hmac, "compare_digest", wraps=hmac.compare_digest) as compare:
         assert services.device_authenticate(token=device.token) == device
-        with pytest.raises(Exception):
+        with pytest.raises(ApplicationError) as refused:
             services.device_authenticate(token=device.token[:-1] + ("A" if device.token[-1] != "A" else "B"))
+    assert (refused.value.code, refused.value.status_code) == ("device_token_invalid", 401)
     assert compare.call_count == 2, "both the right and a wrong token went through hmac.compare_digest"
 
 
@@ -76,14 +78,17 @@ def test_session_and_csrf_cookies_are_http_only(clinician):
 
 def test_in_production_the_session_and_csrf_cookies_are_secure_and_http_only():
     code = (
-        "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({n: getattr(s, n) "
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({n: getattr(s, n) "
         "for n in ['SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_SECURE', 'CSRF_COOKIE_HTTPONLY', "
         "'SECURE_SSL_REDIRECT', 'DEBUG']}))"
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
     env.update(DJANGO_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="moodwatch.example.org",
                DJANGO_SETTINGS_MODULE="backend.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values == {"SESSION_COOKIE_SECURE": True, "SESSION_COOKIE_HTTPONLY": True, "CSRF_COOKIE_SECURE": True,

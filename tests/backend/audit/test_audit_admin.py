@@ -20,7 +20,9 @@ def test_nobody_can_add_change_or_delete_entries_in_the_admin(admin_web, event):
     assert admin_web.get("/admin/audit/auditevent/add/").status_code == 403
     admin_web.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "data.delete", "actor_username": "x"})
     assert admin_web.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
-    admin_web.post("/admin/audit/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"})
+    admin_web.post(
+        "/admin/audit/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
+    )
     event.refresh_from_db()
     assert event.action == AuditAction.PATIENT_VIEW and event.actor_username == "dr_house"
 

@@ -18,7 +18,9 @@ def test_an_entry_keeps_names_after_the_user_and_patient_are_deleted(clinician, 
     clinician.delete()
     patient.delete()
     event = AuditEvent.objects.get()
-    assert (event.actor, event.actor_username, event.patient, event.patient_reference) == (None, "dr_house", None, "P-ALPHA")
+    assert (event.actor, event.actor_username, event.patient, event.patient_reference) == (
+        None, "dr_house", None, "P-ALPHA"
+    )
     assert (event.ip_address, event.channel) == ("10.0.0.9", AuditChannel.DASHBOARD) and event.at is not None
 
 

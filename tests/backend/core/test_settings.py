@@ -13,7 +13,8 @@ STRONG_SECRET = "k3J9-very-long-random-production-secret-vQ8pX2mZ7tR4wY6nB1cF5hL
 def manage(*args, **env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_ENV", "ALLOWED_HOSTS"}}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
+        timeout=120,
     )
 
 
@@ -64,7 +65,11 @@ def test_the_deploy_check_warns_when_rate_limits_are_not_shared_between_processe
 def test_upload_limits_come_from_the_environment(name):
     code = f"from django.conf import settings; print(settings.MOODWATCH['{name}'])"
     result = subprocess.run(
-        [sys.executable, "-c", f"import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'backend.settings'); django.setup(); {code}"],
+        [
+            sys.executable, "-c",
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'backend.settings'); django.setup(); "
+            f"{code}",
+        ],
         cwd=ROOT, env={**os.environ, name: "12345"}, capture_output=True, text=True, timeout=120,
     )
     assert result.stdout.strip() == "12345", result.stderr

@@ -10,7 +10,9 @@ from backend.moods.models import MoodRecord
 from tests.backend.conftest import ingest
 
 
-def test_a_batch_becomes_one_record_per_face_and_its_frames_are_deleted(device, face_jpeg, two_faces_jpeg, faceless_jpeg):
+def test_a_batch_becomes_one_record_per_face_and_its_frames_are_deleted(
+    device, face_jpeg, two_faces_jpeg, faceless_jpeg
+):
     batch = ingest(device, [face_jpeg, two_faces_jpeg, faceless_jpeg])
     batch_process(batch_pk=batch.pk)
     batch.refresh_from_db()

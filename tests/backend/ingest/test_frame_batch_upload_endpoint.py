@@ -110,7 +110,8 @@ def test_the_same_batch_id_with_different_frames_is_a_409(device_client, face_jp
 
 def test_the_same_batch_id_with_different_timestamps_is_a_409(device_client, face_jpeg):
     batch_id = uuid.uuid4()
-    assert post(device_client, batch_payload([face_jpeg], batch_id=batch_id, captured_at=[recent(30)])).status_code == 202
+    first = post(device_client, batch_payload([face_jpeg], batch_id=batch_id, captured_at=[recent(30)]))
+    assert first.status_code == 202
     response = post(device_client, batch_payload([face_jpeg], batch_id=batch_id, captured_at=[recent(90)]))
     assert response.status_code == 409
     assert response.json()["code"] == "batch_id_conflict"

@@ -16,7 +16,9 @@ def run(*args) -> str:
 
 
 def test_create_patient_prints_the_new_patients_id(clinician):
-    printed = run("create_patient", "--ref", "P-001", "--clinician", clinician.username, "--timezone", "America/New_York")
+    printed = run(
+        "create_patient", "--ref", "P-001", "--clinician", clinician.username, "--timezone", "America/New_York"
+    )
     patient = Patient.objects.get(reference="P-001")
     assert printed.strip() == str(patient.pk)
     assert patient.timezone == "America/New_York"
@@ -25,7 +27,10 @@ def test_create_patient_prints_the_new_patients_id(clinician):
 
 
 def test_create_patient_records_consent_only_when_asked_by_the_actor_named(clinician):
-    run("create_patient", "--ref", "P-002", "--clinician", clinician.username, "--consent", "--actor", clinician.username)
+    run(
+        "create_patient", "--ref", "P-002", "--clinician", clinician.username, "--consent", "--actor",
+        clinician.username,
+    )
     patient = Patient.objects.get(reference="P-002")
     assert patient.has_consent and patient.consent_recorded_by == clinician
 
@@ -55,7 +60,8 @@ def test_enrollment_code_prints_a_fresh_usable_code_on_its_own_line(patient):
 
 
 def test_each_enrollment_code_is_fresh(patient):
-    assert run("enrollment_code", "--patient", patient.reference) != run("enrollment_code", "--patient", patient.reference)
+    first = run("enrollment_code", "--patient", patient.reference)
+    assert first != run("enrollment_code", "--patient", patient.reference)
     assert EnrollmentCode.objects.filter(patient=patient).count() == 2
 
 

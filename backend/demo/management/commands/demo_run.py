@@ -76,7 +76,9 @@ class Command(BaseCommand):
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise CommandError(f"the server exited with {server.returncode}; see its output above (is the port in use?)")
+                raise CommandError(
+                    f"the server exited with {server.returncode}; see its output above (is the port in use?)"
+                )
             try:
                 with urllib.request.urlopen(f"{server_url}/healthz", timeout=5) as response:
                     if response.status == 200:

@@ -1,4 +1,5 @@
-"""python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent] [--actor USERNAME]"""
+"""python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent]
+[--actor USERNAME]"""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError

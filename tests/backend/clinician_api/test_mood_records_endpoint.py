@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from backend.audit.models import AuditAction, AuditChannel, AuditEvent
 from tests.backend.conftest import clinician_client
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory
 
@@ -78,3 +79,21 @@ def test_a_datetime_without_offset_is_a_400(clinician, patient):
 
 def test_an_unknown_patient_id_is_a_404(clinician, db):
     assert clinician_client(clinician).get("/api/v1/patients/not-a-uuid/moods/").status_code == 404
+
+
+def test_each_page_read_is_audited_with_its_range_and_count(clinician, patient, records):
+    client = clinician_client(clinician)
+    first = client.get(url(patient), {"from": "2026-03-01", "to": "2026-03-31", "page_size": 20}).json()
+    client.get(first["next"])
+    events = AuditEvent.objects.filter(action=AuditAction.RECORDS_READ).order_by("id")
+    assert [(e.actor, e.patient, e.channel, e.detail["records"]) for e in events] == [
+        (clinician, patient, AuditChannel.API, 20), (clinician, patient, AuditChannel.API, 10)]
+    assert events[0].detail["start"] == "2026-03-01T00:00:00+01:00"
+    assert events[0].detail["end"] == "2026-04-01T00:00:00+02:00"
+
+
+def test_a_refused_read_leaves_no_audit_row(clinician, other_clinician, patient, records):
+    assert clinician_client(clinician).get(url(patient), {"from": "last tuesday"}).status_code == 400
+    assert clinician_client(other_clinician).get(url(patient)).status_code == 404
+    assert clinician_client(clinician).get(url(patient), {"cursor": "bm90LWEtY3Vyc29y"}).status_code == 404
+    assert not AuditEvent.objects.exists()

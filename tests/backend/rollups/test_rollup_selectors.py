@@ -8,7 +8,7 @@ import pytest
 from backend.moods.selectors import mood_summary
 from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
 from backend.rollups.selectors import mood_buckets, mood_overview, upload_coverage_by_day, upload_overview
-from backend.rollups.services import rollup_refresh, rollup_refresh_all
+from backend.rollups.services import rollup_batches_fold, rollup_refresh, rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory, add_records
 
 UTC = ZoneInfo("UTC")
@@ -17,14 +17,20 @@ T0 = datetime(2026, 3, 20, 0, 0, tzinfo=UTC)  # DST starts in Europe on 29 March
 
 def direct(patient, start, end, bucket):
     return [
-        (r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"], r["count_other"])
+        (
+            r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"],
+            r["count_other"],
+        )
         for r in mood_summary(patient=patient, start=start, end=end, bucket=bucket)
     ]
 
 
 def via_rollup(patient, start, end, bucket):
     return [
-        (r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"], r["count_other"])
+        (
+            r["bucket_start"], r["records"], r["count_positive"], r["count_negative"], r["count_neutral"],
+            r["count_other"],
+        )
         for r in mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
     ]
 
@@ -38,13 +44,17 @@ def scattered(clinician):
         batch = FrameBatchFactory(device__patient=patient, patient=patient)
         base = T0 + timedelta(minutes=rng.randrange(14 * 24 * 60))
         for i in range(10):
-            MoodRecordFactory(batch=batch, patient=patient, frame_index=i, mood=rng.choice(["positive", "negative", "neutral", "other"]),
+            MoodRecordFactory(batch=batch, patient=patient, frame_index=i,
+                              mood=rng.choice(["positive", "negative", "neutral", "other"]),
                               captured_at=base + timedelta(seconds=rng.randrange(3600)))
+        rollup_batches_fold(batch_ids=[batch.pk])  # as the ingest service does when a batch lands
     return patient
 
 
 @pytest.mark.parametrize("bucket", ["hour", "day", "week"])
-@pytest.mark.parametrize("start_offset, end_offset", [(0, 14 * 24 * 60), (7, 9 * 24 * 60 + 13), (6 * 60 + 1, 6 * 60 + 44)])
+@pytest.mark.parametrize(
+    "start_offset, end_offset", [(0, 14 * 24 * 60), (7, 9 * 24 * 60 + 13), (6 * 60 + 1, 6 * 60 + 44)]
+)
 def test_rollup_buckets_equal_a_direct_count_for_any_range_edges(scattered, bucket, start_offset, end_offset):
     start, end = T0 + timedelta(minutes=start_offset), T0 + timedelta(minutes=end_offset)
     assert via_rollup(scattered, start, end, bucket) == direct(scattered, start, end, bucket)
@@ -86,7 +96,8 @@ def test_records_of_a_batch_done_after_the_first_view_appear_on_the_next(patient
 def test_the_overview_counts_today_and_the_six_days_before_in_the_patients_zone(patient):
     now = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)  # 10:00 in Paris
     add_records(patient, datetime(2026, 3, 13, 23, 30, tzinfo=UTC), "negative", 2)  # 14 March 00:30 local: first day
-    add_records(patient, datetime(2026, 3, 13, 22, 30, tzinfo=UTC), "positive", 4)  # 13 March 23:30 local: previous week
+    # 13 March 23:30 local: previous week
+    add_records(patient, datetime(2026, 3, 13, 22, 30, tzinfo=UTC), "positive", 4)
     add_records(patient, now - timedelta(minutes=2), "positive", 1)  # inside the current, partial slot
     overview = mood_overview(patients=[patient], now=now)[patient.pk]
     assert overview.counts == {"positive": 1, "negative": 2, "neutral": 0, "other": 0}
@@ -109,11 +120,15 @@ def test_page_views_fold_only_batches_newer_than_the_periodic_watermark_which_fo
 
 
 def test_coverage_counts_finished_uploads_per_local_day_and_unfinished_ones_live(patient):
-    add_records(patient, datetime(2026, 3, 9, 22, 30, tzinfo=UTC), "neutral", 3, frame_count=5, frames_with_face=3)  # 23:30 local
-    add_records(patient, datetime(2026, 3, 9, 23, 30, tzinfo=UTC), "neutral", 2, frame_count=4, frames_with_face=2)  # next day
+    # 23:30 local
+    add_records(patient, datetime(2026, 3, 9, 22, 30, tzinfo=UTC), "neutral", 3, frame_count=5, frames_with_face=3)
+    # next day
+    add_records(patient, datetime(2026, 3, 9, 23, 30, tzinfo=UTC), "neutral", 2, frame_count=4, frames_with_face=2)
     queued = FrameBatchFactory(device__patient=patient, patient=patient, status="queued", frame_count=7)
     type(queued).objects.filter(pk=queued.pk).update(received_at=datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
-    days = upload_coverage_by_day(patient=patient, start=datetime(2026, 3, 9, tzinfo=UTC), end=datetime(2026, 3, 11, tzinfo=UTC))
+    days = upload_coverage_by_day(
+        patient=patient, start=datetime(2026, 3, 9, tzinfo=UTC), end=datetime(2026, 3, 11, tzinfo=UTC)
+    )
     assert [(d["day"].isoformat(), d["frames"], d["frames_processed"], d["frames_with_face"]) for d in days] == [
         ("2026-03-09T00:00:00+01:00", 5, 5, 3), ("2026-03-10T00:00:00+01:00", 11, 4, 2),
     ]

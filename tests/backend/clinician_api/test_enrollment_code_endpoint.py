@@ -1,4 +1,5 @@
 """POST /api/v1/patients/{id}/enrollment-codes/: a clinician issues a code for their own patient."""
+from backend.audit.models import AuditAction, AuditChannel, AuditEvent
 from backend.devices.models import EnrollmentCode
 from tests.backend.conftest import clinician_client
 
@@ -25,3 +26,20 @@ def test_another_clinician_cannot_issue_codes_for_a_patient_not_theirs(other_cli
 
 def test_a_device_cannot_issue_codes(device_client, patient):
     assert device_client.post(url(patient)).status_code in (401, 403)
+
+
+def test_a_deactivated_patient_gets_no_code_and_no_audit_row(clinician, patient):
+    patient.is_active = False
+    patient.save(update_fields=["is_active"])
+    response = clinician_client(clinician).post(url(patient))
+    assert response.status_code == 409 and response.json()["code"] == "patient_inactive"
+    assert EnrollmentCode.objects.count() == 0
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_code_is_audited_as_issued_through_the_api(clinician, patient):
+    clinician_client(clinician).post(url(patient))
+    event = AuditEvent.objects.get()
+    assert (event.action, event.channel, event.actor, event.patient) == (
+        AuditAction.ENROLLMENT_CODE_ISSUE, AuditChannel.API, clinician, patient)
+    assert event.detail["enrollment_code_id"] == EnrollmentCode.objects.get().pk

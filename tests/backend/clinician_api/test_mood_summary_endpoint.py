@@ -4,8 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from backend.audit.models import AuditAction, AuditChannel, AuditEvent
 from tests.backend.conftest import clinician_client
-from tests.backend.factories import FrameBatchFactory, MoodRecordFactory
+from tests.backend.factories import add_records
 
 UTC = ZoneInfo("UTC")
 
@@ -22,9 +23,7 @@ def tokyo_patient(clinician):
 
 
 def add(patient, when: datetime, mood: str, n: int = 1):
-    batch = FrameBatchFactory(device__patient=patient, patient=patient)
-    for i in range(n):
-        MoodRecordFactory(batch=batch, patient=patient, frame_index=i, captured_at=when, mood=mood)
+    add_records(patient, when, mood, n)
 
 
 def test_days_are_cut_at_the_patients_midnight_not_utc(clinician, tokyo_patient):
@@ -80,7 +79,9 @@ def test_an_unknown_bucket_is_a_400(clinician, patient):
 
 
 def test_an_hourly_summary_over_a_year_is_refused(clinician, patient):
-    response = clinician_client(clinician).get(url(patient), {"from": "2025-01-01", "to": "2026-01-01", "bucket": "hour"})
+    response = clinician_client(clinician).get(
+        url(patient), {"from": "2025-01-01", "to": "2026-01-01", "bucket": "hour"}
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "range_too_long"
 
@@ -88,3 +89,14 @@ def test_an_hourly_summary_over_a_year_is_refused(clinician, patient):
 def test_a_reversed_range_is_refused(clinician, patient):
     response = clinician_client(clinician).get(url(patient), {"from": "2026-03-10", "to": "2026-03-01"})
     assert response.status_code == 400
+
+
+def test_a_summary_read_is_audited_with_its_range_and_bucket(clinician, patient):
+    response = clinician_client(clinician).get(
+        url(patient), {"from": "2026-03-01", "to": "2026-03-07", "bucket": "week"}
+    )
+    assert response.status_code == 200
+    event = AuditEvent.objects.get()
+    assert (event.action, event.channel, event.actor, event.patient) == (
+        AuditAction.SUMMARY_READ, AuditChannel.API, clinician, patient)
+    assert event.detail == {"start": "2026-03-01T00:00:00+01:00", "end": "2026-03-08T00:00:00+01:00", "bucket": "week"}
