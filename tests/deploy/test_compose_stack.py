@@ -98,7 +98,9 @@ def test_the_compose_commands_start_pass_their_healthchecks_and_process_an_uploa
 
         code = upload_through_the_web_service(envs["web"], where, sample_images_dir, tmp_path)
         assert code == 0
-        assert "succeeded" in logs["worker"].read_text(), "the worker service processed the batch"
+        # the worker logs success after the batch's last step (its rollup fold, after the commit)
+        wait_until(lambda: "succeeded" in logs["worker"].read_text(), timeout=30,
+                   what="the worker service to log that it processed the batch")
     finally:
         for process in processes.values():
             process.terminate()
