@@ -26,7 +26,7 @@ class AuditedReadAdminMixin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         if response.status_code == 200:
-            obj = self.get_object(request, object_id)
+            obj = response.context_data["original"]  # the row the page shows, as the admin fetched it
             audit_record(action=AuditAction.ADMIN_VIEW, actor=request.user, context=admin_context(request),
                          patient=obj if isinstance(obj, Patient) else getattr(obj, "patient", None),
                          detail={"model": self.model._meta.label_lower, "object": str(object_id)[:64]})

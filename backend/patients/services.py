@@ -15,6 +15,7 @@ from backend.moods.models import MoodRecord
 from backend.rollups.models import MoodSlotCount, UploadSlotCount
 
 from .models import Patient
+from .selectors import patient_data_counts
 
 # Says nothing about whose patient holds the reference: another team's patients stay invisible.
 REFERENCE_UNAVAILABLE = ("This reference cannot be used for a new patient. References are unique in the hospital; "
@@ -101,8 +102,8 @@ def patient_data_delete(
 ) -> DeletionReport:
     """Delete, on the patient's request, every mood record and frame batch (with any frames left) and
     everything derived from them (rollup counts, alerts). The patient, devices and audit trail remain."""
-    records = MoodRecord.objects.filter(patient=patient).count()
-    batches = FrameBatch.objects.filter(patient=patient).count()
+    counts = patient_data_counts(patient=patient)
+    records, batches = counts["records"], counts["batches"]
     MoodRecord.objects.filter(patient=patient).delete()  # one DELETE: nothing references a record
     FrameBatch.objects.filter(patient=patient).delete()  # cascades to frames and rollup claims
     MoodSlotCount.objects.filter(patient=patient).delete()
@@ -128,8 +129,6 @@ def patient_update(
     patient.full_clean(validate_unique=False)
     if fields:
         patient.save(update_fields=fields)
-    elif patient._state.adding:
-        patient.save()
     detail = {"fields": {name: str(getattr(patient, name)) for name in fields}}
     if clinicians is not None:
         detail["clinicians"] = clinicians
