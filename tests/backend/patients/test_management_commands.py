@@ -68,3 +68,43 @@ def test_each_enrollment_code_is_fresh(patient):
 def test_enrollment_code_refuses_an_unknown_patient(db):
     with pytest.raises(CommandError, match="P-NOPE"):
         run("enrollment_code", "--patient", "P-NOPE")
+
+
+@pytest.mark.parametrize("args", [
+    ["create_patient", "--ref", "P\x00X", "--clinician", "dr_house"],
+    ["create_patient", "--ref", "P-X", "--clinician", "dr\x00house"],
+    ["create_patient", "--ref", "P-X", "--clinician", "dr_house", "--display-name", "a\x00b"],
+    ["create_patient", "--ref", "P-X", "--clinician", "dr_house", "--timezone", "UTC\x00"],
+    ["create_patient", "--ref", "P-X", "--clinician", "dr_house", "--actor", "\x00"],
+    ["enrollment_code", "--patient", "P\x00ALPHA"],
+    ["enrollment_code", "--patient", "P-ALPHA", "--actor", "dr\x00house"],
+    ["enrollment_code", "--patient", "P-ALPHA", "--issued-by", "dr\x00house"],
+])
+def test_a_nul_character_in_any_text_option_is_a_usage_error_that_writes_nothing(patient, args):
+    with pytest.raises(CommandError, match="must not contain a NUL character"):
+        run(*args)
+    assert list(Patient.objects.values_list("reference", flat=True)) == ["P-ALPHA"]
+    assert not EnrollmentCode.objects.exists()
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "91", "99999999999999999999"])
+def test_enrollment_code_refuses_a_lifetime_outside_1_to_90_days(patient, days):
+    with pytest.raises(CommandError, match="--ttl-days must be from 1 to 90"):
+        run("enrollment_code", "--patient", patient.reference, "--ttl-days", days)
+    assert not EnrollmentCode.objects.exists()
+
+
+def test_enrollment_code_accepts_the_edges_of_its_lifetime(patient):
+    run("enrollment_code", "--patient", patient.reference, "--ttl-days", "1")
+    run("enrollment_code", "--patient", patient.reference, "--ttl-days", "90")
+    codes = EnrollmentCode.objects.all()
+    lifetimes = sorted(round((c.expires_at - c.issued_at).total_seconds() / 86400) for c in codes)
+    assert lifetimes == [1, 90]
+
+
+def test_enrollment_code_refuses_a_deactivated_patient(patient):
+    patient.is_active = False
+    patient.save(update_fields=["is_active"])
+    with pytest.raises(CommandError, match="deactivated"):
+        run("enrollment_code", "--patient", patient.reference)
+    assert not EnrollmentCode.objects.exists()

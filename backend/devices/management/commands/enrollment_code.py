@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.audit.services import COMMAND
-from backend.core.commands import ACTOR_HELP, actor_get
+from backend.core.commands import ACTOR_HELP, actor_get, text_option
 from backend.core.errors import ApplicationError
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import Patient
@@ -17,9 +17,9 @@ class Command(BaseCommand):
     help = "Issue a one-time device enrollment code for a patient and print it on its own line."
 
     def add_arguments(self, parser):
-        parser.add_argument("--patient", required=True, help="The patient's reference.")
+        parser.add_argument("--patient", required=True, type=text_option, help="The patient's reference.")
         # --issued-by: the name this option had before --actor; scripts written for it keep working.
-        parser.add_argument("--actor", "--issued-by", dest="actor", default=None, help=ACTOR_HELP)
+        parser.add_argument("--actor", "--issued-by", dest="actor", default=None, type=text_option, help=ACTOR_HELP)
         parser.add_argument("--ttl-days", type=int, default=None,
                             help=f"1 to {MAX_TTL_DAYS}. Default: ENROLLMENT_CODE_TTL_DAYS (7).")
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.audit.services import COMMAND
-from backend.core.commands import ACTOR_HELP, actor_get
+from backend.core.commands import ACTOR_HELP, actor_get, text_option
 from backend.core.errors import ApplicationError
 from backend.patients.services import patient_create
 
@@ -14,15 +14,16 @@ class Command(BaseCommand):
     help = "Create a patient assigned to a clinician and print the patient's id."
 
     def add_arguments(self, parser):
-        parser.add_argument("--ref", required=True, help="Pseudonymous reference (unique).")
-        parser.add_argument("--clinician", required=True, action="append", help="Username; repeat for several.")
-        parser.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/Paris.")
-        parser.add_argument("--display-name", default="")
+        parser.add_argument("--ref", required=True, type=text_option, help="Pseudonymous reference (unique).")
+        parser.add_argument("--clinician", required=True, action="append", type=text_option,
+                            help="Username; repeat for several.")
+        parser.add_argument("--timezone", default="UTC", type=text_option, help="IANA time zone, e.g. Europe/Paris.")
+        parser.add_argument("--display-name", default="", type=text_option)
         parser.add_argument(
             "--consent", action="store_true",
             help="Record consent to camera monitoring now (by --actor). Without it uploads get 403.",
         )
-        parser.add_argument("--actor", default=None, help=ACTOR_HELP)
+        parser.add_argument("--actor", default=None, type=text_option, help=ACTOR_HELP)
 
     def handle(self, *args, ref, clinician, timezone, display_name, consent, actor, **options):
         actor = actor_get(actor)
