@@ -102,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.alert_badge",
             ],
         },
     },
@@ -292,7 +293,21 @@ MOODWATCH_ALERTS = {
     "NEGATIVE_SHARE": env.float("ALERT_NEGATIVE_SHARE", default=0.6),
     "MIN_RECORDS": env.int("ALERT_MIN_RECORDS", default=50),
     "NO_DATA_DAYS": env.int("ALERT_NO_DATA_DAYS", default=2),
+    # After a batch lands its patient's rules are evaluated once the quiet period has passed, so a
+    # phone uploading a backlog triggers one evaluation, not one per batch. Tasks in process: at once.
+    "LANDING_DEBOUNCE_SECONDS": env.int(
+        "ALERT_LANDING_DEBOUNCE_SECONDS", default=0 if CELERY_TASK_ALWAYS_EAGER else 30
+    ),
+    "NOTIFY_MAX_ATTEMPTS": env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=5),
 }
+# The beat schedule also runs inside the web process of the embedded default (demo_run sets this),
+# where no beat is running: backend.core.scheduler.
+MOODWATCH_EMBEDDED_SCHEDULER = env.bool("MOODWATCH_EMBEDDED_SCHEDULER", default=False)
+# --- e-mail (alert notifications): EMAIL_URL such as smtp+tls://user:password@host:587 ----------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MoodWatch <moodwatch@localhost>")
+# Links in e-mails point here (the dashboard's public address).
+MOODWATCH_PUBLIC_URL = env.str("MOODWATCH_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 CELERY_BEAT_SCHEDULE["evaluate-alerts"] = {
     "task": "backend.alerts.tasks.evaluate_alerts",
     "schedule": env.int("ALERT_EVALUATION_INTERVAL_SECONDS", default=15 * 60),

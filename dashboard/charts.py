@@ -2,8 +2,13 @@
 
 Times are shown in the patient's time zone: x values are local wall-clock strings, and the axis
 title names the zone (Plotly itself has no time zone support).
+
+The charts do not flatter the data: every bucket of the range is on the axis, so an empty one is a
+gap (a break in the lines, no bar), and the number of records behind a bucket shows (bar opacity,
+marker size). Tick spacing follows the length of the range, not the days that have data.
 """
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
@@ -48,62 +53,124 @@ def _layout(*, title: str, y_title: str, tz_name: str, span: list[str] | None = 
     }
     if span:
         layout["xaxis"]["range"] = span
+        layout["xaxis"].update(time_ticks(span))
     layout.update(extra)
     return layout
 
 
-def mood_share_figure(*, rows: list[dict], tz_name: str, bucket: str = "day", span: list[str] | None = None) -> dict:
-    """Stacked bars: the share of each mood per bucket, with counts on hover."""
+# (longest range in days, tick spacing in ms or Plotly's "M<n>" months, tick label format)
+_TICKS = [
+    (1.5, 3 * 3600 * 1000, "%H:%M\n%a %-d %b"),
+    (3.5, 6 * 3600 * 1000, "%H:%M\n%a %-d %b"),
+    (10, 24 * 3600 * 1000, "%a\n%-d %b"),
+    (35, 7 * 24 * 3600 * 1000, "%-d %b"),
+    (120, 14 * 24 * 3600 * 1000, "%-d %b"),
+    (400, "M1", "%b %Y"),
+    (math.inf, "M3", "%b %Y"),
+]
+
+
+def time_ticks(span: list[str]) -> dict:
+    """Tick spacing and format for a time axis, from the length of the range shown: about 5 to 12
+    readable labels whatever the range (30 days: weekly; 90 days: fortnightly), aligned on local
+    midnight (weekly ones on a Monday)."""
+    start, end = (datetime.fromisoformat(text) for text in span)
+    days = (end - start) / timedelta(days=1)
+    dtick, fmt = next((dtick, fmt) for longest, dtick, fmt in _TICKS if days <= longest)
+    tick0 = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if dtick == 7 * 24 * 3600 * 1000 or dtick == 14 * 24 * 3600 * 1000:
+        tick0 -= timedelta(days=tick0.weekday())
+    elif isinstance(dtick, str):
+        tick0 = tick0.replace(day=1)
+    return {"dtick": dtick, "tick0": tick0.strftime("%Y-%m-%d %H:%M:%S"), "tickformat": fmt}
+
+
+def _weight(records: int | None, most: int) -> float:
+    """0..1: how much a bucket's figure rests on (square root: 1 record vs 100 is visible, 100 vs 400 less so)."""
+    if not records or not most:
+        return 0.0
+    return math.sqrt(records / most)
+
+
+def _bucketed(rows: list[dict], starts: list[datetime], tz: ZoneInfo) -> tuple[list[str], list[dict | None]]:
+    """Every bucket of the range (x, local wall-clock) with its row, or None where it is empty."""
+    by_start = {_local(r["bucket_start"], tz): r for r in rows}
+    x = [_local(start, tz) for start in starts]
+    for key in by_start.keys() - set(x):  # a row outside the generated buckets (cannot happen; never drop data)
+        x.append(key)
+    x.sort()
+    return x, [by_start.get(key) for key in x]
+
+
+def mood_share_figure(
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str = "day", span: list[str] | None = None
+) -> dict:
+    """Stacked bars: the share of each mood per bucket, with counts on hover. A bar's opacity
+    follows the number of records behind it, so a bucket of 2 records does not look like one of 200."""
     tz = ZoneInfo(tz_name)
-    x = [_local(r["bucket_start"], tz) for r in rows]
+    x, cells = _bucketed(rows, starts, tz)
+    most = max((r["records"] for r in rows), default=0)
+    opacity = [round(0.3 + 0.7 * _weight(c["records"], most), 3) if c else 0 for c in cells]
     data = [
         {
             "type": "bar",
             "name": MOOD_LABELS[mood],
             "x": x,
-            "y": [round(r[f"share_{mood}"] * 100, 1) for r in rows],
-            "customdata": [[r[f"count_{mood}"], r["records"]] for r in rows],
-            "marker": {"color": MOOD_COLORS[mood]},
+            "y": [round(c[f"share_{mood}"] * 100, 1) if c else None for c in cells],
+            "customdata": [[c[f"count_{mood}"], c["records"]] if c else [0, 0] for c in cells],
+            "marker": {"color": MOOD_COLORS[mood], "opacity": opacity, "line": {"width": 0}},
             "hovertemplate": (
-                f"{MOOD_LABELS[mood]}: %{{y:.1f}}% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>"
+                f"{MOOD_LABELS[mood]}: %{{y:.1f}}% (%{{customdata[0]}} of %{{customdata[1]}} records)<extra></extra>"
             ),
             **_bucket_bars(bucket),
         }
         for mood in MOOD_ORDER
     ]
     return {"data": data, "layout": _layout(
-        title="Mood share per bucket", y_title="share of records (%)", tz_name=tz_name, span=span,
-        barmode="stack", bargap=0.15,
+        title="Mood share per bucket (fainter bars: fewer records)", y_title="share of records (%)",
+        tz_name=tz_name, span=span, barmode="stack", bargap=0.15,
         yaxis={"title": {"text": "share of records (%)"}, "range": [0, 100], "gridcolor": "#e5e9f0"},
     )}
 
 
-def rolling_mean(values: list[float], window: int) -> list[float]:
-    """Mean of the last `window` buckets (fewer at the start) — over non-empty buckets only."""
+def rolling_valence(cells: list[dict | None], window: int) -> list[float | None]:
+    """Valence of the records of the last `window` buckets (time, not buckets with data), pooled:
+    (positive - negative) / records. None where the whole window is empty, so the line breaks."""
     out = []
-    for i in range(len(values)):
-        chunk = values[max(0, i - window + 1): i + 1]
-        out.append(sum(chunk) / len(chunk))
+    for i in range(len(cells)):
+        chunk = [c for c in cells[max(0, i - window + 1): i + 1] if c]
+        records = sum(c["records"] for c in chunk)
+        if not records:
+            out.append(None)
+            continue
+        out.append((sum(c["count_positive"] for c in chunk) - sum(c["count_negative"] for c in chunk)) / records)
     return out
 
 
-def valence_figure(*, rows: list[dict], tz_name: str, bucket: str, span: list[str] | None = None) -> dict:
+def valence_figure(
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str, span: list[str] | None = None
+) -> dict:
+    """Valence per bucket (marker size: records behind it) and its rolling average; both break at
+    empty buckets instead of joining across them."""
     tz = ZoneInfo(tz_name)
-    x = [_local(r["bucket_start"], tz) for r in rows]
-    valence = [round(r["valence"], 3) for r in rows]
+    x, cells = _bucketed(rows, starts, tz)
+    most = max((r["records"] for r in rows), default=0)
     window = ROLLING_WINDOW[bucket]
     data = [
         {
-            "type": "scatter", "mode": "lines+markers", "name": "valence per bucket", "x": x, "y": valence,
-            "customdata": [r["records"] for r in rows],
-            "line": {"color": "#52606d", "width": 1}, "marker": {"size": 5, "color": "#52606d"},
+            "type": "scatter", "mode": "lines+markers", "name": "valence per bucket (dot size: records)", "x": x,
+            "y": [round(c["valence"], 3) if c else None for c in cells],
+            "customdata": [c["records"] if c else 0 for c in cells], "connectgaps": False,
+            "line": {"color": "#52606d", "width": 1},
+            "marker": {"size": [round(4 + 10 * _weight(c["records"], most), 1) if c else 0 for c in cells],
+                       "color": "#52606d"},
             "hovertemplate": "valence %{y:+.2f} (%{customdata} records)<extra></extra>",
         },
         {
-            "type": "scatter", "mode": "lines", "name": f"{ROLLING_LABEL[bucket]} rolling average", "x": x,
-            "y": [round(v, 3) for v in rolling_mean(valence, window)],
+            "type": "scatter", "mode": "lines", "name": f"{ROLLING_LABEL[bucket]} rolling valence", "x": x,
+            "y": [None if v is None else round(v, 3) for v in rolling_valence(cells, window)], "connectgaps": False,
             "line": {"color": "#1d4ed8", "width": 3},
-            "hovertemplate": "rolling average %{y:+.2f}<extra></extra>",
+            "hovertemplate": "rolling valence %{y:+.2f}<extra></extra>",
         },
     ]
     return {"data": data, "layout": _layout(
@@ -141,6 +208,7 @@ def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None
 
 
 def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
+    """Frames per local day of capture: received, and with a face. Days without frames are gaps."""
     tz = ZoneInfo(tz_name)
     x = [days_row["day"].astimezone(tz).strftime("%Y-%m-%d") for days_row in days]
     data = [
@@ -151,9 +219,22 @@ def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = 
          "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>",
          "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.5},
     ]
-    layout = _layout(
-        title="Coverage per day (by upload day)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay"
-    )
-    if len(x) <= 14:
-        layout["xaxis"]["dtick"] = 86400000.0  # one tick per day
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": _layout(
+        title="Coverage per day (by capture time)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay"
+    )}
+
+
+def figure_table(figure: dict, *, value_format: str = "{:g}") -> dict:
+    """The figure's numbers as a table (its text alternative): one row per x, one column per trace.
+    Empty buckets show as an em dash."""
+    traces = [t for t in figure["data"] if t.get("x")]
+    xs = sorted({x for t in traces for x in t["x"]})
+    columns = [t["name"] for t in traces]
+    lookup = [dict(zip(t["x"], t["y"])) for t in traces]
+    rows = [
+        [x.replace("T", " ")[:16]] + [
+            "—" if (value := values.get(x)) is None else value_format.format(value) for values in lookup
+        ]
+        for x in xs
+    ]
+    return {"columns": columns, "rows": rows}

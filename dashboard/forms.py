@@ -7,7 +7,7 @@ from django import forms
 
 from backend.alerts.models import AlertThresholds
 from backend.core.bounds import validate_date_in_bounds
-from backend.moods.definitions import BUCKET_LABELS, MAX_RANGE
+from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MAX_RANGE
 from backend.patients.models import Patient, validate_timezone
 from backend.patients.selectors import clinician_list_assignable
 
@@ -57,6 +57,12 @@ class Period:
         return params
 
 
+def bucket_fits(*, bucket: str, length: timedelta) -> bool:
+    """A bucket can show a range when the range holds at least one whole bucket and not more
+    buckets than a chart can draw (hours: 31 days at most)."""
+    return BUCKET_STEPS[bucket] <= length <= MAX_RANGE[bucket]
+
+
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
 
@@ -76,8 +82,11 @@ def period_resolve(*, data: dict, patient: Patient, now: datetime) -> Period:
         start, end = _local_midnight(today - timedelta(days=PRESET_DAYS[preset] - 1), tz), now
     bucket = data.get("bucket") or DEFAULT_BUCKET[preset]
     note = ""
-    if bucket == "hour" and end - start > MAX_HOURLY_RANGE:
-        bucket, note = "day", "Hourly buckets are limited to 31 days; showing daily buckets."
+    if not bucket_fits(bucket=bucket, length=end - start):
+        fallback = DEFAULT_BUCKET[preset] if bucket_fits(bucket=DEFAULT_BUCKET[preset], length=end - start) else "hour"
+        note = (f"{BUCKET_LABELS[bucket]} buckets do not fit a range of this length; "
+                f"showing {BUCKET_LABELS[fallback].lower()} buckets.")
+        bucket = fallback
     return Period(preset=preset, start=start.astimezone(tz), end=end.astimezone(tz), bucket=bucket, note=note)
 
 

@@ -59,6 +59,8 @@ class PatientRow:
         self.valence_text, self.valence_class = _signed(self.valence)
         self.change_text, self.change_class = _signed(self.valence_change)
         self.change_arrow = VALENCE_ARROWS[valence_direction(self.valence_change)]
+        self.previous_valence_text, _ = _signed(self.mood.previous_valence)
+        self.previous_records = self.mood.previous_records
         self.days_without_data = self.mood.days_without_data
         share = self.face_share
         self.face_share_text = "" if share is None else f"{share * 100:.0f}%"

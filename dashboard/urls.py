@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("patients/", patients.patient_list, name="patient-list"),
+    path("alerts/", alerts.alert_inbox, name="alert-inbox"),
     path("patients/new/", manage.patient_create, name="patient-create"),
     path("patients/<str:patient_id>/", patients.patient_detail, name="patient-detail"),
     path("patients/<str:patient_id>/manage/", manage.patient_manage, name="patient-manage"),

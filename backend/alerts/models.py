@@ -41,6 +41,9 @@ class Alert(models.Model):
         NEGATIVE_MOOD = "negative_mood", "Sustained negative mood"
         NO_DATA = "no_data", "No data received"
 
+    # Higher is more urgent: a sustained negative mood is about the patient, missing data about the phone.
+    SEVERITY = {Kind.NEGATIVE_MOOD: 2, Kind.NO_DATA: 1}
+
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     raised_at = models.DateTimeField()
@@ -59,6 +62,10 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    # The e-mail to the patient's clinicians when the alert opened (alerts.services.alert_notify).
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notified_to = models.JSONField(default=list, blank=True, help_text="Usernames the notification was sent to.")
+    notification_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-raised_at", "-id"]
@@ -80,6 +87,10 @@ class Alert(models.Model):
     @property
     def is_acknowledged(self) -> bool:
         return self.acknowledged_at is not None
+
+    @property
+    def severity(self) -> int:
+        return self.SEVERITY.get(self.kind, 0)
 
     @property
     def needs_attention(self) -> bool:

@@ -2,11 +2,15 @@
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
 from backend.patients.models import Patient
+from backend.patients.selectors import patient_list_visible_to
 
 from .models import Alert, AlertThresholds
+
+F_ACK_NULLS_FIRST = F("acknowledged_at").desc(nulls_first=True)
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,22 @@ def alert_counts_unresolved(*, patient_ids: list) -> QuerySet:
         .annotate(open=Count("id", filter=Q(acknowledged_at__isnull=True)),
                   acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
     )
+
+
+def alert_inbox_for(*, user: AbstractBaseUser) -> QuerySet[Alert]:
+    """Every open alert of the user's active patients: not yet acknowledged first, then the most
+    severe, then the newest."""
+    severity = Case(*(When(kind=kind, then=Value(level)) for kind, level in Alert.SEVERITY.items()),
+                    default=Value(0), output_field=IntegerField())
+    return (
+        Alert.objects.filter(resolved_at__isnull=True,
+                             patient__in=patient_list_visible_to(user=user).filter(is_active=True))
+        .annotate(severity_rank=severity)
+        .order_by(F_ACK_NULLS_FIRST, "-severity_rank", "-raised_at", "-id")
+        .select_related("patient", "acknowledged_by")
+    )
+
+
+def alert_attention_count(*, user: AbstractBaseUser) -> int:
+    """Open, unacknowledged alerts of the user's active patients (the header badge)."""
+    return alert_inbox_for(user=user).filter(acknowledged_at__isnull=True).order_by().count()

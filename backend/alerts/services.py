@@ -7,18 +7,27 @@ Rule (thresholds per patient, defaults in settings.MOODWATCH_ALERTS):
   patient never uploaded).
 One open alert per patient and kind (a unique constraint): while the condition holds the alert is
 refreshed; when it stops holding the alert is resolved, and a later breach raises a new one.
+
+When: after a batch lands (`alerts_after_landing`, debounced per patient) and on a schedule (beat
+in the full stack, backend.core.scheduler in the embedded default); both call
+`alerts_evaluate_patient`. A newly raised alert is e-mailed to the patient's clinicians
+(`alert_notify`, a task: e-mail leaves the machine, so it runs after the commit and is retried).
 """
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from backend.audit.models import AuditAction
-from backend.audit.services import AuditContext, audit_record
+from backend.audit.services import SYSTEM, AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
@@ -69,13 +78,21 @@ def _alert_raise_or_refresh(*, patient: Patient, finding: Finding, thresholds: T
         return False
     try:
         with transaction.atomic():
-            Alert.objects.create(
+            alert = Alert.objects.create(
                 patient=patient, kind=finding.kind, raised_at=now, evaluated_at=now,
                 thresholds=thresholds.as_dict(), **finding.values,
             )
     except IntegrityError:
         return False  # a concurrent evaluation raised it first
+    _notify_on_commit(alert_pk=alert.pk)
     return True
+
+
+def _notify_on_commit(*, alert_pk: int) -> None:
+    from .tasks import notify_alert  # tasks import services
+
+    # robust: a broker outage must not undo the alert; the periodic evaluation retries unsent ones.
+    transaction.on_commit(lambda: notify_alert.delay(alert_pk), robust=True)
 
 
 def alerts_evaluate_patient(*, patient: Patient, now: datetime | None = None) -> list[str]:
@@ -115,7 +132,91 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationReport:
         Q(patient__is_active=False) | Q(patient__consent_recorded_at__isnull=True)
     ).update(resolved_at=now)
     logger.info("alerts evaluated for %d patients, %d raised", count, raised)
+    _notifications_retry()
     return EvaluationReport(patients=count, raised=raised)
+
+
+def alerts_after_landing(*, patient_pk) -> None:
+    """A batch of this patient's records just committed: evaluate their rules once the debounce
+    period has passed. Every landing is followed by an evaluation that starts after it: a landing
+    that finds the debounce key set is covered by the evaluation that key scheduled, which runs
+    after the key expires."""
+    from .tasks import evaluate_patient_alerts
+
+    debounce = settings.MOODWATCH_ALERTS["LANDING_DEBOUNCE_SECONDS"]
+    if debounce <= 0:
+        evaluate_patient_alerts.delay(str(patient_pk))
+        return
+    if cache.add(f"alerts-landing:{patient_pk}", 1, timeout=max(1, debounce - 1)):
+        evaluate_patient_alerts.apply_async(args=[str(patient_pk)], countdown=debounce)
+
+
+def alerts_evaluate_monitored(*, patient_pk, now: datetime | None = None) -> list[str]:
+    """alerts_evaluate_patient for a patient still monitored (active, consented); others are skipped."""
+    patient = Patient.objects.filter(pk=patient_pk, is_active=True, consent_recorded_at__isnull=False).first()
+    if patient is None:
+        return []
+    return alerts_evaluate_patient(patient=patient, now=now)
+
+
+# --- notification ------------------------------------------------------------------------------------
+
+def _notifications_retry() -> None:
+    """Open alerts whose e-mail was never sent (broker down, mail server down) get another try."""
+    from .tasks import notify_alert
+
+    pending = Alert.objects.filter(
+        resolved_at__isnull=True, notified_at__isnull=True,
+        notification_attempts__lt=settings.MOODWATCH_ALERTS["NOTIFY_MAX_ATTEMPTS"],
+    ).values_list("pk", flat=True)
+    for pk in pending:
+        notify_alert.delay(pk)
+
+
+def _alert_email(alert: Alert) -> tuple[str, str]:
+    """Subject and body. No patient name anywhere (e-mail is not a secure channel); the reference
+    and a link to the inbox are enough for a clinician to find the patient after logging in."""
+    url = settings.MOODWATCH_PUBLIC_URL + reverse("dashboard:alert-inbox")
+    subject = f"MoodWatch: new alert ({alert.get_kind_display().lower()})"
+    lines = [
+        f"A new alert was raised at {alert.raised_at:%Y-%m-%d %H:%M} UTC "
+        f"for patient reference {alert.patient.reference}.",
+        f"Kind: {alert.get_kind_display()}.",
+    ]
+    if alert.kind == Alert.Kind.NEGATIVE_MOOD and alert.negative_share is not None:
+        lines.append(f"Negative share {alert.negative_share:.0%} of {alert.records} records over the last "
+                     f"{alert.thresholds.get('window_days', '?')} days.")
+    lines += ["", f"Review and acknowledge it in MoodWatch: {url}",
+              "", "A facial expression is not a diagnosis. This message was sent automatically."]
+    return subject, "\n".join(lines)
+
+
+def alert_notify(*, alert_pk: int) -> bool:
+    """E-mail a newly raised alert to the patient's active clinicians, and record it on the alert.
+
+    Claimed with a conditional UPDATE (one attempt counted per try, at most NOTIFY_MAX_ATTEMPTS);
+    the e-mail is sent outside any transaction. Returns True when this call sent or settled it.
+    A crash between sending and recording can send one e-mail twice, never lose it.
+    """
+    limit = settings.MOODWATCH_ALERTS["NOTIFY_MAX_ATTEMPTS"]
+    claimed = Alert.objects.filter(
+        pk=alert_pk, notified_at__isnull=True, resolved_at__isnull=True, notification_attempts__lt=limit,
+    ).update(notification_attempts=F("notification_attempts") + 1)
+    if not claimed:
+        return False
+    alert = Alert.objects.select_related("patient").get(pk=alert_pk)
+    clinicians = list(alert.patient.clinicians.filter(is_active=True).exclude(email="").order_by("username"))
+    if clinicians:
+        subject, body = _alert_email(alert)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [c.email for c in clinicians], fail_silently=False)
+    usernames = [c.get_username() for c in clinicians]
+    with transaction.atomic():
+        Alert.objects.filter(pk=alert_pk).update(notified_at=timezone.now(), notified_to=usernames)
+        audit_record(action=AuditAction.ALERT_NOTIFY, actor=None, patient=alert.patient, context=SYSTEM,
+                     detail={"alert_id": alert.pk, "kind": alert.kind, "recipients": usernames})
+    if not clinicians:
+        logger.warning("alert %s: no active clinician with an e-mail address; nobody was notified", alert_pk)
+    return True
 
 
 def alert_acknowledge(

@@ -1,10 +1,27 @@
-"""Periodic alert evaluation (scheduled by Celery beat: settings.CELERY_BEAT_SCHEDULE)."""
-from celery import shared_task
+"""Alert tasks: the periodic evaluation (Celery beat: settings.CELERY_BEAT_SCHEDULE), one patient's
+evaluation after a batch lands, and the e-mail of a new alert."""
+import smtplib
 
-from .services import alerts_evaluate
+from celery import shared_task
+from django.db import OperationalError
+
+from .services import alert_notify, alerts_evaluate, alerts_evaluate_monitored
+
+RETRY = {"autoretry_for": (OperationalError,), "max_retries": 3, "retry_backoff": 5}
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def evaluate_alerts() -> dict:
     report = alerts_evaluate()
     return {"patients": report.patients, "raised": report.raised}
+
+
+@shared_task(acks_late=True, ignore_result=True, **RETRY)
+def evaluate_patient_alerts(patient_pk: str) -> list[str]:
+    return alerts_evaluate_monitored(patient_pk=patient_pk)
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError, OSError, smtplib.SMTPException),
+             max_retries=3, retry_backoff=30)
+def notify_alert(alert_pk: int) -> bool:
+    return alert_notify(alert_pk=alert_pk)

@@ -25,6 +25,8 @@ class AuditAction(models.TextChoices):
     EXPORT_FHIR = "export.fhir", "exported summary (FHIR)"
     ALERT_ACKNOWLEDGE = "alert.acknowledge", "acknowledged alert"
     ALERT_THRESHOLDS_CHANGE = "alert.thresholds", "changed alert thresholds"
+    ALERT_NOTIFY = "alert.notify", "e-mailed an alert to the care team"
+    ALERT_INBOX = "alert.inbox", "listed open alerts"
     ENROLLMENT_CODE_ISSUE = "device.enrollment_code", "issued enrollment code"
     DEVICE_ENROLL = "device.enroll", "enrolled device"
     DEVICE_REVOKE = "device.revoke", "revoked device"

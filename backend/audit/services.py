@@ -96,6 +96,14 @@ def patient_list_read_record(
     return audit_record(action=AuditAction.PATIENT_LIST, actor=actor, context=context, detail=detail)
 
 
+def alert_inbox_read_record(
+    *, actor: AbstractBaseUser, alerts: int, patients: int, context: AuditContext | None = None
+) -> AuditEvent:
+    """A listing of the open alerts of the actor's patients (the dashboard's alerts inbox)."""
+    return audit_record(action=AuditAction.ALERT_INBOX, actor=actor, context=context,
+                        detail={"alerts": alerts, "patients": patients})
+
+
 def patient_page_view_record(
     *, actor: AbstractBaseUser, patient: Patient, page: str, context: AuditContext | None = None
 ) -> AuditEvent:

@@ -12,3 +12,7 @@ class CoreConfig(AppConfig):
         from .throttling import login_failure_record
 
         user_login_failed.connect(login_failure_record, dispatch_uid="moodwatch-login-failure-throttle")
+
+        from .scheduler import embedded_scheduler_start
+
+        embedded_scheduler_start()  # only where MOODWATCH_EMBEDDED_SCHEDULER is on (the embedded default)

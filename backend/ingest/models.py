@@ -10,6 +10,8 @@ class FrameBatch(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    UNFINISHED = (Status.QUEUED, Status.PROCESSING)
+
     device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="batches")
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="batches")
     batch_id = models.UUIDField(help_text="Client-chosen id; a retry with the same id is idempotent.")

@@ -19,27 +19,6 @@ def batch_get_for_device(*, device: Device, batch_id: uuid.UUID) -> FrameBatch:
 
 # --- coverage reads for the clinicians' dashboard (added with issue 4) -----------------------------
 
-def batch_coverage_by_day(*, patient, start, end):
-    """Per day in the patient's time zone (by upload time): frames received, processed, and with a face."""
-    from zoneinfo import ZoneInfo
-
-    from django.db.models import Q, Sum
-    from django.db.models.functions import TruncDay
-
-    done = Q(status=FrameBatch.Status.DONE)
-    return (
-        FrameBatch.objects.filter(patient=patient, received_at__gte=start, received_at__lt=end)
-        .annotate(day=TruncDay("received_at", tzinfo=ZoneInfo(patient.timezone)))
-        .values("day")
-        .annotate(
-            frames=Sum("frame_count"),
-            frames_processed=Sum("frame_count", filter=done),
-            frames_with_face=Sum("frames_with_face", filter=done),
-        )
-        .order_by("day")
-    )
-
-
 def batch_overview_by_patient(*, patient_ids, since):
     """Per patient: last upload (ever), and frames received / processed / with a face since `since`."""
     from django.db.models import Max, Q, Sum

@@ -17,7 +17,7 @@ from django.utils import timezone
 from backend.core.errors import ApplicationError
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
-from backend.rollups.services import rollup_fold_after_landing
+from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
 
 from .models import Frame, FrameBatch
 from .uploads import ValidUpload
@@ -186,6 +186,8 @@ def batch_complete(
             for face_index, face in enumerate(result.faces)
         ]
         MoodRecord.objects.bulk_create(records)
+        _capture_coverage_add(batch, with_face={r.index for r in results if r.faces},
+                              processed={r.index for r in results})
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
@@ -202,9 +204,21 @@ def batch_complete(
     return batch
 
 
+def _capture_coverage_add(batch: FrameBatch, *, with_face: set[int], processed: set[int]) -> None:
+    """Count the batch's frames by capture time, before they are deleted (in the landing transaction)."""
+    captured = Frame.objects.filter(batch=batch).values_list("index", "captured_at")
+    capture_slots_add(patient_id=batch.patient_id,
+                      frames=[(at, index in processed, index in with_face) for index, at in captured])
+
+
 def _fold_on_commit(batch: FrameBatch) -> None:
-    """Once the batch's results are committed, fold it into the dashboard's rollup."""
+    """Once the batch's results are committed, fold it into the dashboard's rollup and have the
+    patient's alert rules evaluated."""
+    from backend.alerts.services import alerts_after_landing  # alerts read ingest models
+
+    patient_pk = batch.patient_id
     transaction.on_commit(lambda: rollup_fold_after_landing(batch_id=batch.pk))
+    transaction.on_commit(lambda: alerts_after_landing(patient_pk=patient_pk), robust=True)
 
 
 def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:
@@ -249,6 +263,7 @@ def _batch_mark_failed(batch: FrameBatch) -> None:
     now = timezone.now()
     batch.status = FrameBatch.Status.FAILED
     batch.processed_at = now
+    _capture_coverage_add(batch, with_face=set(), processed=set())
     if settings.MOODWATCH["FRAME_RETENTION"] <= timedelta(0):
         Frame.objects.filter(batch=batch).delete()
         batch.frames_deleted_at = now

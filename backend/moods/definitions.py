@@ -4,19 +4,21 @@ colours; the buckets and their lengths; the ranges a summary may cover; the vale
 The selectors, the clinician API, the dashboard's forms, charts and tables, and the FHIR export all
 read these names; none keeps a copy.
 """
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from .models import Mood
 
 # Display order: the pleasant end first, "negative" last, in every chart, bar, table and export.
 MOOD_ORDER = [Mood.POSITIVE.value, Mood.NEUTRAL.value, Mood.OTHER.value, Mood.NEGATIVE.value]
 MOOD_LABELS = {"positive": "Positive", "neutral": "Neutral", "other": "Other", "negative": "Negative"}
-# Okabe-Ito palette: safe for colour blindness. dashboard.css repeats them as CSS variables (a test
+# Okabe-Ito palette (safe for colour blindness), neutral and other darkened so every mood reaches 3:1
+# contrast against the white page (WCAG 1.4.11). dashboard.css repeats them as CSS variables (a test
 # checks that the two agree).
 MOOD_COLORS = {
     "positive": "#009E73",  # bluish green
-    "neutral": "#56B4E9",  # sky blue
-    "other": "#A0A0A0",  # grey
+    "neutral": "#3A8FC7",  # sky blue, darkened to 3.5:1 on white
+    "other": "#858585",  # grey, 3.7:1 on white
     "negative": "#D55E00",  # vermillion
 }
 
@@ -25,6 +27,34 @@ MOOD_COLORS = {
 BUCKET_STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 BUCKET_LABELS = {"hour": "Hour", "day": "Day", "week": "Week"}
 DEFAULT_BUCKET = "day"
+
+
+
+def bucket_floor(moment: datetime, *, bucket: str, tz: ZoneInfo) -> datetime:
+    """The start of the bucket holding `moment`, cut in the patient's zone as the summaries cut it
+    (hours at local :00, days at local midnight, weeks at Monday's local midnight)."""
+    local = moment.astimezone(tz)
+    if bucket == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date() - timedelta(days=local.weekday() if bucket == "week" else 0)
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def bucket_starts(*, start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> list[datetime]:
+    """Every bucket that overlaps [start, end), empty or not, in order (local wall-clock steps, so a
+    DST change makes a 23- or 25-hour day, not a shifted midnight)."""
+    first = bucket_floor(start, bucket=bucket, tz=tz)
+    if bucket == "hour":  # whole hours in absolute (UTC) time: Python adds wall-clock time within one zone
+        first_utc, end_utc = first.astimezone(UTC), end.astimezone(UTC)
+        count = max(0, -(-(end_utc - first_utc) // timedelta(hours=1)))
+        return [(first_utc + timedelta(hours=i)).astimezone(tz) for i in range(count)]
+    step = 7 if bucket == "week" else 1
+    starts, day = [], first.date()
+    while (moment := datetime.combine(day, time.min, tzinfo=tz)) < end:
+        starts.append(moment)
+        day += timedelta(days=step)
+    return starts
+
 
 # The longest range a summary may cover, by bucket: about 744 hourly, 731 daily or 523 weekly
 # buckets, which a chart can still draw and a request can still sum quickly.
@@ -35,6 +65,9 @@ DEFAULT_RANGE = timedelta(days=7)
 # Valence = positive share minus negative share, in [-1, 1]. Within +-VALENCE_FLAT of 0 (or of no
 # change) it reads as flat: the noise of a few records either way.
 VALENCE_FLAT = 0.05
+# The patients list compares the last 7 days with the 7 before only when each holds this many
+# records: a change computed from a handful of faces is noise, not a trend.
+VALENCE_CHANGE_MIN_RECORDS = 20
 
 
 def valence_direction(value: float | None) -> str:

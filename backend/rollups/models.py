@@ -43,6 +43,24 @@ class UploadSlotCount(models.Model):
         ]
 
 
+class CaptureSlotCount(models.Model):
+    """Frames per patient per 15-minute slot of *capture* time (the device's timestamp), with how
+    many were processed and how many showed a face. Frames are deleted after inference, so the
+    ingest service adds each batch here in the transaction that lands it (exactly once, on every
+    database): coverage is counted on the same clock as the moods, whenever the phone uploaded."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    slot_start = models.DateTimeField()
+    frames = models.PositiveIntegerField(default=0)
+    frames_processed = models.PositiveIntegerField(default=0)
+    frames_with_face = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "slot_start"], name="one_capture_count_per_patient_slot")
+        ]
+
+
 class RollupState(models.Model):
     """One row. Page views fold only batches with an id above `batch_watermark`; the periodic
     refresh folds every finished batch (so nothing waits longer than one period) and moves it."""

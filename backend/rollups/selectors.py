@@ -13,14 +13,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay
 
-from backend.ingest.selectors import batch_coverage_by_day, batch_overview_by_patient
+from backend.ingest.models import Frame, FrameBatch
+from backend.ingest.selectors import batch_overview_by_patient
+from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
 
+from .models import CaptureSlotCount
 from .services import uses_rollup
 
 SLOT = timedelta(minutes=15)
@@ -146,7 +149,8 @@ class MoodOverview:
 
     @property
     def valence_change(self) -> float | None:
-        if self.valence is None or self.previous_valence is None:
+        """Last 7 days minus the 7 before; None unless both rest on enough records to compare."""
+        if min(self.records, self.previous_records) < VALENCE_CHANGE_MIN_RECORDS:
             return None
         return self.valence - self.previous_valence
 
@@ -210,21 +214,6 @@ def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
 # Finished batches come from the upload slots (15-minute granularity: a range edge includes the
 # whole slot it falls in); queued and processing batches are added live (a small partial index).
 
-_COVERAGE_SQL = """
-WITH u AS (
-    SELECT s.slot_start AS t, s.frames, s.frames_processed, s.frames_with_face
-    FROM rollups_uploadslotcount s
-    WHERE s.patient_id = %(patient)s AND s.slot_start >= %(a)s AND s.slot_start < %(end)s
-    UNION ALL
-    SELECT b.received_at, b.frame_count, 0, 0 FROM ingest_framebatch b
-    WHERE b.status IN ('queued', 'processing') AND b.patient_id = %(patient)s
-      AND b.received_at >= %(start)s AND b.received_at < %(end)s
-)
-SELECT date_trunc('day', t AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS day,
-       sum(frames), sum(frames_processed), sum(frames_with_face)
-FROM u GROUP BY 1 ORDER BY 1
-"""
-
 _UPLOAD_OVERVIEW_SQL = """
 WITH p AS (
     SELECT id, (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start
@@ -245,23 +234,32 @@ GROUP BY p.id
 """
 
 
-def upload_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
-    """Per local day of upload: frames received, frames processed, frames with a face."""
-    if not uses_rollup():
-        return list(batch_coverage_by_day(patient=patient, start=start, end=end))
-    params = {"patient": patient.pk, "start": start, "end": end, "a": _slot_floor(start), "tz": patient.timezone}
-    with connection.cursor() as cursor:
-        cursor.execute(_COVERAGE_SQL, params)
-        fetched = cursor.fetchall()
+def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
+    """Per local day of *capture* (the patient's time zone): frames received, processed, and with a
+    face. Landed batches come from the capture slots (a range edge includes the whole 15-minute slot
+    it falls in); frames still waiting for inference are counted from the frames themselves."""
     tz = ZoneInfo(patient.timezone)
-    return [
-        {
-            "day": day.astimezone(tz), "frames": int(frames), "frames_processed": int(processed),
-            "frames_with_face": int(faces),
-        }
-        for day, frames, processed, faces in fetched
-    ]
-
+    landed = (
+        CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=_slot_floor(start), slot_start__lt=end)
+        .annotate(day=TruncDay("slot_start", tzinfo=tz)).values("day")
+        .annotate(frames=Sum("frames"), frames_processed=Sum("frames_processed"),
+                  frames_with_face=Sum("frames_with_face"))
+        .order_by()
+    )
+    waiting = (
+        Frame.objects.filter(batch__in=FrameBatch.objects.filter(patient=patient, status__in=FrameBatch.UNFINISHED),
+                             captured_at__gte=start, captured_at__lt=end)
+        .annotate(day=TruncDay("captured_at", tzinfo=tz)).values("day").annotate(frames=Count("id")).order_by()
+    )
+    days: dict = {}
+    for row in landed:
+        days[row["day"]] = {"day": row["day"].astimezone(tz), "frames": row["frames"],
+                            "frames_processed": row["frames_processed"], "frames_with_face": row["frames_with_face"]}
+    for row in waiting:
+        day = days.setdefault(row["day"], {"day": row["day"].astimezone(tz), "frames": 0, "frames_processed": 0,
+                                           "frames_with_face": 0})
+        day["frames"] += row["frames"]
+    return [days[key] for key in sorted(days)]
 
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
     """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same 7 local days

@@ -6,13 +6,17 @@ beat's schedule, which also catches any batch whose fold after landing did not r
 between the commit and the fold, a database blip). The selectors only read the rollup.
 """
 import logging
+from collections import Counter
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Max
 
 from backend.ingest.models import FrameBatch
 
-from .models import RollupState
+from .models import CaptureSlotCount, RollupState
+
+SLOT_SECONDS = 15 * 60
 
 
 def uses_rollup() -> bool:
@@ -106,3 +110,47 @@ def rollup_refresh_all() -> None:
     with connection.cursor() as cursor:
         cursor.execute(_REFRESH_SQL.format(patients=""), {"after": 0})
     RollupState.objects.update_or_create(pk=1, defaults={"batch_watermark": highest})
+
+
+# --- capture-time coverage (every database) -------------------------------------------------------
+
+def capture_slot_floor(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % SLOT_SECONDS, tz=UTC)
+
+
+_CAPTURE_UPSERT = """
+INSERT INTO {table} (patient_id, slot_start, frames, frames_processed, frames_with_face)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (patient_id, slot_start) DO UPDATE SET
+    frames = {table}.frames + excluded.frames,
+    frames_processed = {table}.frames_processed + excluded.frames_processed,
+    frames_with_face = {table}.frames_with_face + excluded.frames_with_face
+"""
+
+
+def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) -> None:
+    """Add a landing batch's frames, (captured_at, processed, with_face) each, to the capture slots.
+
+    Called by the ingest service inside the transaction that marks the batch done or failed, which
+    happens once per batch, so each frame is counted once. One upsert per slot touched (a batch
+    usually spans one or two)."""
+    if not frames:
+        return
+    totals: Counter = Counter()
+    for captured_at, processed, with_face in frames:
+        slot = capture_slot_floor(captured_at)
+        totals[(slot, "frames")] += 1
+        totals[(slot, "processed")] += int(processed)
+        totals[(slot, "with_face")] += int(with_face)
+    slots = sorted({slot for slot, _ in totals})  # a fixed order: concurrent batches lock slots alike
+    # Raw SQL, so values are adapted as the ORM would (SQLite keeps UUIDs as hex, datetimes as text).
+    patient = CaptureSlotCount._meta.get_field("patient").target_field.get_db_prep_value(patient_id, connection)
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (patient, adapt(slot), totals[(slot, "frames")], totals[(slot, "processed")], totals[(slot, "with_face")])
+        for slot in slots
+    ]
+    sql = _CAPTURE_UPSERT.format(table=connection.ops.quote_name(CaptureSlotCount._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

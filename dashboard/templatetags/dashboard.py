@@ -18,7 +18,7 @@ def signed(value) -> str:
 
 @register.filter
 def percent(value) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
+    return f"{value * 100:.0f}%" if isinstance(value, int | float) else "—"
 
 
 @register.simple_tag

@@ -1,19 +1,34 @@
-"""Acknowledging an alert (with a note)."""
+"""The alerts inbox, and acknowledging an alert (with a note)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from backend.alerts.models import Alert
-from backend.alerts.selectors import alert_get_for_patient
+from backend.alerts.selectors import alert_get_for_patient, alert_inbox_for
 from backend.alerts.services import alert_acknowledge
+from backend.audit.services import alert_inbox_read_record
 from backend.core.errors import ApplicationError
 
 from ..access import audit_context, patient_for_request
 from ..forms import AcknowledgeForm
+
+INBOX_LIMIT = 500  # more open alerts than this is a configuration problem, not a reading list
+
+
+@login_required
+@require_GET
+def alert_inbox(request):
+    alerts = list(alert_inbox_for(user=request.user)[:INBOX_LIMIT])
+    alert_inbox_read_record(actor=request.user, alerts=len(alerts), patients=len({a.patient_id for a in alerts}),
+                            context=audit_context(request))
+    return render(request, "dashboard/alert_inbox.html", {
+        "alerts": alerts, "attention": sum(1 for a in alerts if not a.is_acknowledged),
+        "limited": len(alerts) == INBOX_LIMIT, "ack_form": AcknowledgeForm(),
+    })
 
 
 @login_required

@@ -1,5 +1,7 @@
 """My patients (list) and the patient page."""
 
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -9,14 +11,21 @@ from django.views.decorators.http import require_GET
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
-from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
+from backend.moods.definitions import (
+    BUCKET_LABELS,
+    MOOD_COLORS,
+    MOOD_LABELS,
+    MOOD_ORDER,
+    VALENCE_CHANGE_MIN_RECORDS,
+    bucket_starts,
+)
 from backend.moods.selectors import mood_timeline
 from backend.patients.selectors import patient_list_search
-from backend.rollups.selectors import mood_buckets, upload_coverage_by_day
+from backend.rollups.selectors import capture_coverage_by_day, mood_buckets
 
 from .. import charts
 from ..access import audit_context, patient_for_request
-from ..forms import PRESETS, AcknowledgeForm, RangeForm, period_resolve
+from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
 from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
@@ -40,6 +49,7 @@ def patient_list(request):
         "rows": page.object_list, "page": page, "total": len(rows), "query": query, "sort": sort,
         "descending": descending, "include_inactive": include_inactive,
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
+        "change_min_records": VALENCE_CHANGE_MIN_RECORDS,
     })
 
 
@@ -55,13 +65,32 @@ def _summary(rows: list[dict], coverage: list[dict]) -> dict:
         "valence": (counts["positive"] - counts["negative"]) / records if records else None,
         "buckets_with_data": len(rows),
         "frames": frames,
+        "frames_without_face": processed - with_face,
         "face_share": with_face / processed if processed else None,
     }
 
 
-def _bucket_count(period) -> int:
-    step = BUCKET_STEPS[period.bucket]
-    return max(1, -(-(period.end - period.start) // step))
+def _figures(*, patient, period, rows, coverage, timeline) -> dict:
+    """The page's charts, each with its title and its numbers as a table (the text alternative)."""
+    tz = ZoneInfo(patient.timezone)
+    starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
+    # The axis starts at the first bucket's start, so a bucket that began before the range shows whole.
+    span = charts.period_span(start=min(starts[0], period.start) if starts else period.start, end=period.end,
+                              tz_name=patient.timezone)
+    figures = {}
+    if rows:
+        share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
+                                         span=span)
+        valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
+                                        span=span)
+        figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%"))
+        figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}"))
+        figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span), None)
+    if coverage:
+        figure = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
+        figures["coverage"] = (figure, charts.figure_table(figure))
+    return {key: {"figure": figure, "title": figure["layout"]["title"]["text"], "table": table}
+            for key, (figure, table) in figures.items()}
 
 
 @login_required
@@ -74,28 +103,22 @@ def patient_detail(request, patient_id):
     invalid = form.is_bound and not form.is_valid()
     period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
     rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    coverage = upload_coverage_by_day(patient=patient, start=period.start, end=period.end)
+    coverage = capture_coverage_by_day(patient=patient, start=period.start, end=period.end)
     timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     summary = _summary(rows, coverage)
-    figures = {}
-    span = charts.period_span(start=period.start, end=period.end, tz_name=patient.timezone)
-    if rows:
-        figures = {
-            "mood-share": charts.mood_share_figure(
-                rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span
-            ),
-            "valence": charts.valence_figure(rows=rows, tz_name=patient.timezone, bucket=period.bucket, span=span),
-            "timeline": charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span),
-        }
-    if coverage:
-        figures["coverage"] = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
+    figures = _figures(patient=patient, period=period, rows=rows, coverage=coverage, timeline=timeline)
+    length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
                              context=audit_context(request))
     return render(request, "dashboard/patient_detail.html", {
-        "patient": patient, "form": form, "period": period, "presets": PRESETS, "buckets": BUCKET_LABELS,
-        "summary": summary, "bucket_count": _bucket_count(period), "figures": figures, "chart_config": charts.CONFIG,
+        "patient": patient, "form": form, "period": period, "presets": PRESETS,
+        "buckets": [(key, label, bucket_fits(bucket=key, length=length)) for key, label in BUCKET_LABELS.items()],
+        "summary": summary,
+        "bucket_count": len(bucket_starts(start=period.start, end=period.end, bucket=period.bucket,
+                                          tz=ZoneInfo(patient.timezone))),
+        "figures": figures, "chart_config": charts.CONFIG,
         "timeline_shown": len(timeline),
         "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],

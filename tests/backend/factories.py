@@ -8,7 +8,7 @@ from django.utils import timezone as dj_timezone
 from backend.devices import tokens
 from backend.devices.models import Device
 from backend.patients.models import Patient
-from backend.rollups.services import rollup_batches_fold
+from backend.rollups.services import capture_slots_add, rollup_batches_fold
 from tests.support import PASSWORD
 
 
@@ -98,13 +98,16 @@ def add_records(
     patient, when: datetime, mood: str, n: int = 1, *, frame_count: int | None = None,
     frames_with_face: int | None = None,
 ):
-    """n records of one mood at `when`, in one done batch received at the same moment."""
+    """n records of one mood at `when`, in one done batch received and captured at that moment."""
+    frame_count, frames_with_face = frame_count or n, frames_with_face or n
     batch = FrameBatchFactory(
-        device__patient=patient, patient=patient, frame_count=frame_count or n, frames_with_face=frames_with_face or n,
+        device__patient=patient, patient=patient, frame_count=frame_count, frames_with_face=frames_with_face,
         record_count=n,
     )
     type(batch).objects.filter(pk=batch.pk).update(received_at=when)
     for i in range(n):
         MoodRecordFactory(batch=batch, patient=patient, frame_index=i, captured_at=when, mood=mood)
-    rollup_batches_fold(batch_ids=[batch.pk])  # as the ingest service does once a batch lands
+    # as the ingest service does when a batch lands
+    capture_slots_add(patient_id=patient.pk, frames=[(when, True, i < frames_with_face) for i in range(frame_count)])
+    rollup_batches_fold(batch_ids=[batch.pk])
     return batch

@@ -107,7 +107,7 @@ def test_a_custom_range_covers_whole_local_days(clinician_web, patient):
 def test_hour_buckets_over_a_long_range_fall_back_to_days_with_a_note(clinician_web, patient):
     response = clinician_web.get(url(patient), {"range": "90d", "bucket": "hour"})
     assert response.context["period"].bucket == "day"
-    assert "Hourly buckets are limited" in response.content.decode()
+    assert "Hour buckets do not fit a range of this length; showing day buckets." in response.content.decode()
 
 
 def test_a_reversed_custom_range_is_refused_with_a_message_on_the_default_page(clinician_web, patient):

@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from backend.alerts.models import Alert
+from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS
 from tests.backend.factories import PatientFactory, add_records
 
 URL = "/patients/"
@@ -45,17 +46,29 @@ def test_deactivated_patients_are_hidden_unless_asked_for(clinician_web, clinici
 
 def test_mood_mix_valence_and_change_are_computed_over_the_last_two_weeks(clinician_web, patient):
     now = timezone.now()
-    add_records(patient, now - timedelta(hours=1), "positive", 6)
-    add_records(patient, now - timedelta(days=2), "negative", 2)
-    add_records(patient, now - timedelta(days=2), "neutral", 2)
-    add_records(patient, now - timedelta(days=9), "negative", 4)  # the previous 7 days: valence -1
+    add_records(patient, now - timedelta(hours=1), "positive", 12)
+    add_records(patient, now - timedelta(days=2), "negative", 4)
+    add_records(patient, now - timedelta(days=2), "neutral", 4)
+    add_records(patient, now - timedelta(days=9), "negative", 20)  # the previous 7 days: valence -1
     add_records(patient, now - timedelta(days=30), "positive", 50)  # outside both windows
     row = rows(clinician_web.get(URL))["P-ALPHA"]
-    assert row.mood.counts == {"positive": 6, "negative": 2, "neutral": 2, "other": 0}
+    assert row.mood.counts == {"positive": 12, "negative": 4, "neutral": 4, "other": 0}
     assert row.mood.valence == pytest.approx(0.4)
     assert row.mood.previous_valence == pytest.approx(-1.0)
     assert row.mood.valence_change == pytest.approx(1.4)
     assert row.mood.days_without_data == 5
+
+
+def test_the_change_is_left_blank_when_either_week_rests_on_too_few_records(clinician_web, patient):
+    now = timezone.now()
+    add_records(patient, now - timedelta(hours=1), "positive", VALENCE_CHANGE_MIN_RECORDS)
+    add_records(patient, now - timedelta(days=9), "negative", VALENCE_CHANGE_MIN_RECORDS - 1)
+    response = clinician_web.get(URL)
+    row = rows(response)["P-ALPHA"]
+    assert row.mood.valence == pytest.approx(1.0) and row.mood.previous_valence == pytest.approx(-1.0)
+    assert row.mood.valence_change is None
+    add_records(patient, now - timedelta(days=10), "negative", 1)
+    assert rows(clinician_web.get(URL))["P-ALPHA"].mood.valence_change == pytest.approx(2.0)
 
 
 def test_coverage_counts_frames_faces_and_the_last_upload(clinician_web, patient):

@@ -36,11 +36,22 @@ def test_every_chart_colours_a_mood_with_its_own_colour():
 
     row = {"bucket_start": datetime(2026, 3, 1, tzinfo=UTC), "records": 4, "valence": 0.0,
            **{f"count_{m}": 1 for m in MOOD_COLORS}, **{f"share_{m}": 0.25 for m in MOOD_COLORS}}
-    share = charts.mood_share_figure(rows=[row], tz_name="Europe/Paris")
+    share = charts.mood_share_figure(rows=[row], starts=[row["bucket_start"]], tz_name="Europe/Paris")
     timeline = charts.timeline_figure(records=[], tz_name="Europe/Paris")
     for figure in (share, timeline):
         assert {t["name"].lower(): t["marker"]["color"] for t in figure["data"]} == MOOD_COLORS
 
 
-def test_the_rolling_average_uses_the_buckets_so_far_at_the_start():
-    assert charts.rolling_mean([1.0, 0.0, -1.0, 1.0], 3) == [1.0, 0.5, 0.0, 0.0]
+def _contrast(colour: str, background: str = "#ffffff") -> float:
+    def luminance(hex_colour):
+        channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_mood_colour_reaches_3_to_1_contrast_against_the_white_page():
+    assert {mood: _contrast(colour) >= 3.0 for mood, colour in MOOD_COLORS.items()} == dict.fromkeys(MOOD_COLORS, True)
+    assert round(_contrast("#56B4E9"), 2) == 2.31  # the check itself: the old neutral fails it

@@ -68,6 +68,7 @@ AUDITED_ROUTES = {
                                                          {"code": enrollment_code(w, c), "label": "x"}, format="json"),
                       AuditAction.DEVICE_ENROLL),
     "dashboard:patient-list": (lambda w, web, c: web.get("/patients/"), AuditAction.PATIENT_LIST),
+    "dashboard:alert-inbox": (lambda w, web, c: web.get("/alerts/"), AuditAction.ALERT_INBOX),
     "dashboard:patient-create": (lambda w, web, c: web.post("/patients/new/", {
         "reference": "P-NEW", "display_name": "", "timezone": "UTC"}), AuditAction.PATIENT_CREATE),
     "dashboard:patient-detail": (lambda w, web, c: web.get(f"/patients/{w['patient'].pk}/"), AuditAction.PATIENT_VIEW),

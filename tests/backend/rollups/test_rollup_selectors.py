@@ -5,9 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from backend.ingest.models import Frame
 from backend.moods.selectors import mood_summary
 from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
-from backend.rollups.selectors import mood_buckets, mood_overview, upload_coverage_by_day, upload_overview
+from backend.rollups.selectors import capture_coverage_by_day, mood_buckets, mood_overview, upload_overview
 from backend.rollups.services import rollup_batches_fold, rollup_refresh, rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory, add_records
 
@@ -119,18 +120,36 @@ def test_page_views_fold_only_batches_newer_than_the_periodic_watermark_which_fo
     assert sum(r["records"] for r in mood_buckets(patient=patient, start=start, end=end, bucket="day")) == 4
 
 
-def test_coverage_counts_finished_uploads_per_local_day_and_unfinished_ones_live(patient):
-    # 23:30 local
+def test_coverage_counts_frames_per_local_day_of_capture_and_waiting_frames_live(patient):
+    # 23:30 local on the 9th
     add_records(patient, datetime(2026, 3, 9, 22, 30, tzinfo=UTC), "neutral", 3, frame_count=5, frames_with_face=3)
-    # next day
+    # 00:30 local on the 10th
     add_records(patient, datetime(2026, 3, 9, 23, 30, tzinfo=UTC), "neutral", 2, frame_count=4, frames_with_face=2)
+    # uploaded on the 12th, captured on the 10th: counted on the 10th, not on its upload day
     queued = FrameBatchFactory(device__patient=patient, patient=patient, status="queued", frame_count=7)
-    type(queued).objects.filter(pk=queued.pk).update(received_at=datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
-    days = upload_coverage_by_day(
+    type(queued).objects.filter(pk=queued.pk).update(received_at=datetime(2026, 3, 12, 8, 0, tzinfo=UTC))
+    Frame.objects.bulk_create(Frame(batch=queued, index=i, captured_at=datetime(2026, 3, 10, 8, i, tzinfo=UTC),
+                                    content_type="image/jpeg", data=b"x") for i in range(7))
+    days = capture_coverage_by_day(
         patient=patient, start=datetime(2026, 3, 9, tzinfo=UTC), end=datetime(2026, 3, 11, tzinfo=UTC)
     )
     assert [(d["day"].isoformat(), d["frames"], d["frames_processed"], d["frames_with_face"]) for d in days] == [
         ("2026-03-09T00:00:00+01:00", 5, 5, 3), ("2026-03-10T00:00:00+01:00", 11, 4, 2),
+    ]
+
+
+def test_coverage_days_follow_the_patients_midnight_across_a_dst_change(patient):
+    patient.timezone = "Europe/Paris"  # summer time from 2026-03-29 02:00 local (01:00 UTC)
+    patient.save()
+    add_records(patient, datetime(2026, 3, 28, 22, 59, tzinfo=UTC), "neutral", 1)  # 23:59 CET on the 28th
+    add_records(patient, datetime(2026, 3, 28, 23, 0, tzinfo=UTC), "neutral", 2)  # 00:00 CET on the 29th
+    add_records(patient, datetime(2026, 3, 29, 21, 59, tzinfo=UTC), "neutral", 3)  # 23:59 CEST on the 29th
+    add_records(patient, datetime(2026, 3, 29, 22, 0, tzinfo=UTC), "neutral", 4)  # 00:00 CEST on the 30th
+    days = capture_coverage_by_day(
+        patient=patient, start=datetime(2026, 3, 28, tzinfo=UTC), end=datetime(2026, 3, 31, tzinfo=UTC)
+    )
+    assert [(d["day"].isoformat(), d["frames"]) for d in days] == [
+        ("2026-03-28T00:00:00+01:00", 1), ("2026-03-29T00:00:00+01:00", 5), ("2026-03-30T00:00:00+02:00", 4),
     ]
 
 

@@ -10,6 +10,7 @@
 Running it again is safe: the saved device tokens are reused and sources already uploaded are
 not uploaded again (the simulator remembers them in its state folder).
 """
+import os
 import signal
 import subprocess
 import sys
@@ -70,7 +71,9 @@ class Command(BaseCommand):
     def _server_start(self, host, port) -> subprocess.Popen:
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"]
         self.stdout.write(f"starting the server: {' '.join(command[1:])}")
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+        # No beat runs here: the server runs the beat schedule itself (alerts, sweeps, rollups).
+        environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1"}
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)
 
     def _wait_healthy(self, server, server_url):
         deadline = time.monotonic() + SERVER_START_TIMEOUT
