@@ -201,6 +201,10 @@ MOODWATCH = {
     "MODEL_PATH": env.str("MOOD_MODEL_PATH", default=""),
     # Real face photos used by tests, demos and benchmarks (never downloaded at run time).
     "SAMPLE_IMAGES_DIR": env.path("MOODWATCH_SAMPLE_IMAGES_DIR", default=str(BASE_DIR.parent / "shared" / "images")),
+    # FER2013 test faces (one folder per emotion) that the `make run` demo replays as two weeks of frames.
+    "DEMO_FACES_DIR": env.path(
+        "MOODWATCH_DEMO_FACES_DIR", default=str(BASE_DIR.parent / "shared" / "datasets" / "fer2013" / "test")
+    ),
 }
 # Any request body above this is refused (413) from its Content-Length before it is read.
 # 60 phone frames are a few MB; the per-frame limit alone would let through MAX_FRAMES x MAX_FRAME_BYTES.

@@ -1,4 +1,5 @@
-"""Dashboard speed at scale: p95 server time of the patient page, the mood-summary API and the patient list.
+"""Dashboard speed at scale: p95 server time of the patient page, the mood-summary API, the patient list
+and the alerts inbox.
 
     .venv/bin/python benchmarks/dashboard.py                 # creates, fills and drops moodwatch_bench
     .venv/bin/python benchmarks/dashboard.py --keep          # keep the database afterwards
@@ -149,9 +150,37 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
                 " FROM STDIN"
             ) as copy:
                 copy.write(record_rows.getvalue())
+            # What the ingest service writes as each batch lands: frames per 15-minute slot of capture time
+            # (each bench batch had 2 faceless frames besides one face per record).
+            cur.execute(
+                "INSERT INTO rollups_captureslotcount"
+                " (patient_id, slot_start, frames, frames_processed, frames_with_face)"
+                " SELECT b.patient_id, to_timestamp(floor(extract(epoch FROM m.first) / 900) * 900),"
+                " sum(b.frame_count), sum(b.frame_count), sum(b.frames_with_face)"
+                " FROM ingest_framebatch b JOIN (SELECT batch_id, min(captured_at) AS first FROM moods_moodrecord"
+                " GROUP BY batch_id) m ON m.batch_id = b.id GROUP BY 1, 2"
+            )
         raw.commit() if not raw.autocommit else None
         cursor.execute("VACUUM ANALYZE")
+    alerts_open(people=people, now=now, rng=rng)
     return clinician, busy
+
+
+def alerts_open(*, people, now: datetime, rng: random.Random) -> None:
+    """Open alerts for a quarter of the patients (one in three acknowledged), for the inbox."""
+    from backend.alerts.models import Alert
+
+    thresholds = {"window_days": 3, "negative_share": 0.6, "min_records": 50, "no_data_days": 2}
+    alerts = []
+    for i, patient in enumerate(people[::4]):
+        raised = now - timedelta(hours=rng.randint(1, 200))
+        acknowledged = i % 3 == 0
+        alerts.append(Alert(
+            patient=patient, kind=Alert.Kind.NEGATIVE_MOOD if i % 2 else Alert.Kind.NO_DATA, raised_at=raised,
+            evaluated_at=now, records=60, negative_share=0.7, thresholds=thresholds,
+            acknowledged_at=now if acknowledged else None, acknowledgement_note="called" if acknowledged else "",
+        ))
+    Alert.objects.bulk_create(alerts)
 
 
 def timed(client, url: str, iterations: int, warmup: int = 3) -> dict:
@@ -186,6 +215,7 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
 
+    from backend.alerts.models import Alert
     from backend.moods.models import MoodRecord
     from backend.patients.models import Patient
     from backend.rollups.services import rollup_refresh_all
@@ -213,6 +243,7 @@ def main() -> int:
                 f"/api/v1/patients/{busy.pk}/mood-summary/?from={start}&bucket=day",
             "mood-summary API (default: 7 days, day buckets)": f"/api/v1/patients/{busy.pk}/mood-summary/",
             f"patient list ({args.patients} patients)": "/patients/",
+            f"alerts inbox ({Alert.objects.filter(resolved_at__isnull=True).count()} open alerts)": "/alerts/",
         }
         t0 = time.perf_counter()
         rollup_refresh_all()  # what the beat-scheduled refresh_rollups task does after the bulk load

@@ -8,3 +8,10 @@ from backend.patients.models import Patient
 def demo_record_counts(*, patients: list[Patient]) -> dict:
     counts = dict(MoodRecord.objects.filter(patient__in=patients).values_list("patient").annotate(n=Count("id")))
     return {p.pk: counts.get(p.pk, 0) for p in patients}
+
+
+def demo_patient_is(*, patient: Patient) -> bool:
+    """A patient of the `make run` demo (its pages say that the data is a replay)."""
+    from .services import DEMO_PATIENTS
+
+    return patient.reference in {spec.reference for spec in DEMO_PATIENTS}

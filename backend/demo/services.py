@@ -7,6 +7,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from backend.audit.services import COMMAND
 from backend.devices.models import Device
@@ -72,6 +73,14 @@ def demo_device_prepare(*, patient: Patient, state_dir: Path, server: str, issue
         shutil.rmtree(state_dir)
     _, code = enrollment_code_issue(patient=patient, actor=issued_by, context=COMMAND)
     return code
+
+
+def demo_replay_prepare(*, patient: Patient, target_dir: Path, faces_dir: Path) -> int:
+    """This patient's two weeks of replay frames (written once; see backend.demo.replay)."""
+    from .replay import replay_frames_write
+
+    return replay_frames_write(reference=patient.reference, timezone=patient.timezone, faces_dir=faces_dir,
+                               target_dir=target_dir, now=timezone.now())
 
 
 def demo_photos_link(*, patient_spec: DemoPatient, source_dir: Path, target_dir: Path) -> Path:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
+from backend.demo.selectors import demo_patient_is
 from backend.moods.definitions import (
     BUCKET_LABELS,
     MOOD_COLORS,
@@ -123,5 +124,5 @@ def patient_detail(request, patient_id):
         "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
-        "export_query": period.query(), "mood_colors": MOOD_COLORS,
+        "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
     }, status=400 if invalid else 200)

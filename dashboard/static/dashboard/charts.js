@@ -11,9 +11,10 @@
     Plotly.newPlot(el, figure.data, figure.layout, config);
     charts.push({el: el, height: figure.layout.height});
   });
-  var PRINT_WIDTH = 690;  // px: A4 (210 mm) less 2 x 14 mm margins, at 96 dpi
+  // Two charts side by side across an A4 page (210 mm less 2 x 14 mm margins is ~690 px at 96 dpi).
+  var PRINT_WIDTH = 335, PRINT_HEIGHT = 250;
   window.addEventListener("beforeprint", function () {
-    charts.forEach(function (c) { Plotly.relayout(c.el, {width: PRINT_WIDTH, height: 250}); });
+    charts.forEach(function (c) { Plotly.relayout(c.el, {width: PRINT_WIDTH, height: PRINT_HEIGHT}); });
   });
   window.addEventListener("afterprint", function () {
     charts.forEach(function (c) { Plotly.relayout(c.el, {width: null, height: c.height, autosize: true}); });

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 USERNAME = "demo"
 PASSWORD = "demo-clinician"
+EMAIL = "demo@moodwatch.invalid"  # alert e-mails of the demo go to the console (the development backend)
 
 
 class Command(BaseCommand):
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("Refusing to create a demo login with DEBUG off.")
-        user, _ = get_user_model().objects.get_or_create(username=USERNAME, )
+        user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+        user.email = EMAIL
         user.set_password(PASSWORD)
         user.save()
         self.stdout.write(f"DEMO clinician login (development only): username={USERNAME} password={PASSWORD}")

@@ -3,8 +3,10 @@
 1. the DEMO clinician (`demo_clinician`) and two demo patients, with consent;
 2. the development server, started in the background on --host/--port;
 3. the device simulator (clients/simulator, the public HTTP API only) enrolls one phone per patient
-   and uploads the real sample photos (and --video, if given) to that server, which runs the real
-   face detection and mood model on them: every record on the dashboard is inferred, none made up;
+   and uploads the real sample photos (and --video, if given), then a replay of two weeks of frames
+   built from real FER2013 PublicTest faces and stamped over the past 14 days (backend.demo.replay),
+   to that server, which runs the real face detection and mood model on them: every record on the
+   dashboard is inferred, none made up; one demo patient's last days trip the negative-mood alert;
 4. the URL and the login are printed, and the server keeps serving until Ctrl-C.
 
 Running it again is safe: the saved device tokens are reused and sources already uploaded are
@@ -30,9 +32,11 @@ from backend.demo.services import (
     demo_device_prepare,
     demo_patients_ensure,
     demo_photos_link,
+    demo_replay_prepare,
 )
 
 SERVER_START_TIMEOUT = 90
+REPLAY_MAX_AGE_HOURS = 15 * 24
 
 
 class Command(BaseCommand):
@@ -71,8 +75,10 @@ class Command(BaseCommand):
     def _server_start(self, host, port) -> subprocess.Popen:
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"]
         self.stdout.write(f"starting the server: {' '.join(command[1:])}")
-        # No beat runs here: the server runs the beat schedule itself (alerts, sweeps, rollups).
-        environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1"}
+        # No beat runs here: the server runs the beat schedule itself (alerts, sweeps, rollups). The
+        # replay's frames go back 14 days, beyond the 7 days a real phone's frames may be old.
+        max_age = max(REPLAY_MAX_AGE_HOURS, int(os.environ.get("MAX_FRAME_AGE_HOURS", 0)))
+        environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1", "MAX_FRAME_AGE_HOURS": str(max_age)}
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)
 
     def _wait_healthy(self, server, server_url):
@@ -103,6 +109,15 @@ class Command(BaseCommand):
         uploads = [["--images", str(photos), "--interval", "600"]]  # photos "taken" 10 minutes apart
         if video is not None:
             uploads.append(["--video", str(video.resolve()), "--fps", "1"])
+        try:
+            replay = folder / "replay"
+            faces = Path(settings.MOODWATCH["DEMO_FACES_DIR"])
+            demo_replay_prepare(patient=patient, target_dir=replay, faces_dir=faces)
+        except FileNotFoundError as error:
+            raise CommandError(f"{error}. The demo replays FER2013 PublicTest faces from ../shared/datasets; "
+                               "set MOODWATCH_DEMO_FACES_DIR to the folder that holds them.")
+        # each replay frame's file time is its capture time
+        uploads.append(["--images", str(replay), "--start", "mtime", "--batch-size", "30"])
         for i, source in enumerate(uploads):
             command = [sys.executable, "-m", "clients.simulator", "--server", server_url,
                        "--state-dir", str(folder / "phone"), "--label", f"demo phone ({spec.reference})", *source]
@@ -121,8 +136,8 @@ class Command(BaseCommand):
             bar,
             f"MoodWatch is running at {server_url}/   (admin: {server_url}/admin/)",
             "DEMO clinician login (development only): username=demo password=demo-clinician",
-            *(f"  {p.reference}: {counts[p.pk]} mood records, all inferred by the model from real photos"
-              for p in patients),
+            *(f"  {p.reference}: {counts[p.pk]} mood records, all inferred by the model from real faces "
+              "(sample photos and a 14-day DEMO REPLAY of FER2013 faces)" for p in patients),
             "Press Ctrl-C to stop.",
             bar,
         ]
