@@ -12,7 +12,7 @@ from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.ingest.models import FrameBatch
 from backend.moods.models import MoodRecord
-from backend.rollups.models import MoodSlotCount, UploadSlotCount
+from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
 
 from .models import Patient
 from .selectors import patient_data_counts
@@ -108,6 +108,7 @@ def patient_data_delete(
     FrameBatch.objects.filter(patient=patient).delete()  # cascades to frames and rollup claims
     MoodSlotCount.objects.filter(patient=patient).delete()
     UploadSlotCount.objects.filter(patient=patient).delete()
+    CaptureSlotCount.objects.filter(patient=patient).delete()
     alerts, _ = Alert.objects.filter(patient=patient).delete()
     report = DeletionReport(records=records, batches=batches, alerts=alerts)
     audit_record(action=AuditAction.DATA_DELETE, actor=actor, patient=patient, context=context,

@@ -7,7 +7,7 @@ from backend.alerts.models import Alert
 from backend.audit.models import AuditAction, AuditEvent
 from backend.ingest.models import FrameBatch
 from backend.moods.models import MoodRecord
-from backend.rollups.models import MoodSlotCount, UploadSlotCount
+from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
 from backend.rollups.services import rollup_refresh
 from tests.backend.factories import add_records
 
@@ -19,7 +19,8 @@ def url(patient) -> str:
 def data_of(patient) -> tuple[int, int, int]:
     return (MoodRecord.objects.filter(patient=patient).count(), FrameBatch.objects.filter(patient=patient).count(),
             MoodSlotCount.objects.filter(patient=patient).count()
-            + UploadSlotCount.objects.filter(patient=patient).count())
+            + UploadSlotCount.objects.filter(patient=patient).count()
+            + CaptureSlotCount.objects.filter(patient=patient).count())
 
 
 def confirm_step_one(client, patient):
@@ -40,7 +41,7 @@ def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(
     response = clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPHA"})
     assert response.status_code == 302
     assert data_of(patient) == (0, 0, 0) and not Alert.objects.filter(patient=patient).exists()
-    assert data_of(other_patient) == (2, 1, 2)
+    assert data_of(other_patient) == (2, 1, 3)  # one slot each of moods, uploads and captures
     event = AuditEvent.objects.get(action=AuditAction.DATA_DELETE)
     assert (event.actor, event.patient, event.detail) == (clinician, patient, {"records": 4, "batches": 1, "alerts": 1})
     patient.refresh_from_db()  # the patient and their audit trail remain
