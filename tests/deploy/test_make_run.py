@@ -73,6 +73,18 @@ def counts(db: Path) -> dict:
                               "auth_user")}
 
 
+def replay_figures(db: Path) -> dict:
+    """Per demo patient: days with records, distinct moods, open negative-mood alerts."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT p.reference, count(DISTINCT date(m.captured_at)), count(DISTINCT m.mood),"
+            " (SELECT count(*) FROM alerts_alert a WHERE a.patient_id = p.id AND a.kind = 'negative_mood'"
+            "  AND a.resolved_at IS NULL)"
+            " FROM patients_patient p JOIN moods_moodrecord m ON m.patient_id = p.id GROUP BY p.id"
+        ).fetchall()
+    return {reference: {"days": days, "moods": moods, "alerts": alerts} for reference, days, moods, alerts in rows}
+
+
 def dashboard_login(base: str, username: str, password: str) -> requests.Session:
     session, response = csrf_login(base, username, password)
     assert response.status_code == 302, f"login refused: {response.status_code}"
@@ -106,9 +118,12 @@ def test_make_run_serves_the_demo_with_real_inferred_records_and_is_safe_to_run_
     finally:
         first.stop()
     after_first = counts(db)
-    # 3 + 2 photos and 5 video frames, every one with at least one face found by the model.
-    assert after_first["ingest_framebatch"] == 3 and after_first["devices_device"] == 2
-    assert after_first["moods_moodrecord"] >= 10
+    # 3 + 2 photos and 5 video frames, then two weeks of replayed faces per patient (30 frames a batch).
+    assert after_first["ingest_framebatch"] >= 3 + 2 * 6 and after_first["devices_device"] == 2
+    assert after_first["moods_moodrecord"] >= 250
+    replay = replay_figures(db)
+    assert all(figures["days"] >= 14 and figures["moods"] >= 3 for figures in replay.values()), replay
+    assert (replay["DEMO-001"]["alerts"], replay["DEMO-002"]["alerts"]) == (0, 1), "B's dark days trip the rule"
 
     second = MakeRun(port=port, db=db, state=state, video=photo_video)
     try:
