@@ -14,8 +14,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 COPY requirements-serve.txt requirements-serve-nodeps.txt /tmp/
 # Every pinned package ships a manylinux wheel: --only-binary keeps compilers out entirely.
+# pip itself is removed afterwards: the serving image installs nothing at run time.
 RUN pip install --only-binary=:all: -r /tmp/requirements-serve.txt \
- && pip install --only-binary=:all: --no-deps -r /tmp/requirements-serve-nodeps.txt
+ && pip install --only-binary=:all: --no-deps -r /tmp/requirements-serve-nodeps.txt \
+ && python -m pip uninstall --yes --quiet pip setuptools \
+ && find /opt/venv -depth -type d -name tests -path "*/numpy/*" -exec rm -rf {} +
 WORKDIR /app
 COPY . .
 # Hashed, compressed static files (admin, API docs, dashboard). The key below is a throwaway that
@@ -41,4 +44,6 @@ WORKDIR /app
 USER moodwatch
 EXPOSE 8000
 # WEB_CONCURRENCY (gunicorn's own variable) sets the number of worker processes.
-CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60"]
+# No control socket: gunicorn would create it under the read-only /app.
+CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60", \
+     "--no-control-socket"]

@@ -58,6 +58,8 @@ def service_env(service: dict, **where) -> dict:
 def healthcheck(service: dict, env: dict, **where) -> subprocess.CompletedProcess:
     kind, *test = service["healthcheck"]["test"]
     test = [local(word, **where) for word in test]
+    if test[-1] == "web":  # web's check probes gunicorn's port, 8000 in the container
+        test.append(str(where["port"]))
     command = ["sh", "-c", test[0]] if kind == "CMD-SHELL" else test
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
