@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
 from django.urls import reverse
@@ -132,7 +132,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationReport:
         Q(patient__is_active=False) | Q(patient__consent_recorded_at__isnull=True)
     ).update(resolved_at=now)
     logger.info("alerts evaluated for %d patients, %d raised", count, raised)
-    _notifications_retry()
+    _notifications_retry(now=now)
     return EvaluationReport(patients=count, raised=raised)
 
 
@@ -161,12 +161,17 @@ def alerts_evaluate_monitored(*, patient_pk, now: datetime | None = None) -> lis
 
 # --- notification ------------------------------------------------------------------------------------
 
-def _notifications_retry() -> None:
+# The task that e-mails a new alert retries by itself for a few minutes; only alerts older than
+# this are picked up again by the periodic evaluation, so the two never send the same alert at once.
+NOTIFY_RETRY_AFTER = timedelta(minutes=10)
+
+
+def _notifications_retry(*, now: datetime) -> None:
     """Open alerts whose e-mail was never sent (broker down, mail server down) get another try."""
     from .tasks import notify_alert
 
     pending = Alert.objects.filter(
-        resolved_at__isnull=True, notified_at__isnull=True,
+        resolved_at__isnull=True, notified_at__isnull=True, raised_at__lt=now - NOTIFY_RETRY_AFTER,
         notification_attempts__lt=settings.MOODWATCH_ALERTS["NOTIFY_MAX_ATTEMPTS"],
     ).values_list("pk", flat=True)
     for pk in pending:
@@ -208,7 +213,9 @@ def alert_notify(*, alert_pk: int) -> bool:
     clinicians = list(alert.patient.clinicians.filter(is_active=True).exclude(email="").order_by("username"))
     if clinicians:
         subject, body = _alert_email(alert)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [c.email for c in clinicians], fail_silently=False)
+        # One message each: clinicians do not see each other's addresses, and nobody replies to all.
+        send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [c.email]) for c in clinicians],
+                       fail_silently=False)
     usernames = [c.get_username() for c in clinicians]
     with transaction.atomic():
         Alert.objects.filter(pk=alert_pk).update(notified_at=timezone.now(), notified_to=usernames)
