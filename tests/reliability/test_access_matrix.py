@@ -69,6 +69,7 @@ def rows() -> list[Row]:
                                                           "clinician_a": 302, "clinician_b": 302, "admin": 302}),
         Row("dashboard:logout", "POST", "/logout/", expected={p: 302 for p in PERSONAS}),
         Row("dashboard:patient-list", "GET", "/patients/", expected=everyone_logged_in),
+        Row("dashboard:alert-inbox", "GET", "/alerts/", expected=everyone_logged_in),  # each sees their own
         Row("dashboard:patient-create", "GET", "/patients/new/", expected=everyone_logged_in),
         Row("dashboard:patient-detail", "GET", "/patients/{patient}/", expected=patient_page),
         Row("dashboard:patient-manage", "GET", "/patients/{patient}/manage/", expected=patient_page),
