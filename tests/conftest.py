@@ -18,3 +18,14 @@ def sample_images_dir() -> Path:
     if not folder.is_dir():
         pytest.fail(f"sample photos not found at {folder}")
     return folder
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in the calling process, as under `make run` (no worker to start)."""
+    from backend.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

@@ -10,7 +10,6 @@ from django.utils import timezone
 from PIL import Image, ImageOps
 from rest_framework.test import APIClient
 
-from backend.celery import app as celery_app
 from backend.moods.models import MoodRecord
 from tests.backend.factories import PatientFactory, UserFactory
 
@@ -34,15 +33,6 @@ def frames_from(sample_images_dir: Path) -> list[bytes]:
             variant.save(buffer, format="JPEG", quality=85)
             out.append(buffer.getvalue())
     return out
-
-
-@pytest.fixture
-def eager_tasks():
-    """Upload processing runs the real Celery task, in this process (no worker to start)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture

@@ -8,18 +8,8 @@ from django.utils import timezone
 from backend.alerts.models import Alert, AlertThresholds
 from backend.alerts.services import alerts_after_landing
 from backend.alerts.tasks import evaluate_patient_alerts
-from backend.celery import app
 from backend.ingest.services import batch_process
 from tests.backend.conftest import ingest
-
-
-@pytest.fixture
-def tasks_in_process():
-    """As under `make run`: Celery runs each task in the calling process."""
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -29,7 +19,7 @@ def hair_trigger(patient):
 
 
 def test_a_landed_batch_raises_the_alert_its_records_trip_and_mails_the_care_team(
-    device, patient, clinician, face_jpeg, hair_trigger, tasks_in_process, settings, mailoutbox,
+    device, patient, clinician, face_jpeg, hair_trigger, eager_tasks, settings, mailoutbox,
     django_capture_on_commit_callbacks,
 ):
     settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "LANDING_DEBOUNCE_SECONDS": 0}
@@ -44,7 +34,7 @@ def test_a_landed_batch_raises_the_alert_its_records_trip_and_mails_the_care_tea
 
 
 def test_without_new_data_nothing_is_evaluated_on_landing_of_another_patients_batch(
-    device, patient, other_patient, face_jpeg, hair_trigger, tasks_in_process, settings,
+    device, patient, other_patient, face_jpeg, hair_trigger, eager_tasks, settings,
     django_capture_on_commit_callbacks,
 ):
     settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "LANDING_DEBOUNCE_SECONDS": 0}
