@@ -24,9 +24,9 @@ from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
 
 from .models import CaptureSlotCount
-from .services import uses_rollup
+from .services import SLOT_SECONDS, slot_floor, uses_rollup
 
-SLOT = timedelta(minutes=15)
+SLOT = timedelta(seconds=SLOT_SECONDS)
 MOODS = list(Mood.values)  # positive, negative, neutral, other
 
 # Whole slots in [a, b) from the rollup, single records in [start, a) and [b, end).
@@ -82,13 +82,8 @@ GROUP BY p.id
 """
 
 
-def _slot_floor(moment: datetime) -> datetime:
-    seconds = int(moment.timestamp())
-    return datetime.fromtimestamp(seconds - seconds % int(SLOT.total_seconds()), tz=moment.tzinfo)
-
-
 def _slot_ceil(moment: datetime) -> datetime:
-    floor = _slot_floor(moment)
+    floor = slot_floor(moment)
     return floor if floor == moment else floor + SLOT
 
 
@@ -108,7 +103,7 @@ def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: st
     if not uses_rollup():
         rows = mood_summary(patient=patient, start=start, end=end, bucket=bucket)
         return [_row(r["bucket_start"].astimezone(tz), {m: r[f"count_{m}"] for m in MOODS}) for r in rows]
-    a, b = _slot_ceil(start), _slot_floor(end)
+    a, b = _slot_ceil(start), slot_floor(end)
     if a >= b:  # no whole slot inside: count the records themselves
         a = b = end
     params = {
@@ -175,7 +170,7 @@ def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
         return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
     ids = [p.pk for p in patients]
     with connection.cursor() as cursor:
-        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": _slot_floor(now)})
+        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": slot_floor(now)})
         fetched = cursor.fetchall()
     return {
         pk: MoodOverview(
@@ -240,7 +235,7 @@ def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime)
     it falls in); frames still waiting for inference are counted from the frames themselves."""
     tz = ZoneInfo(patient.timezone)
     landed = (
-        CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=_slot_floor(start), slot_start__lt=end)
+        CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=slot_floor(start), slot_start__lt=end)
         .annotate(day=TruncDay("slot_start", tzinfo=tz)).values("day")
         .annotate(frames=Sum("frames"), frames_processed=Sum("frames_processed"),
                   frames_with_face=Sum("frames_with_face"))

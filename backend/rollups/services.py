@@ -114,7 +114,8 @@ def rollup_refresh_all() -> None:
 
 # --- capture-time coverage (every database) -------------------------------------------------------
 
-def capture_slot_floor(moment: datetime) -> datetime:
+def slot_floor(moment: datetime) -> datetime:
+    """The start (UTC) of the 15-minute slot holding `moment`: the one slot grid of every rollup."""
     seconds = int(moment.timestamp())
     return datetime.fromtimestamp(seconds - seconds % SLOT_SECONDS, tz=UTC)
 
@@ -139,7 +140,7 @@ def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) 
         return
     totals: Counter = Counter()
     for captured_at, processed, with_face in frames:
-        slot = capture_slot_floor(captured_at)
+        slot = slot_floor(captured_at)
         totals[(slot, "frames")] += 1
         totals[(slot, "processed")] += int(processed)
         totals[(slot, "with_face")] += int(with_face)
