@@ -9,7 +9,7 @@ Faces are drawn from the folder of an emotion chosen by the patient's day-by-day
 import os
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ class DayPlan:
 
 @dataclass(frozen=True)
 class ReplayStory:
-    """What the demo shows for one patient: a plan per day, oldest first (the last day is today)."""
+    """What the demo shows for one patient: a plan per day, oldest first (the last day is story_end_day)."""
 
     days: tuple[DayPlan, ...]
     seed: int
@@ -64,6 +64,18 @@ def faces_by_mood(faces_dir: Path) -> dict[str, list[Path]]:
     if missing:
         raise FileNotFoundError(f"no PublicTest faces for {', '.join(missing)} under {faces_dir}")
     return found
+
+
+def story_end_day(now_local: datetime) -> date:
+    """The story's last day: today once half of today's waking hours are over, else yesterday.
+
+    A demo started before breakfast (or at midnight) would otherwise end on a day with no frames
+    yet, and show one day fewer than its story; after midday, today is partly filled.
+    """
+    first, last = WAKING_HOURS
+    half_day = time(hour=(first + last) // 2)
+    today = now_local.date()
+    return today if now_local.time() >= half_day else today - timedelta(days=1)
 
 
 def capture_times(*, plan: DayPlan, day: datetime, now: datetime, rng: random.Random) -> list[datetime]:
@@ -102,11 +114,11 @@ def replay_frames_write(*, reference: str, timezone: str, faces_dir: Path, targe
     rng = random.Random(story.seed)
     faces = faces_by_mood(faces_dir)
     tz = ZoneInfo(timezone)
-    today = now.astimezone(tz).date()
+    last_day = story_end_day(now.astimezone(tz))
     target_dir.mkdir(parents=True, exist_ok=True)
     written = 0
     for offset, plan in enumerate(story.days):
-        day = datetime.combine(today - timedelta(days=len(story.days) - 1 - offset), time.min, tzinfo=tz)
+        day = datetime.combine(last_day - timedelta(days=len(story.days) - 1 - offset), time.min, tzinfo=tz)
         for moment in capture_times(plan=plan, day=day, now=now, rng=rng):
             mood = rng.choices(list(plan.mix), weights=list(plan.mix.values()))[0]
             face = cv2.imread(str(rng.choice(faces[mood])), cv2.IMREAD_GRAYSCALE)
