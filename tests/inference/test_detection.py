@@ -37,21 +37,61 @@ def test_the_blazeface_models_are_found_in_the_installed_wheel_without_importing
 
 def test_anchors_follow_mediapipe_layout_for_both_models():
     short = ssd_anchors(MODELS["short"])
-    assert short.shape == (896, 2)  # 16x16 cells x 2 + 8x8 cells x 6
-    np.testing.assert_allclose(short[0], [0.5 / 16, 0.5 / 16])
+    assert short.shape == (896, 2)  # 16x16 cells x 2 + 8x8 cells x 6, centres in input pixels
+    np.testing.assert_allclose(short[0], [4, 4])
     np.testing.assert_allclose(short[1], short[0])
-    np.testing.assert_allclose(short[512], [0.5 / 8, 0.5 / 8])
-    np.testing.assert_allclose(short[-1], [7.5 / 8, 7.5 / 8])
+    np.testing.assert_allclose(short[512], [8, 8])
+    np.testing.assert_allclose(short[-1], [120, 120])
     full = ssd_anchors(MODELS["full"])
     assert full.shape == (2304, 2)  # 48x48 cells x 1
-    np.testing.assert_allclose(full[1], [1.5 / 48, 0.5 / 48])
+    np.testing.assert_allclose(full[1], [6, 2])
+
+
+def test_a_wide_input_gets_a_wide_grid_of_anchors_in_row_order():
+    anchors = ssd_anchors(MODELS["short"], height=80, width=128)
+    assert anchors.shape == (560, 2)  # 10x16 cells x 2 + 5x8 cells x 6
+    np.testing.assert_allclose(anchors[2 * 15], [124, 4])  # end of the first row of the stride-8 map
+    np.testing.assert_allclose(anchors[2 * 16], [4, 12])  # start of its second row
+    np.testing.assert_allclose(anchors[-1], [120, 72])
 
 
 def test_box_regressors_are_offsets_from_the_anchor_in_input_pixels():
     raw = np.zeros((1, 16), np.float32)
-    raw[0, :4] = [12.8, -12.8, 25.6, 51.2]  # dx, dy, w, h in a 128 px input
-    box = decode_boxes(raw, np.array([[0.5, 0.5]], np.float32), 128)
-    np.testing.assert_allclose(box[0], [0.5, 0.2, 0.7, 0.6], atol=1e-6)
+    raw[0, :4] = [12.8, -12.8, 25.6, 51.2]  # dx, dy, w, h
+    box = decode_boxes(raw, np.array([[64, 64]], np.float32))
+    np.testing.assert_allclose(box[0], [64, 25.6, 89.6, 76.8], atol=1e-4)
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ((360, 640), (80, 128)), ((640, 360), (128, 80)), ((720, 1280), (80, 128)),
+    ((500, 500), (128, 128)), ((16, 2000), (16, 128)), ((3000, 17), (128, 16)),
+])
+def test_the_short_range_input_follows_the_frames_aspect_in_multiples_of_16(detector, image, expected):
+    assert detector.input_shape(*image) == expected
+
+
+def test_the_full_range_model_keeps_its_square_input():
+    assert FaceDetector("full").input_shape(360, 640) == (192, 192)
+
+
+@pytest.mark.parametrize("name", ["obama-480p.jpg", "obama-720p.jpg"])
+def test_the_wide_input_finds_the_same_face_as_the_square_one(detector, photo, name):
+    image = photo(name)
+    wide = detector(image)
+    square_runner = detector._runner(128, 128)
+    scale, px, py = detector._letterbox(image, square_runner)
+    it = square_runner.interpreter
+    it.set_tensor(square_runner.input_index, square_runner.buffer)
+    it.invoke()
+    logits = it.get_tensor(square_runner.scores_out)[0, :, 0]
+    best = int(np.argmax(logits))
+    raw = it.get_tensor(square_runner.boxes_out)[0, [best]]
+    x0, y0, x1, y1 = (decode_boxes(raw, square_runner.anchors[[best]])[0] - [px, py, px, py]) / scale
+    assert len(wide) == 1
+    side = x1 - x0
+    assert abs(centre(wide[0])[0] - (x0 + x1) / 2) < 0.1 * side
+    assert abs(centre(wide[0])[1] - (y0 + y1) / 2) < 0.1 * side
+    assert abs((wide[0].x1 - wide[0].x0) - side) < 0.15 * side
 
 
 def test_weighted_nms_blends_overlapping_boxes_and_keeps_separate_faces():
