@@ -275,6 +275,9 @@ CELERY_TIMEZONE = "UTC"
 # A killed worker's message goes back to the queue and is finished once (claims + unique keys).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Celery's Django fix-up would close the database connection around every task; backend/celery.py
+# applies CONN_MAX_AGE instead, and the fix-up only recycles after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
