@@ -169,6 +169,29 @@ def test_a_truncated_jpeg_is_refused_as_undecodable(device_client, face_jpeg):
     assert_nothing_stored()
 
 
+def test_a_jpeg_cut_off_right_after_its_header_is_refused_as_undecodable(device_client, face_jpeg):
+    scan_start = face_jpeg.index(b"\xff\xda")  # start-of-scan marker: the header is complete
+    response = post(device_client, batch_payload([face_jpeg, face_jpeg[: scan_start + 40]]))
+    assert_field_error(response, "frames", "undecodable_image", index=1)
+    assert_nothing_stored()
+
+
+def test_a_jpeg_with_a_phone_makers_trailer_after_its_end_marker_is_accepted(device_client, face_jpeg):
+    response = post(device_client, batch_payload([face_jpeg + b"SEFH" + bytes(range(256)) * 8]))
+    assert response.status_code == 202, response.content
+    assert FrameBatch.objects.get().frame_count == 1
+
+
+def test_a_truncated_or_corrupted_png_is_refused_as_undecodable(device_client, face_png):
+    corrupted = bytearray(face_png)
+    corrupted[len(corrupted) // 2] ^= 0xFF  # one flipped byte inside the pixel data: its CRC fails
+    response = post(device_client, batch_payload([face_png[: len(face_png) // 2], bytes(corrupted)]))
+    assert_field_error(response, "frames", "undecodable_image")
+    assert [(e["index"], e["code"]) for e in response.json()["errors"]] == [(0, "undecodable_image"),
+                                                                             (1, "undecodable_image")]
+    assert_nothing_stored()
+
+
 def test_an_image_in_another_format_is_refused(device_client):
     out = io.BytesIO()
     Image.new("RGB", (64, 64), "gray").save(out, format="GIF")
