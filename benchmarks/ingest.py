@@ -25,15 +25,19 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import stage_profile  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
     Load,
     Paused,
     Stack,
     StackOptions,
+    _children,
     exit_cleanly_on_sigterm,
     frame_pool,
     machine_note,
@@ -41,6 +45,7 @@ from benchmarks.stack import (  # noqa: E402
     verify,
     wait_processed,
 )
+from inference.stages import WRITE_EVERY_S, read_totals  # noqa: E402
 
 
 def stack_arguments(parser: argparse.ArgumentParser, *, redis_db: int) -> None:
@@ -60,7 +65,7 @@ def stack_arguments(parser: argparse.ArgumentParser, *, redis_db: int) -> None:
 def stack_options(args, label: str, *, beat: bool = False) -> StackOptions:
     return StackOptions(label=label, web_workers=args.web_workers, web_threads=args.web_threads,
                         worker_processes=args.worker_processes, prefetch=args.prefetch, beat=beat,
-                        redis_db=args.redis_db)
+                        redis_db=args.redis_db, stage_times=bool(getattr(args, "profile", None)))
 
 
 def run(args) -> dict:
@@ -97,14 +102,21 @@ def run(args) -> dict:
 def phase(args, stack: Stack, phones, pool, *, rate: float | None, duration: float) -> tuple[dict, list]:
     """One load phase on the running stack, until its backlog is processed; its figures."""
     machine_before = machine_note()
+    profiler = Profiler(args, stack) if args.profile and not rate else None
     cpu_before = stack.cpu()
     load = Load(phones, pool, batch_size=args.batch_size, duration=duration, rate=rate,
                 max_batches=args.max_batches, max_backlog=args.max_backlog or None,
-                database_url=stack.database_url).run()
+                database_url=stack.database_url)
+    if profiler:
+        profiler.start()
+    load = load.run()
     drained = wait_processed(stack.database_url, [s.batch_id for s in load.sent], timeout=args.drain_timeout)
     cpu_after = stack.cpu()
     verdict = verify(stack.database_url, load.sent, pool)
     figures = summary(load, verdict)
+    if profiler:
+        cpu = cpu_per_frame(cpu_before, cpu_after, verdict.frames_accepted)
+        figures["profile"] = profiler.finish(cpu, verdict.frames_accepted)
     figures.update({
         "mode": (f"open loop, {rate:g} frames/s offered" if rate else
                  f"closed loop (saturation), backlog held under {args.max_backlog} batches" if args.max_backlog else
@@ -114,6 +126,44 @@ def phase(args, stack: Stack, phones, pool, *, rate: float | None, duration: flo
         "machine_before": machine_before,
     })
     return figures, load.sent
+
+
+class Profiler:
+    """Stage CPU over the saturation phase (web and worker run with stage timers), pg_stat_statements
+    over the phase when PostgreSQL has it, and py-spy stacks for --profile-seconds after --profile-delay."""
+
+    def __init__(self, args, stack: Stack):
+        self.args, self.stack = args, stack
+        pids = {group: _children(stack.processes[group].pid) for group in ("web", "worker")}
+        self.sampler = stage_profile.Sampler(pids, args.profile_seconds, args.profile)
+        self.statements = stage_profile.statements_available(stack.database_url)
+        self.timer = threading.Timer(args.profile_delay, self.sampler.start)
+
+    def _stage_totals(self) -> dict[str, dict]:
+        return {group: read_totals(self.stack.stage_times_dir(group)) for group in ("web", "worker")}
+
+    def start(self) -> None:
+        if self.statements:
+            stage_profile.statements_reset(self.stack.database_url)
+        time.sleep(stage_profile_flush_s())
+        self.before = self._stage_totals()
+        self.timer.start()
+
+    def finish(self, cpu_ms_per_frame: dict, frames: int) -> dict:
+        self.timer.join()
+        self.sampler.wait()
+        time.sleep(stage_profile_flush_s())  # the processes' last totals reach their files
+        after = self._stage_totals()
+        stages = {group: stage_profile.stage_deltas(self.before[group], after[group]) for group in after}
+        statements = stage_profile.statements_by_stage(self.stack.database_url) if self.statements else None
+        rows = stage_profile.stage_rows(stages, cpu_ms_per_frame, frames, statements)
+        table = stage_profile.format_rows(rows)
+        (self.args.profile / "stages.md").write_text(table + "\n")
+        return {"rows": rows, "pg_stat_statements": self.statements, "table": table}
+
+
+def stage_profile_flush_s() -> float:
+    return 2 * WRITE_EVERY_S + 0.2
 
 
 def cpu_per_frame(before: dict, after: dict, frames: int) -> dict:
@@ -175,7 +225,8 @@ def phase_report(f: dict) -> list[str]:
         f"  records:         {f['records_expected']} expected ({f['frames_with_face']} frames with a face); "
         f"lost {f['records_lost']}, duplicated {f['records_duplicated']}",
         "  CPU per frame:   " + ", ".join(f"{k} {v} ms" for k, v in f["cpu_ms_per_frame"].items() if v or k == "web"),
-    ]
+    ] + ([f"  CPU by stage (stage timers; pg_stat_statements: {f['profile']['pg_stat_statements']}):",
+          f["profile"]["table"]] if "profile" in f else [])
 
 
 def main(argv=None) -> int:
@@ -190,6 +241,11 @@ def main(argv=None) -> int:
                         help="saturation: then offer this fraction of the measured end-to-end rate, open loop "
                              "(0: skip), to show the latency below capacity")
     parser.add_argument("--steady-duration", type=float, default=60, help="seconds of the steady phase")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="saturation: print CPU per frame by stage (stage timers, pg_stat_statements) and keep "
+                             "py-spy stacks of web and worker in DIR; see benchmarks/stage_profile.py")
+    parser.add_argument("--profile-delay", type=float, default=10, help="seconds into saturation before sampling")
+    parser.add_argument("--profile-seconds", type=float, default=20, help="seconds of sampling")
     parser.add_argument("--pause-pid", type=int,
                         help="SIGSTOP this process (e.g. a training job) while the load runs, SIGCONT it after")
     stack_arguments(parser, redis_db=12)

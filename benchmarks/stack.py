@@ -49,6 +49,8 @@ PY = sys.executable
 PHOTOS = Path(os.environ.get("MOODWATCH_SAMPLE_IMAGES_DIR", ROOT.parent / "shared" / "images"))
 PG_ADMIN_URL = os.environ.get("MOODWATCH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MOODWATCH_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+from inference.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
+
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)")
 
 
@@ -146,6 +148,7 @@ class StackOptions:
     redis_db: int = 12
     log_level: str = "INFO"
     extra_env: dict = field(default_factory=dict)
+    stage_times: bool = False  # have web and worker record their CPU time by stage
 
 
 def _children(pid: int) -> list[int]:
@@ -288,9 +291,15 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> None:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
+        env = dict(self.env)
+        if self.options.stage_times:  # CPU by stage, per service (inference/stages.py)
+            env[STAGE_TIMES_ENV] = str(self.stage_times_dir(name))
         with open(log, "w") as handle:
-            self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=handle,
+            self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,
                                                     stderr=subprocess.STDOUT)
+
+    def stage_times_dir(self, name: str) -> Path:
+        return self.workdir / "stage-times" / name
 
     def _wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout

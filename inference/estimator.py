@@ -31,6 +31,7 @@ import numpy as np
 from .detection import Detection, FaceDetector, crop_face, square_box
 from .errors import InferenceError
 from .labels import MOODS
+from .stages import stage
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "mood_mini_xception.tflite"
@@ -306,22 +307,27 @@ class MoodEstimator:
         all_crops = []
         for index, frame in enumerate(frames):
             try:
-                image, scale = self.decode(frame)
+                with stage("decode"):
+                    image, scale = self.decode(frame)
             except InferenceError as exc:
                 error = InferenceError(f"frame {index}: {exc}")
                 if not return_errors:
                     raise error from None
                 found.append(error)
                 continue
-            detections = self.detect(image)
-            image, scale, detections = self.refine(frame, image, scale, detections)
+            with stage("detection"):
+                detections = self.detect(image)
+            with stage("decode"):
+                image, scale, detections = self.refine(frame, image, scale, detections)
             h, w = image.shape[:2]
             boxes = [_face_box(d, scale, w * scale, h * scale) for d in detections]
             found.append(list(zip(boxes, detections)))
-            all_crops.append(self.crops(image, detections))
+            with stage("classification"):
+                all_crops.append(self.crops(image, detections))
         size = self.input_size
-        crops = np.concatenate(all_crops) if all_crops else np.empty((0, size, size), np.uint8)
-        probs = iter(self.classify(crops))
+        with stage("classification"):
+            crops = np.concatenate(all_crops) if all_crops else np.empty((0, size, size), np.uint8)
+            probs = iter(self.classify(crops))
         results: list = []
         for item in found:
             if isinstance(item, InferenceError):

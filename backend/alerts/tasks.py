@@ -5,6 +5,8 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
+from inference.stages import stage
+
 from .services import alert_notify, alerts_evaluate, alerts_evaluate_monitored
 
 RETRY = {"autoretry_for": (OperationalError,), "max_retries": 3, "retry_backoff": 5}
@@ -18,7 +20,8 @@ def evaluate_alerts() -> dict:
 
 @shared_task(acks_late=True, ignore_result=True, **RETRY)
 def evaluate_patient_alerts(patient_pk: str) -> list[str]:
-    return alerts_evaluate_monitored(patient_pk=patient_pk)
+    with stage("alert evaluation"):
+        return alerts_evaluate_monitored(patient_pk=patient_pk)
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError, OSError, smtplib.SMTPException),

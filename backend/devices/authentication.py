@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from rest_framework import authentication, exceptions
 
 from backend.core.errors import ApplicationError
+from inference.stages import stage
 
 from .models import Device
 from .services import device_authenticate
@@ -32,6 +33,10 @@ class DeviceAuthentication(authentication.BaseAuthentication):
     keyword = "Device"
 
     def authenticate(self, request):
+        with stage("device authentication"):
+            return self._authenticate(request)
+
+    def _authenticate(self, request):
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None

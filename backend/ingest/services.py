@@ -18,6 +18,7 @@ from backend.core.errors import ApplicationError
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
 from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
+from inference.stages import stage
 
 from .models import Frame, FrameBatch
 from .uploads import ValidUpload
@@ -43,6 +44,11 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
     A retry of the same batch_id with the same content returns the existing batch (created=False)
     and stores nothing; the same batch_id with different content is a 409.
     """
+    with stage("frame storage"):
+        return _batch_ingest(device=device, upload=upload)
+
+
+def _batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bool]:
     digest = upload_digest(upload)
     existing = FrameBatch.objects.filter(device=device, batch_id=upload.batch_id).first()
     if existing is not None:
@@ -110,7 +116,11 @@ def batch_enqueue_on_commit(*, batch_pk: int) -> None:
 
     # robust: a broker outage must not turn an already committed upload into a 500;
     # the sweeper enqueues batches left in `queued`.
-    transaction.on_commit(lambda: process_batch.delay(batch_pk), robust=True)
+    def enqueue() -> None:
+        with stage("enqueue"):
+            process_batch.delay(batch_pk)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 # --- processing ----------------------------------------------------------------------------------
@@ -138,10 +148,14 @@ def batch_claim(*, batch_pk: int, task_id: str) -> bool:
 def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | None:
     """Turn a batch's frames into mood records. Safe to run any number of times."""
     task_id = task_id or f"direct-{uuid.uuid4()}"
-    if not batch_claim(batch_pk=batch_pk, task_id=task_id):
+    with stage("claim"):
+        claimed = batch_claim(batch_pk=batch_pk, task_id=task_id)
+    if not claimed:
         logger.info("batch %s: not claimable (done, failed or held by another worker)", batch_pk)
         return None
-    frames = list(Frame.objects.filter(batch_id=batch_pk).order_by("index").values_list("index", "captured_at", "data"))
+    with stage("frame read"):
+        frames = list(Frame.objects.filter(batch_id=batch_pk).order_by("index")
+                      .values_list("index", "captured_at", "data"))
     results, undecodable, model_version = _frames_estimate(frames)
     return batch_complete(
         batch_pk=batch_pk, task_id=task_id, results=results, undecodable=undecodable, model_version=model_version
@@ -159,7 +173,7 @@ def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[Fram
 
     from .estimator import estimator_get
 
-    estimator = estimator_get()
+    estimator = estimator_get()  # decode, detection and classification are timed inside
     outcomes = estimator.estimate_batch([bytes(data) for _, _, data in frames], return_errors=True) if frames else []
     results = []
     for (index, captured_at, _), outcome in zip(frames, outcomes, strict=True):
@@ -174,7 +188,7 @@ def batch_complete(
     *, batch_pk: int, task_id: str, results: list[FrameResult], undecodable: int, model_version: str
 ) -> FrameBatch | None:
     """Write all records, mark the batch done and delete its frames, in one transaction."""
-    with transaction.atomic():
+    with stage("status writes and commit"), transaction.atomic():
         batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
         if batch.status != FrameBatch.Status.PROCESSING:
             return None  # another run finished (or gave up on) it first
@@ -185,9 +199,11 @@ def batch_complete(
             for result in results
             for face_index, face in enumerate(result.faces)
         ]
-        MoodRecord.objects.bulk_create(records)
-        _capture_coverage_add(batch, with_face={r.index for r in results if r.faces},
-                              processed={r.index for r in results})
+        with stage("record insert"):
+            MoodRecord.objects.bulk_create(records)
+        with stage("roll-up upkeep"):
+            _capture_coverage_add(batch, with_face={r.index for r in results if r.faces},
+                                  processed={r.index for r in results})
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
@@ -197,7 +213,8 @@ def batch_complete(
         batch.model_version = model_version
         batch.error = ""
         if settings.MOODWATCH["FRAME_RETENTION"] <= timedelta(0):
-            Frame.objects.filter(batch=batch).delete()
+            with stage("frame deletion"):
+                Frame.objects.filter(batch=batch).delete()
             batch.frames_deleted_at = now
         batch.save()
         _fold_on_commit(batch)
@@ -216,9 +233,18 @@ def _fold_on_commit(batch: FrameBatch) -> None:
     patient's alert rules evaluated."""
     from backend.alerts.services import alerts_after_landing  # alerts read ingest models
 
-    patient_pk = batch.patient_id
-    transaction.on_commit(lambda: rollup_fold_after_landing(batch_id=batch.pk))
-    transaction.on_commit(lambda: alerts_after_landing(patient_pk=patient_pk), robust=True)
+    patient_pk, batch_pk = batch.patient_id, batch.pk
+
+    def fold() -> None:
+        with stage("roll-up upkeep"):
+            rollup_fold_after_landing(batch_id=batch_pk)
+
+    def alerts() -> None:
+        with stage("alert evaluation"):
+            alerts_after_landing(patient_pk=patient_pk)
+
+    transaction.on_commit(fold)
+    transaction.on_commit(alerts, robust=True)
 
 
 def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
 from backend.devices.permissions import IsDevice, PatientAcceptsUploads
+from inference.stages import stage
 
 from .models import FrameBatch
 from .selectors import batch_get_for_device
@@ -66,17 +67,25 @@ class FrameBatchCreateView(APIView):
         },
         summary="Upload a batch of frames (idempotent on batch_id).",
     )
+    def check_throttles(self, request):
+        with stage("upload throttle"):
+            super().check_throttles(request)
+
     def post(self, request):
-        if not isinstance(request.data, QueryDict):  # no body or no Content-Type: DRF gives a plain dict
+        with stage("multipart parse"):
+            data = request.data
+        if not isinstance(data, QueryDict):  # no body or no Content-Type: DRF gives a plain dict
             raise UnsupportedMediaType(request.content_type or "(none)", detail="Send multipart/form-data.")
-        upload = frame_batch_upload_validate(
-            batch_id=request.data.get("batch_id"),
-            frames=request.data.getlist("frames"),  # files and any text field of that name
-            captured_at=request.data.getlist("captured_at"),
-        )
+        with stage("validation"):
+            upload = frame_batch_upload_validate(
+                batch_id=data.get("batch_id"),
+                frames=data.getlist("frames"),  # files and any text field of that name
+                captured_at=data.getlist("captured_at"),
+            )
         batch, created = batch_ingest(device=request.auth, upload=upload)
         # One body for the first answer and every retry, so a phone that lost the 202 sees the same.
-        body = BatchReplaySerializer(batch).data
+        with stage("response"):
+            body = BatchReplaySerializer(batch).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
