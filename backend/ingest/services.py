@@ -7,7 +7,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -158,7 +158,8 @@ def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | 
                       .values_list("index", "captured_at", "data"))
     results, undecodable, model_version = _frames_estimate(frames)
     return batch_complete(
-        batch_pk=batch_pk, task_id=task_id, results=results, undecodable=undecodable, model_version=model_version
+        batch_pk=batch_pk, task_id=task_id, results=results, undecodable=undecodable, model_version=model_version,
+        captured={index: captured_at for index, captured_at, _ in frames},
     )
 
 
@@ -185,9 +186,13 @@ def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[Fram
 
 
 def batch_complete(
-    *, batch_pk: int, task_id: str, results: list[FrameResult], undecodable: int, model_version: str
+    *, batch_pk: int, task_id: str, results: list[FrameResult], undecodable: int, model_version: str,
+    captured: dict[int, datetime] | None = None,
 ) -> FrameBatch | None:
-    """Write all records, mark the batch done and delete its frames, in one transaction."""
+    """Write all records, mark the batch done and delete its frames, in one transaction.
+
+    `captured` (frame index -> capture time, every frame of the batch) saves reading the frames
+    again for the capture-time coverage; without it they are read."""
     with stage("status writes and commit"), transaction.atomic():
         batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
         if batch.status != FrameBatch.Status.PROCESSING:
@@ -203,7 +208,7 @@ def batch_complete(
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
             _capture_coverage_add(batch, with_face={r.index for r in results if r.faces},
-                                  processed={r.index for r in results})
+                                  processed={r.index for r in results}, captured=captured)
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
@@ -221,11 +226,13 @@ def batch_complete(
     return batch
 
 
-def _capture_coverage_add(batch: FrameBatch, *, with_face: set[int], processed: set[int]) -> None:
+def _capture_coverage_add(batch: FrameBatch, *, with_face: set[int], processed: set[int],
+                          captured: dict[int, datetime] | None = None) -> None:
     """Count the batch's frames by capture time, before they are deleted (in the landing transaction)."""
-    captured = Frame.objects.filter(batch=batch).values_list("index", "captured_at")
+    if captured is None:
+        captured = dict(Frame.objects.filter(batch=batch).values_list("index", "captured_at"))
     capture_slots_add(patient_id=batch.patient_id,
-                      frames=[(at, index in processed, index in with_face) for index, at in captured])
+                      frames=[(at, index in processed, index in with_face) for index, at in captured.items()])
 
 
 def _fold_on_commit(batch: FrameBatch) -> None:

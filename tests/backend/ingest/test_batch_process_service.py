@@ -7,6 +7,7 @@ from django.utils import timezone
 from backend.ingest.models import Frame, FrameBatch
 from backend.ingest.services import batch_claim, batch_process
 from backend.moods.models import MoodRecord
+from backend.rollups.models import CaptureSlotCount
 from tests.backend.conftest import ingest
 
 
@@ -59,6 +60,18 @@ def test_an_undecodable_frame_is_skipped_and_counted_not_a_failed_batch(device, 
     assert batch.frames_undecodable == 1
     assert batch.frames_with_face == 1
     assert set(MoodRecord.objects.values_list("frame_index", flat=True)) == {0}
+
+
+def test_the_capture_coverage_counts_every_frame_by_its_capture_slot_including_the_undecodable(
+    device, face_jpeg, faceless_jpeg
+):
+    batch = ingest(device, [face_jpeg, faceless_jpeg, face_jpeg])
+    Frame.objects.filter(batch=batch, index=2).update(data=b"\xff\xd8 garbage that is not a jpeg")
+    batch_process(batch_pk=batch.pk)
+    slots = CaptureSlotCount.objects.filter(patient_id=batch.patient_id)
+    assert sum(s.frames for s in slots) == 3
+    assert sum(s.frames_processed for s in slots) == 2
+    assert sum(s.frames_with_face for s in slots) == 1
 
 
 def test_a_redelivered_task_reclaims_the_batch_it_was_processing(device, face_jpeg):
