@@ -50,7 +50,8 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
 
 def _batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bool]:
     digest = upload_digest(upload)
-    existing = FrameBatch.objects.filter(device=device, batch_id=upload.batch_id).first()
+    # (device, batch_id) is unique: no ORDER BY as .first() would add
+    existing = next(iter(FrameBatch.objects.filter(device=device, batch_id=upload.batch_id)[:1]), None)
     if existing is not None:
         return _batch_replay(existing, digest), False
     try:
