@@ -52,6 +52,10 @@ class FrameBatchCreateView(APIView):
     throttle_classes = [ScopedRateThrottle]  # keyed on the device (request.user.pk)
     throttle_scope = "upload"
 
+    def check_throttles(self, request):
+        with stage("upload throttle"):
+            super().check_throttles(request)
+
     @extend_schema(
         request={"multipart/form-data": FrameBatchUploadSerializer},
         responses={
@@ -67,10 +71,6 @@ class FrameBatchCreateView(APIView):
         },
         summary="Upload a batch of frames (idempotent on batch_id).",
     )
-    def check_throttles(self, request):
-        with stage("upload throttle"):
-            super().check_throttles(request)
-
     def post(self, request):
         with stage("multipart parse"):
             data = request.data
