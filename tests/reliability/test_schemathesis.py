@@ -20,9 +20,15 @@ CHECKS = "all"
 # positive_data_acceptance expects a schema-valid request to be accepted; ours may still be refused
 # with 400 for rules a schema cannot state (a frame must decode as an image, captured_at must be
 # recent, dates must fall in 2000-2099). A 400 passes that check; a 5xx or a wrong shape never does.
+# negative_data_rejection expects a schema-violating request to be refused; besides its default
+# 4xx list, ours refuses a chunked body (length unknown) with 411 and an oversized one with 413
+# before reading it. 5xx is taken out of its default list: a server error is never a rejection.
 CHECK_CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "411", "413", "415", "422", "428", "429"]
 """
 
 
