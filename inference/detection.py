@@ -207,8 +207,9 @@ class FaceDetector:
             from ai_edge_litert.interpreter import Interpreter
 
             it = Interpreter(model_path=str(self._path), num_threads=self._num_threads)
-            index = it.get_input_details()[0]["index"]
-            if (height, width) != (self.spec.input_size, self.spec.input_size):
+            details = it.get_input_details()[0]
+            index = details["index"]
+            if tuple(details["shape"][1:3]) != (height, width):
                 it.resize_tensor_input(index, [1, height, width, 3], strict=False)
             it.allocate_tensors()
             anchors = ssd_anchors(self.spec, height, width)
