@@ -91,6 +91,11 @@ def stage_deltas(before: dict, after: dict) -> dict[str, tuple[float, int]]:
 
 # --- pg_stat_statements ----------------------------------------------------------------------------
 
+def statement_stage(query: str) -> str:
+    """The stage that sends a (normalised) statement, by STATEMENTS."""
+    return next(stage for stage, pattern in STATEMENTS if re.search(pattern, query))
+
+
 def statements_available(database_url: str) -> bool:
     with psycopg.connect(database_url, autocommit=True) as connection:
         loaded = connection.execute("SHOW shared_preload_libraries").fetchone()[0]
@@ -114,7 +119,7 @@ def statements_by_stage(database_url: str) -> tuple[Counter, Counter]:
             " WHERE d.datname = current_database()"
         ).fetchall()
     for query, n, total_ms in rows:
-        stage = next(s for s, pattern in STATEMENTS if re.search(pattern, query))
+        stage = statement_stage(query)
         times[stage] += total_ms
         calls[stage] += n
     return times, calls
