@@ -17,7 +17,7 @@ def _database_connections_recycle(task=None, **_kwargs) -> None:
     """Keep each worker process's database connection across tasks, as gunicorn does across requests.
 
     Celery's Django fix-up closes the connection around every task unless CELERY_DB_REUSE_MAX is
-    set; reconnecting cost a PostgreSQL backend start and a TLS/auth round trip per batch. With
+    set; reconnecting cost a PostgreSQL backend start and the authentication round trips per batch. With
     reuse on, this applies Django's own rule instead: a connection is closed when it is older
     than CONN_MAX_AGE or broke in the last task (e.g. PostgreSQL restarted), so the next task
     reconnects rather than failing on a dead socket.

@@ -47,6 +47,8 @@ from benchmarks.stack import (  # noqa: E402
 )
 from inference.stages import WRITE_EVERY_S, read_totals  # noqa: E402
 
+STAGE_TIMES_FLUSH_S = 2 * WRITE_EVERY_S + 0.2  # long enough for every process to write its totals
+
 
 def stack_arguments(parser: argparse.ArgumentParser, *, redis_db: int) -> None:
     parser.add_argument("--devices", type=int, default=40, help="simulated phones (one patient each)")
@@ -145,14 +147,14 @@ class Profiler:
     def start(self) -> None:
         if self.statements:
             stage_profile.statements_reset(self.stack.database_url)
-        time.sleep(stage_profile_flush_s())
+        time.sleep(STAGE_TIMES_FLUSH_S)
         self.before = self._stage_totals()
         self.timer.start()
 
     def finish(self, cpu_ms_per_frame: dict, frames: int) -> dict:
         self.timer.join()
         self.sampler.wait()
-        time.sleep(stage_profile_flush_s())  # the processes' last totals reach their files
+        time.sleep(STAGE_TIMES_FLUSH_S)  # the processes' last totals reach their files
         after = self._stage_totals()
         stages = {group: stage_profile.stage_deltas(self.before[group], after[group]) for group in after}
         statements = stage_profile.statements_by_stage(self.stack.database_url) if self.statements else None
@@ -160,10 +162,6 @@ class Profiler:
         table = stage_profile.format_rows(rows)
         (self.args.profile / "stages.md").write_text(table + "\n")
         return {"rows": rows, "pg_stat_statements": self.statements, "table": table}
-
-
-def stage_profile_flush_s() -> float:
-    return 2 * WRITE_EVERY_S + 0.2
 
 
 def cpu_per_frame(before: dict, after: dict, frames: int) -> dict:

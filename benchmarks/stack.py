@@ -44,13 +44,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from clients.simulator.api import ApiError, DeviceApi, TransientError  # noqa: E402
+from inference.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
 
 PY = sys.executable
 PHOTOS = Path(os.environ.get("MOODWATCH_SAMPLE_IMAGES_DIR", ROOT.parent / "shared" / "images"))
 PG_ADMIN_URL = os.environ.get("MOODWATCH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MOODWATCH_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
-from inference.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
-
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)")
 
 

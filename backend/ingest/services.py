@@ -44,11 +44,6 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
     A retry of the same batch_id with the same content returns the existing batch (created=False)
     and stores nothing; the same batch_id with different content is a 409.
     """
-    with stage("frame storage"):
-        return _batch_ingest(device=device, upload=upload)
-
-
-def _batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bool]:
     digest = upload_digest(upload)
     # (device, batch_id) is unique: no ORDER BY as .first() would add
     existing = next(iter(FrameBatch.objects.filter(device=device, batch_id=upload.batch_id)[:1]), None)

@@ -82,7 +82,8 @@ class FrameBatchCreateView(APIView):
                 frames=data.getlist("frames"),  # files and any text field of that name
                 captured_at=data.getlist("captured_at"),
             )
-        batch, created = batch_ingest(device=request.auth, upload=upload)
+        with stage("frame storage"):
+            batch, created = batch_ingest(device=request.auth, upload=upload)
         # One body for the first answer and every retry, so a phone that lost the 202 sees the same.
         with stage("response"):
             body = BatchReplaySerializer(batch).data
