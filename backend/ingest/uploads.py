@@ -18,6 +18,7 @@ from backend.core.errors import FieldError, InputInvalid
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 JPEG_END_OF_IMAGE = b"\xff\xd9"
+JPEG_START_OF_SCAN = 0xDA
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _image_inspect(data: bytes, max_pixels: int) -> tuple[str | None, tuple[str,
             if width * height > max_pixels:
                 return None, ("too_many_pixels", f"{width}x{height} exceeds the limit of {max_pixels} pixels.")
             if image.format == "JPEG":
-                problem = _jpeg_scan_incomplete(image, data)
+                problem = _jpeg_scan_incomplete(data)
                 if problem:
                     return None, ("undecodable_image", problem)
             else:
@@ -180,13 +181,31 @@ def _image_inspect(data: bytes, max_pixels: int) -> tuple[str | None, tuple[str,
     return CONTENT_TYPES[image.format], None
 
 
-def _jpeg_scan_incomplete(image: Image.Image, data: bytes) -> str | None:
-    """Why the JPEG's compressed scan is not complete, or None. The scan starts where Pillow's
-    header parser stopped (its first tile's offset) and must be followed by an end-of-image
-    marker; data after that marker (phone makers' trailers) is allowed, as decoders ignore it."""
-    scan_start = image.tile[0][2] if image.tile else len(data)
-    if scan_start >= len(data):
+def _jpeg_scan_incomplete(data: bytes) -> str | None:
+    """Why the JPEG's compressed scan is not complete, or None. The scan starts after the first
+    start-of-scan segment of the header, and an end-of-image marker must follow it. An earlier one
+    does not count: an EXIF thumbnail in the header carries its own. Data after the marker (phone
+    makers' trailers) is allowed, as decoders ignore it."""
+    scan_start = _jpeg_scan_start(data)
+    if scan_start is None or scan_start >= len(data):
         return "The JPEG has no image data after its header."
-    if data.rfind(JPEG_END_OF_IMAGE) < scan_start:
+    if data.rfind(JPEG_END_OF_IMAGE, scan_start) < 0:
         return "The JPEG ends before its end-of-image marker (cut off during upload?)."
+    return None
+
+
+def _jpeg_scan_start(data: bytes) -> int | None:
+    """Offset of the first byte after the start-of-scan segment, walking the header's segments
+    from SOI (each: 0xFF, marker, 2-byte length); None if the header is malformed or cut short."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        if data[pos + 1] == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if data[pos + 1] == JPEG_START_OF_SCAN:
+            return end
+        pos = end
     return None

@@ -169,11 +169,35 @@ def test_a_truncated_jpeg_is_refused_as_undecodable(device_client, face_jpeg):
     assert_nothing_stored()
 
 
-def test_a_jpeg_cut_off_right_after_its_header_is_refused_as_undecodable(device_client, face_jpeg):
-    scan_start = face_jpeg.index(b"\xff\xda")  # start-of-scan marker: the header is complete
-    response = post(device_client, batch_payload([face_jpeg, face_jpeg[: scan_start + 40]]))
+@pytest.mark.parametrize("kept_after_sos", [40, None], ids=["part of the scan", "no scan byte at all"])
+def test_a_jpeg_cut_off_right_after_its_header_is_refused_as_undecodable(device_client, face_jpeg, kept_after_sos):
+    sos = face_jpeg.index(b"\xff\xda")  # start-of-scan marker: the header is complete
+    scan_start = sos + 2 + int.from_bytes(face_jpeg[sos + 2:sos + 4], "big")  # after the SOS segment
+    cut = face_jpeg[: sos + kept_after_sos] if kept_after_sos else face_jpeg[:scan_start]
+    response = post(device_client, batch_payload([face_jpeg, cut]))
     assert_field_error(response, "frames", "undecodable_image", index=1)
     assert_nothing_stored()
+
+
+def with_header_segment(jpeg: bytes, payload: bytes) -> bytes:
+    """The JPEG with an APP15 segment holding `payload` right after its start-of-image marker."""
+    return jpeg[:2] + b"\xff\xef" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def test_a_cut_off_jpeg_is_refused_even_when_its_header_holds_an_end_marker(device_client, face_jpeg):
+    # an EXIF thumbnail is a whole JPEG inside the header: its end marker is not the frame's
+    with_thumbnail = with_header_segment(face_jpeg, b"thumbnail \xff\xd8 ... \xff\xda ... \xff\xd9")
+    response = post(device_client, batch_payload([with_thumbnail, with_thumbnail[: len(with_thumbnail) // 2]]))
+    assert_field_error(response, "frames", "undecodable_image", index=1)
+    assert [e["index"] for e in response.json()["errors"]] == [1]
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("cut", range(0, 700, 7))
+def test_a_jpeg_cut_anywhere_in_its_header_is_refused_with_a_400(device_client, face_jpeg, cut):
+    response = post(device_client, batch_payload([face_jpeg[:cut]]))
+    assert response.status_code == 400, response.content
+    assert {e["code"] for e in response.json()["errors"]} <= {"undecodable_image", "not_an_image"}
 
 
 def test_a_jpeg_with_a_phone_makers_trailer_after_its_end_marker_is_accepted(device_client, face_jpeg):
