@@ -18,12 +18,15 @@ database reply, say), which inflates the stages that wait. thread_time counts on
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 ENV = "MOODWATCH_STAGE_TIMES_DIR"
 WRITE_EVERY_S = 0.5
@@ -72,15 +75,21 @@ class _Recorder:
 
 _recorder: _Recorder | None = None
 _recorder_pid: int | None = None
+_unusable: str | None = None  # a folder that could not be created: not tried again
 
 
 def _get() -> _Recorder | None:
-    global _recorder, _recorder_pid
+    global _recorder, _recorder_pid, _unusable
     folder = os.environ.get(ENV)
-    if not folder:
+    if not folder or _unusable == folder:
         return None
     if _recorder is None or _recorder_pid != os.getpid():  # a forked child starts its own totals
-        _recorder, _recorder_pid = _Recorder(Path(folder)), os.getpid()
+        try:
+            _recorder, _recorder_pid = _Recorder(Path(folder)), os.getpid()
+        except OSError as error:  # profiling must never fail the work it measures
+            logger.warning("stage times are off: %s=%r cannot be used (%s)", ENV, folder, error)
+            _unusable = folder
+            return None
     return _recorder
 
 

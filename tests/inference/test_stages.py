@@ -65,3 +65,17 @@ def test_totals_of_several_processes_are_summed(tmp_path):
     (tmp_path / "102.json").write_text(json.dumps({"decode": [0.5, 5]}))
     (tmp_path / "103.tmp").write_text("{half a fi")  # a file being replaced is not read
     assert read_totals(tmp_path) == {"decode": [2.0, 15], "claim": [0.25, 1]}
+
+
+def test_a_folder_that_cannot_be_made_turns_profiling_off_and_the_work_still_runs(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(ENV, str(blocker / "stages"))
+    monkeypatch.setattr(stages, "_recorder", None)
+    monkeypatch.setattr(stages, "_unusable", None)
+    ran = []
+    for _ in range(2):
+        with stage("decode"):
+            ran.append(True)
+    assert ran == [True, True] and stages._recorder is None
+    assert len([r for r in caplog.records if "stage times are off" in r.message]) == 1
