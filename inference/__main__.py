@@ -28,9 +28,10 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .calibrate import calibrate_and_export
 
-    card = calibrate_and_export(run_dir=args.run, data_dir=args.data, out_dir=args.out, int8=args.int8,
+    card = calibrate_and_export(run_dirs=args.run, data_dir=args.data, out_dir=args.out, int8=args.int8,
                                 calibrated=not args.no_calibration)
-    print(json.dumps({"version": card["version"], "weights": card["weights"], "temperature": card["temperature"],
+    print(json.dumps({"version": card["version"], "weights": card.get("weights", "ensemble"),
+                      "temperature": card["temperature"],
                       "validation_weighted_f1": card["validation"]["weighted_f1"],
                       "validation_ece": card["validation"]["ece"], "bytes": card["file"]["bytes"]}))
     return 0
@@ -89,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", help="choose the weights, calibrate them on validation data, write the serving model")
-    p.add_argument("--run", required=True, help="a train --out folder (best.keras, checkpoint/)")
+    p.add_argument("--run", required=True, action="append",
+                   help="a train --out folder (best.keras, checkpoint/), or a serving .keras file with its "
+                        "model_card.json; give it more than once to serve an ensemble of them")
     p.add_argument("--data", required=True, help="the same --data as train (its validation split is used)")
     p.add_argument("--out", default="inference/models", help="where the serving model and card go")
     p.add_argument("--int8", action="store_true",

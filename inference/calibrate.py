@@ -26,6 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_dataset
+from .ensemble import (
+    CARD_NAME,
+    LOGITS,
+    build_ensemble,
+    is_served_model,
+    load_served_member,
+    member_networks,
+    mood_offsets_per_class,
+)
 from .export import export_tflite
 from .labels import MOODS
 from .metrics import classification_report, expected_calibration_error, mood_nll
@@ -105,28 +114,33 @@ def _trial(name: str, model, val) -> dict:
 
 def scale_logits(network, *, temperature: float = 1.0, offsets=None) -> None:
     """Divide the network's logits by `temperature` and add per-mood `offsets`, in place, by
-    changing the classifier convolution (global average pooling is linear, so this is exact).
+    changing the classifier convolution (global average pooling is linear, so this is exact). An
+    ensemble's logits are its members' mean, so changing every member's classifier alike is exact
+    too.
 
     For an emotion head, each emotion's logit gets the offset of its mood: the mood's probability
     mass is then multiplied by exp(offset), the same as adding the offset to the mood's logit."""
-    from .labels import EMOTION_TO_MOOD, EMOTIONS, MOOD_INDEX
+    for layer in classifier_layers(network):
+        kernel, bias = layer.get_weights()
+        shift = np.zeros(bias.shape, dtype=bias.dtype)
+        if offsets is not None:
+            shift = mood_offsets_per_class(offsets, len(bias)).astype(bias.dtype)
+        layer.set_weights([kernel / temperature, bias / temperature + shift])
 
-    layer = network.get_layer(CLASSIFIER)
-    kernel, bias = layer.get_weights()
-    shift = np.zeros(bias.shape, dtype=bias.dtype)
-    if offsets is not None:
-        offsets = np.asarray(offsets, dtype=bias.dtype)
-        if len(bias) == len(EMOTIONS):
-            offsets = np.array([offsets[MOOD_INDEX[EMOTION_TO_MOOD[e]]] for e in EMOTIONS], dtype=bias.dtype)
-        shift = offsets
-    layer.set_weights([kernel / temperature, bias / temperature + shift])
+
+def classifier_layers(network) -> list:
+    """The last convolution of `network`, or of each member of an ensemble (nested at any depth)."""
+    members = member_networks(network)
+    if members == [network]:
+        return [network.get_layer(CLASSIFIER)]
+    return [layer for member in members for layer in classifier_layers(member)]
 
 
 def fit_temperature(network, val, *, grid=TEMPERATURE_GRID) -> tuple[float, list[dict]]:
     """The temperature (on `grid`) with the lowest validation NLL of the served probabilities
     (flip averaging included). The network is left unchanged."""
-    layer = network.get_layer(CLASSIFIER)
-    original = layer.get_weights()
+    layers = classifier_layers(network)
+    original = [layer.get_weights() for layer in layers]
     logits = _logits_fn(network)
     x = val.images.astype("float32")
     z, z_flip = logits(x), logits(x[:, :, ::-1])
@@ -134,7 +148,8 @@ def fit_temperature(network, val, *, grid=TEMPERATURE_GRID) -> tuple[float, list
     for t in grid:
         probs = (_softmax_moods(z / t) + _softmax_moods(z_flip / t)) / 2
         trials.append({"temperature": float(t), "nll": mood_nll(probs, val.labels)})
-    layer.set_weights(original)
+    for layer, weights in zip(layers, original):
+        layer.set_weights(weights)
     best = min(trials, key=lambda r: r["nll"])
     return best["temperature"], trials
 
@@ -143,7 +158,7 @@ def _logits_fn(network):
     """x -> the classifier's logits (the input of the softmax), in batches."""
     import keras
 
-    logits_model = keras.Model(network.input, network.get_layer("gap").output)
+    logits_model = keras.Model(network.input, network.get_layer(LOGITS).output)
     return lambda x: logits_model.predict(x, batch_size=512, verbose=0)
 
 
@@ -223,24 +238,51 @@ def uncalibrated(network, val) -> dict:
 
 # --- export -----------------------------------------------------------------------------------------
 
-def calibrate_and_export(*, run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
+def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, out_dir: str | Path,
                          int8: bool = False, calibrated: bool = True) -> dict:
-    run, out = Path(run_dir), Path(out_dir)
-    cfg = run_config(run)
-    _, val, val_source = split_data(Path(data_dir), cfg.input_size, cfg.seed)
-    candidates = _candidates(run, cfg)
-    trials = [_trial(name, model, val) for name, model in candidates.items()]
-    best = max(trials, key=lambda t: t["weighted_f1"])
-    network = best["_model"]  # every candidate is an uncompiled build: no optimizer state to drop
+    """Export one network, or with several `run_dirs` an ensemble of them (each member's best
+    candidate), calibrated as a whole. A member is a train --out folder, or a serving .keras file
+    with its model card beside it (its own calibration is taken out first)."""
+    sources, out = [Path(r) for r in run_dirs], Path(out_dir)
+    configs = [_member_config(source) for source in sources]
+    _, val, val_source = split_data(Path(data_dir), configs[0].input_size, configs[0].seed)
+    members = [_choose_member(source, cfg, val) for source, cfg in zip(sources, configs)]
+    network = members[0]["network"] if len(members) == 1 else build_ensemble([m["network"] for m in members])
+    if len(members) > 1:
+        print(f"ensemble of {len(members)}: ", end="")
+        _trial("ensemble", network, val)
     calibration = calibrate(network, val) if calibrated else uncalibrated(network, val)
     serving = mood_network(network)
     out.mkdir(parents=True, exist_ok=True)
     network.save(out / f"{MODEL_FILENAME}.keras")  # calibrated; emotion heads sum into moods when served
-    representative = _training_sample(Path(data_dir), cfg) if int8 else None
+    representative = _training_sample(Path(data_dir), configs[0]) if int8 else None
     tflite = export_tflite(serving, out / f"{MODEL_FILENAME}.tflite", representative=representative)
-    card = _card(run, Path(data_dir), cfg, best, trials, calibration, val, val_source, serving, tflite, int8)
+    served = {"calibration": calibration, "val": val, "val_source": val_source, "serving": serving,
+              "tflite": tflite, "int8": int8}
+    card = _card(members[0], Path(data_dir), served) if len(members) == 1 else _ensemble_card(members, served)
     (out / "model_card.json").write_text(json.dumps(card, indent=2))
     return card
+
+
+def _member_config(source: Path) -> TrainConfig:
+    if is_served_model(source):
+        saved = json.loads(source.with_name(CARD_NAME).read_text()).get("hyperparameters", {}) \
+            if source.with_name(CARD_NAME).is_file() else {}
+        return TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
+    return run_config(source)
+
+
+def _choose_member(source: Path, cfg: TrainConfig, val) -> dict:
+    """A run's best candidate on validation, or a served network without its calibration."""
+    if is_served_model(source):
+        network, card = load_served_member(source)
+        trials = [_trial(card.get("version") or source.name, network, val)]
+        return {"source": source, "cfg": cfg, "best": trials[0], "trials": trials, "network": network,
+                "card": card}
+    trials = [_trial(name, model, val) for name, model in _candidates(source, cfg).items()]
+    best = max(trials, key=lambda t: t["weighted_f1"])
+    # every candidate is an uncompiled build: no optimizer state to drop
+    return {"source": source, "cfg": cfg, "best": best, "trials": trials, "network": best["_model"], "card": None}
 
 
 def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:
@@ -268,35 +310,84 @@ def _served_report(tflite: Path, val) -> dict:
     return report
 
 
-def _card(run: Path, data_dir: Path, cfg: TrainConfig, best: dict, trials: list[dict], calibration: dict, val,
-          val_source: str, serving, tflite: Path, int8: bool) -> dict:
-    rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+def _card(member: dict, data_dir: Path, served: dict) -> dict:
+    cfg, val = member["cfg"], served["val"]
+    trained = _run_record(member)
+    data = trained["data"] or _training_data(data_dir, cfg)  # a run stopped before train() wrote its card
     head = "7 FER2013 emotions summed into 4 moods" if cfg.head == "emotions" else "4 moods"
-    trained = json.loads((run / "model_card.json").read_text()) if (run / "model_card.json").is_file() else {}
-    if "data" not in trained:  # a run stopped before train() wrote its card: describe its data again
-        trained["data"] = _training_data(data_dir, cfg)
     return {
-        "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-e{len(rows)}"
-                   f"{'-emo7' if cfg.head == 'emotions' else ''}{'-int8' if int8 else ''}",
+        "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-e{trained['epochs_run']}"
+                   f"{'-emo7' if cfg.head == 'emotions' else ''}{'-int8' if served['int8'] else ''}",
         "architecture": f"mini-Xception (width {cfg.width:g}), softmax over {head}",
-        "parameters": int(serving.count_params()),
+        **_served_fields(served),
+        "data": {"train": data.get("train"), "targets": data.get("targets"),
+                 "validation": val.counts(), "validation_source": served["val_source"]},
+        **{k: trained[k] for k in ("hyperparameters", "epochs_run", "weights", "best_epoch", "training_seconds",
+                                   "selection")},
+        "validation": _served_report(served["tflite"], val),
+        "test_time_augmentation": "horizontal flip, probabilities averaged",
+    }
+
+
+def _run_record(member: dict) -> dict:
+    """How a member was trained and chosen: from its run folder (history and train's card)."""
+    source = member["source"]
+    rows = [json.loads(line) for line in (source / "history.jsonl").read_text().splitlines()]
+    trained = json.loads((source / "model_card.json").read_text()) if (source / "model_card.json").is_file() else {}
+    return {"data": trained.get("data"), "hyperparameters": asdict(member["cfg"]), "epochs_run": len(rows),
+            "weights": member["best"]["weights"],
+            "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),
+            "training_seconds": trained.get("training_seconds")
+            or (round(rows[-1]["time"] - rows[0]["time"], 1) if len(rows) > 1 else None),
+            "selection": _selection(member["trials"])}
+
+
+def _served_fields(served: dict) -> dict:
+    """The card's description of the written file and its calibration (any model)."""
+    calibration, tflite, int8 = served["calibration"], served["tflite"], served["int8"]
+    return {
+        "parameters": int(served["serving"].count_params()),
         "file": {"name": tflite.name, "bytes": tflite.stat().st_size,
                  "format": "LiteRT, int8 weights and activations (float input and output)" if int8
                  else "LiteRT, float32"},
-        "input": {"size": cfg.input_size, "channels": 1, "range": "0..255 grayscale face crop"},
+        "input": {"size": served["val"].images.shape[1], "channels": 1, "range": "0..255 grayscale face crop"},
         "classes": list(MOODS),
         "temperature": calibration["temperature"],
         # added to the classifier's logits after the temperature (folded into its last bias)
         "class_logit_offsets": calibration["class_logit_offsets"],
         "calibration": {k: v for k, v in calibration.items() if k not in ("temperature", "class_logit_offsets")},
-        "data": {"train": trained.get("data", {}).get("train"), "targets": trained.get("data", {}).get("targets"),
-                 "validation": val.counts(), "validation_source": val_source},
-        "hyperparameters": asdict(cfg),
-        "epochs_run": len(rows), "weights": best["weights"],
-        "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),
-        "training_seconds": trained.get("training_seconds")
-        or (round(rows[-1]["time"] - rows[0]["time"], 1) if len(rows) > 1 else None),
-        "selection": [{k: v for k, v in t.items() if k != "_model"} for t in trials],
-        "validation": _served_report(tflite, val),
+    }
+
+
+def _selection(trials: list[dict]) -> list[dict]:
+    return [{k: v for k, v in t.items() if k != "_model"} for t in trials]
+
+
+def _ensemble_card(members: list[dict], served: dict) -> dict:
+    """The card of an ensemble: the served file, and each member as it was trained and chosen."""
+    val, int8 = served["val"], served["int8"]
+    cfgs, member_cards = [m["cfg"] for m in members], [_member_card(m) for m in members]
+    heads = {cfg.head for cfg in cfgs}
+    head = "7 FER2013 emotions summed into 4 moods" if heads == {"emotions"} else "/".join(sorted(heads))
+    return {
+        "version": f"mini-xception-4mood-{time.strftime('%Y%m%d')}-x{len(members)}"
+                   f"{'-emo7' if heads == {'emotions'} else ''}{'-int8' if int8 else ''}",
+        "architecture": f"{len(members)} mini-Xceptions (width {', '.join(f'{c.width:g}' for c in cfgs)}), "
+                        f"logits averaged, softmax over {head}",
+        **_served_fields(served),
+        "data": {"validation": val.counts(), "validation_source": served["val_source"]},
+        "members": member_cards,
+        "training_seconds": sum(m.get("training_seconds") or 0 for m in member_cards),
+        "validation": _served_report(served["tflite"], val),
         "test_time_augmentation": "horizontal flip, probabilities averaged",
     }
+
+
+def _member_card(member: dict) -> dict:
+    card = member["card"]
+    if card is None:
+        return {"source": member["source"].name, **_run_record(member)}
+    # a served model: what its own card says of its training
+    keep = ("version", "data", "hyperparameters", "epochs_run", "best_epoch", "training_seconds", "training")
+    return {"source": member["source"].name, **{k: card[k] for k in keep if k in card},
+            "weights": "its served weights, calibration taken out", "selection": _selection(member["trials"])}

@@ -1,0 +1,96 @@
+"""Ensembles: members' logits averaged in one network, calibrated as a whole, exported as one file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from inference import MoodEstimator
+from inference.calibrate import _logits_fn, scale_logits
+from inference.data import load_dataset
+from inference.ensemble import build_ensemble, load_served_member
+from inference.labels import EMOTIONS
+from inference.model import build_mini_xception, load_keras_model
+from inference.train import predict_probs
+
+from .conftest import run_cli
+
+FACES = np.random.default_rng(3).integers(0, 256, (6, 48, 48, 1)).astype("float32")
+
+
+def _two_networks():
+    import keras
+
+    keras.utils.set_random_seed(11)
+    return [build_mini_xception(num_classes=len(EMOTIONS), width=0.5) for _ in range(2)]
+
+
+def test_the_ensembles_logits_are_the_mean_of_its_members_logits():
+    a, b = _two_networks()
+    expected = (_logits_fn(a)(FACES) + _logits_fn(b)(FACES)) / 2
+    assert not np.allclose(_logits_fn(a)(FACES), _logits_fn(b)(FACES), atol=1e-3)  # members differ
+    np.testing.assert_allclose(_logits_fn(build_ensemble([a, b]))(FACES), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_scaling_an_ensembles_logits_scales_the_mean_exactly():
+    ensemble = build_ensemble(_two_networks())
+    before = _logits_fn(ensemble)(FACES)
+    scale_logits(ensemble, temperature=2.0, offsets=[0.0, 0.5, -0.25, 1.0])
+    shift = np.array([0.5, 0.5, 0.5, 0.0, -0.25, 0.5, 1.0])  # each emotion gets its mood's offset
+    np.testing.assert_allclose(_logits_fn(ensemble)(FACES), before / 2.0 + shift, rtol=1e-4, atol=1e-4)
+
+
+def test_members_that_take_different_inputs_or_classes_are_refused():
+    with pytest.raises(ValueError, match="differ"):
+        build_ensemble([build_mini_xception(width=0.5), build_mini_xception(num_classes=len(EMOTIONS), width=0.5)])
+
+
+@pytest.fixture(scope="module")
+def served_single(tiny_emotion_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("served-single")
+    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
+                     "--out", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_a_served_member_has_its_cards_calibration_taken_out(served_single, tiny_emotion_run):
+    """Export folded a temperature (and maybe offsets) into the file; the member is the trained
+    network again, so that the ensemble is calibrated once, as a whole."""
+    from inference.calibrate import run_config
+    from inference.train import build_network
+
+    card = json.loads((served_single / "model_card.json").read_text())
+    assert card["temperature"] != 1.0, "the test needs a calibration to take out"
+    network, member_card = load_served_member(served_single / "mood_mini_xception.keras")
+    trained = build_network(run_config(tiny_emotion_run["out"]), weights=tiny_emotion_run["out"] / "best.keras")
+    written = load_keras_model(served_single / "mood_mini_xception.keras")
+    assert not np.allclose(_logits_fn(written)(FACES), _logits_fn(trained)(FACES), atol=1e-3)
+    np.testing.assert_allclose(_logits_fn(network)(FACES), _logits_fn(trained)(FACES), rtol=1e-3, atol=1e-3)
+    assert member_card == card
+
+
+def test_export_with_two_members_writes_one_calibrated_file_and_a_card_naming_both(
+        served_single, tiny_emotion_run, tmp_path, photo):
+    served_keras = served_single / "mood_mini_xception.keras"
+    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--run", str(served_keras),
+                     "--data", str(tiny_emotion_run["data"]), "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert "-x2-emo7" in card["version"] and "2 mini-Xceptions" in card["architecture"]
+    assert [m["source"] for m in card["members"]] == [tiny_emotion_run["out"].name, served_keras.name]
+    assert card["members"][0]["weights"] == "best.keras" and card["members"][0]["epochs_run"] == 1
+    assert card["members"][1]["version"] == json.loads((served_single / "model_card.json").read_text())["version"]
+    single = json.loads((served_single / "model_card.json").read_text())["parameters"]
+    to_moods = len(EMOTIONS) * 4  # the fixed emotion-to-mood sum, once per served file
+    assert card["parameters"] == 2 * (single - to_moods) + to_moods
+
+    tflite = tmp_path / "mood_mini_xception.tflite"
+    assert card["file"]["bytes"] == tflite.stat().st_size < 1024 * 1024
+    val = load_dataset(tiny_emotion_run["data"] / "test", size=48, split="public")
+    served = MoodEstimator.load(tflite).classify(val.images[..., 0])
+    keras_probs = predict_probs(load_keras_model(tmp_path / "mood_mini_xception.keras"), val.images)
+    np.testing.assert_allclose(served, keras_probs, atol=1e-4)  # the file computes the calibrated ensemble
+    assert card["validation"]["n"] == len(val) and 0 <= card["validation"]["ece"] <= 1
+    faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
+    assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
