@@ -387,7 +387,11 @@ def _member_card(member: dict) -> dict:
     card = member["card"]
     if card is None:
         return {"source": member["source"].name, **_run_record(member)}
-    # a served model: what its own card says of its training
+    # a served model: what its own card says of its training. One trained in several cycles lists
+    # them under "training", whose total is its training time (its training_seconds is the last cycle's).
     keep = ("version", "data", "hyperparameters", "epochs_run", "best_epoch", "training_seconds", "training")
-    return {"source": member["source"].name, **{k: card[k] for k in keep if k in card},
+    described = {k: card[k] for k in keep if k in card}
+    if "total_minutes" in card.get("training", {}):
+        described["training_seconds"] = 60.0 * card["training"]["total_minutes"]
+    return {"source": member["source"].name, **described,
             "weights": "its served weights, calibration taken out", "selection": _selection(member["trials"])}
