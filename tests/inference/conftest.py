@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,13 @@ def tiny_emotion_run(tmp_path_factory, fer_root):
                      "--ferplus-drop-unusable", "--random-erasing", "0.5", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return {"data": data, "out": out, "n_train": n_train, "n_val": n_val, "n_votes": n_votes, "result": result}
+
+
+@pytest.fixture(scope="session")
+def exported(tiny_emotion_run, tmp_path_factory):
+    """`python -m inference export` of the one-epoch emotion run: (output folder, printed summary)."""
+    out = tmp_path_factory.mktemp("serving")
+    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
+                     "--out", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, json.loads(result.stdout.strip().splitlines()[-1])

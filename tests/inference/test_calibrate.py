@@ -21,15 +21,6 @@ from inference.model import build_mini_xception
 from .conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def exported(tiny_emotion_run, tmp_path_factory):
-    out = tmp_path_factory.mktemp("serving")
-    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
-                     "--out", str(out), timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def _card(out):
     return json.loads((out / "model_card.json").read_text())
 

@@ -46,12 +46,8 @@ def test_members_that_take_different_inputs_or_classes_are_refused():
 
 
 @pytest.fixture(scope="module")
-def served_single(tiny_emotion_run, tmp_path_factory):
-    out = tmp_path_factory.mktemp("served-single")
-    result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
-                     "--out", str(out), timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+def served_single(exported):
+    return exported[0]
 
 
 def test_a_served_member_has_its_cards_calibration_taken_out(served_single, tiny_emotion_run):
