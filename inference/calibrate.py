@@ -26,17 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_dataset
-from .ensemble import (
-    CARD_NAME,
-    LOGITS,
-    build_ensemble,
-    is_served_model,
-    load_served_member,
-    member_networks,
-    mood_offsets_per_class,
-)
+from .ensemble import LOGITS, build_ensemble, is_served_model, load_served_member, member_networks, served_card
+from .errors import InferenceError
+from .estimator import CARD_NAME
 from .export import export_tflite
-from .labels import MOODS
+from .labels import EMOTION_TO_MOOD, EMOTIONS, MOOD_INDEX, MOODS, emotion_to_mood_matrix
 from .metrics import classification_report, expected_calibration_error, mood_nll
 from .model import mood_network
 from .train import (
@@ -98,8 +92,12 @@ def _averaged(weights: list[list[np.ndarray]], cfg: TrainConfig):
 def run_config(run: Path) -> TrainConfig:
     """The configuration the run was trained with (train writes it), else the defaults."""
     path = run / CONFIG_NAME
+    return _config_from(json.loads(path.read_text()) if path.is_file() else {})
+
+
+def _config_from(saved: dict) -> TrainConfig:
+    """A TrainConfig from saved settings; keys this version does not know are ignored."""
     known = TrainConfig.__dataclass_fields__
-    saved = json.loads(path.read_text()) if path.is_file() else {}
     return TrainConfig(**{k: v for k, v in saved.items() if k in known})
 
 
@@ -124,8 +122,16 @@ def scale_logits(network, *, temperature: float = 1.0, offsets=None) -> None:
         kernel, bias = layer.get_weights()
         shift = np.zeros(bias.shape, dtype=bias.dtype)
         if offsets is not None:
-            shift = mood_offsets_per_class(offsets, len(bias)).astype(bias.dtype)
+            shift = _per_class_offsets(offsets, len(bias)).astype(bias.dtype)
         layer.set_weights([kernel / temperature, bias / temperature + shift])
+
+
+def _per_class_offsets(offsets, num_classes: int) -> np.ndarray:
+    """Per-mood offsets as per-class offsets: an emotion head gives each emotion its mood's."""
+    offsets = np.asarray(offsets, dtype="float32")
+    if num_classes == len(EMOTIONS):
+        return np.array([offsets[MOOD_INDEX[EMOTION_TO_MOOD[e]]] for e in EMOTIONS], dtype="float32")
+    return offsets
 
 
 def classifier_layers(network) -> list:
@@ -163,8 +169,6 @@ def _logits_fn(network):
 
 
 def _softmax_moods(z: np.ndarray) -> np.ndarray:
-    from .labels import EMOTIONS, emotion_to_mood_matrix
-
     e = np.exp(z - z.max(1, keepdims=True))
     p = e / e.sum(1, keepdims=True)
     return p @ emotion_to_mood_matrix() if z.shape[1] == len(EMOTIONS) else p
@@ -249,8 +253,7 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
     members = [_choose_member(source, cfg, val) for source, cfg in zip(sources, configs)]
     network = members[0]["network"] if len(members) == 1 else build_ensemble([m["network"] for m in members])
     if len(members) > 1:
-        print(f"ensemble of {len(members)}: ", end="")
-        _trial("ensemble", network, val)
+        _trial(f"ensemble of {len(members)}", network, val)  # logged: the pair before calibration
     calibration = calibrate(network, val) if calibrated else uncalibrated(network, val)
     serving = mood_network(network)
     out.mkdir(parents=True, exist_ok=True)
@@ -260,15 +263,15 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
     served = {"calibration": calibration, "val": val, "val_source": val_source, "serving": serving,
               "tflite": tflite, "int8": int8}
     card = _card(members[0], Path(data_dir), served) if len(members) == 1 else _ensemble_card(members, served)
-    (out / "model_card.json").write_text(json.dumps(card, indent=2))
+    (out / CARD_NAME).write_text(json.dumps(card, indent=2))
     return card
 
 
 def _member_config(source: Path) -> TrainConfig:
     if is_served_model(source):
-        saved = json.loads(source.with_name(CARD_NAME).read_text()).get("hyperparameters", {}) \
-            if source.with_name(CARD_NAME).is_file() else {}
-        return TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
+        return _config_from(served_card(source).get("hyperparameters", {}))
+    if not source.is_dir():
+        raise InferenceError(f"{source} is neither a train --out folder nor a serving .keras file")
     return run_config(source)
 
 
@@ -333,7 +336,7 @@ def _run_record(member: dict) -> dict:
     """How a member was trained and chosen: from its run folder (history and train's card)."""
     source = member["source"]
     rows = [json.loads(line) for line in (source / "history.jsonl").read_text().splitlines()]
-    trained = json.loads((source / "model_card.json").read_text()) if (source / "model_card.json").is_file() else {}
+    trained = json.loads((source / CARD_NAME).read_text()) if (source / CARD_NAME).is_file() else {}
     return {"data": trained.get("data"), "hyperparameters": asdict(member["cfg"]), "epochs_run": len(rows),
             "weights": member["best"]["weights"],
             "best_epoch": int(np.argmax([r["val_weighted_f1"] for r in rows]) + 1),

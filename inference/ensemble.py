@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
-from .labels import EMOTION_TO_MOOD, EMOTIONS, MOOD_INDEX, MOODS
+from .errors import InferenceError
+from .estimator import CARD_NAME
+from .labels import MOODS
 
 LOGITS = "gap"  # the layer whose output is the logits, in a single network and in an ensemble
-CARD_NAME = "model_card.json"
 
 
 def build_ensemble(members: list):
@@ -29,7 +28,7 @@ def build_ensemble(members: list):
 
     shapes = {(m.input_shape[1:], m.output_shape[-1]) for m in members}
     if len(shapes) != 1:
-        raise ValueError(f"ensemble members differ in input or classes: {sorted(map(str, shapes))}")
+        raise InferenceError(f"ensemble members differ in input or classes: {sorted(map(str, shapes))}")
     inputs = keras.Input(members[0].input_shape[1:], name="face")
     logits = [keras.Model(m.input, m.get_layer(LOGITS).output, name=f"member{i}")(inputs)
               for i, m in enumerate(members, start=1)]
@@ -49,24 +48,22 @@ def is_served_model(path: Path) -> bool:
     return path.suffix == ".keras" and path.is_file()
 
 
+def served_card(path: Path) -> dict:
+    """The model card beside a served .keras file ({} when there is none)."""
+    card_path = path.with_name(CARD_NAME)
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
 def load_served_member(path: Path) -> tuple[object, dict]:
     """A served .keras network with the calibration its card records taken out again (temperature
     and class offsets), so that the ensemble is calibrated once, as a whole; and that card."""
     from .calibrate import scale_logits
     from .model import load_keras_model
 
-    card_path = path.with_name(CARD_NAME)
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card = served_card(path)
     network = load_keras_model(path)
     offsets = card.get("class_logit_offsets") or {}
     scale_logits(network, offsets=[-float(offsets.get(m, 0.0)) for m in MOODS])
     scale_logits(network, temperature=1.0 / float(card.get("temperature", 1.0)))
     return network, card
 
-
-def mood_offsets_per_class(offsets, num_classes: int) -> np.ndarray:
-    """Per-mood offsets as per-class offsets: an emotion head gives each emotion its mood's."""
-    offsets = np.asarray(offsets, dtype="float32")
-    if num_classes == len(EMOTIONS):
-        return np.array([offsets[MOOD_INDEX[EMOTION_TO_MOOD[e]]] for e in EMOTIONS], dtype="float32")
-    return offsets

@@ -90,3 +90,15 @@ def test_export_with_two_members_writes_one_calibrated_file_and_a_card_naming_bo
     assert card["validation"]["n"] == len(val) and 0 <= card["validation"]["ece"] <= 1
     faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
     assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_export_refuses_a_member_that_is_neither_a_run_folder_nor_a_serving_model(tiny_emotion_run, tmp_path):
+    not_a_model = tmp_path / "notes.txt"
+    not_a_model.write_bytes(b"not a model\0")
+    for member in (not_a_model, tmp_path / "missing.keras"):
+        result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--run", str(member),
+                         "--data", str(tiny_emotion_run["data"]), "--out", str(tmp_path / "out"), timeout=300)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "neither a train --out folder nor a serving .keras file" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
