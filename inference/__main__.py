@@ -14,7 +14,7 @@ def _train(args: argparse.Namespace) -> int:
 
     options = {name: getattr(args, name) for name in (
         "learning_rate", "plateau_patience", "init_weights", "head", "schedule", "width", "ferplus_weight",
-        "random_erasing", "label_smoothing", "early_stopping_patience")}
+        "random_erasing", "label_smoothing", "early_stopping_patience", "teacher", "teacher_weight")}
     if args.ferplus_drop_unusable:
         options["ferplus_drop_unusable"] = True
     cfg = TrainConfig(epochs=args.epochs, input_size=args.input_size, seed=args.seed,
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-erasing", type=float, help="chance of erasing a random rectangle (default 0)")
     p.add_argument("--label-smoothing", type=float, help="default 0.1")
     p.add_argument("--early-stopping-patience", type=int, help="default 15")
+    p.add_argument("--teacher", help="distil: a served .keras (an ensemble included) whose probabilities on each "
+                                     "training image make up --teacher-weight of its target")
+    p.add_argument("--teacher-weight", type=float, help="share of each target from --teacher (default 0)")
     p.add_argument("--init-weights", help="warm restart: start from these weights (an earlier run's best.keras "
                                           "or epochs/epoch_N.weights.h5) with a fresh optimizer")
     p.set_defaults(func=_train)

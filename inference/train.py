@@ -62,6 +62,12 @@ class TrainConfig:
     # Warm restart: start from an earlier run's weights (its best.keras or an epoch snapshot) with
     # a fresh optimizer at learning_rate, instead of from random weights. None: from scratch.
     init_weights: str | None = None
+    # Distillation (Hinton et al. 2015): a served model (a .keras from export, an ensemble
+    # included) whose probabilities, averaged over each training image and its mirror, make up
+    # `teacher_weight` of every target. One small network then learns what several larger or
+    # more numerous ones know, at one network's serving cost. None: no teacher.
+    teacher: str | None = None
+    teacher_weight: float = 0.0
 
     @property
     def num_classes(self) -> int:
@@ -129,7 +135,27 @@ def training_targets(train: Dataset, cfg: TrainConfig, data_dir: Path) -> tuple[
         has = ~np.isnan(shares).any(1)
         targets[has] = (1 - cfg.ferplus_weight) * targets[has] + cfg.ferplus_weight * shares[has]
         note += f"; {cfg.ferplus_weight:g} of the target from FER+ votes ({int(has.sum())} images)"
+    if cfg.teacher and cfg.teacher_weight > 0:
+        taught = teacher_probs(Path(cfg.teacher), train.images, cfg.num_classes)
+        targets = (1 - cfg.teacher_weight) * targets + cfg.teacher_weight * taught
+        note += f"; {cfg.teacher_weight:g} of the target from the teacher {Path(cfg.teacher).name}"
     return train, targets, note
+
+
+def teacher_probs(path: Path, images: np.ndarray, num_classes: int) -> np.ndarray:
+    """The served model at `path`, its calibration taken out, as soft targets: softmax of its logits
+    averaged over each image and its mirror, over the student's classes."""
+    from .calibrate import _logits_fn
+    from .ensemble import load_served_member
+
+    network, _ = load_served_member(path)
+    logits = _logits_fn(network)
+    x = images.astype("float32")
+    z = (logits(x) + logits(x[:, :, ::-1])) / 2
+    if z.shape[1] != num_classes:
+        raise ValueError(f"the teacher has {z.shape[1]} classes, the student {num_classes}")
+    z = np.exp(z - z.max(1, keepdims=True))
+    return (z / z.sum(1, keepdims=True)).astype("float32")
 
 
 def random_erasing(images, probability: float):
