@@ -61,7 +61,10 @@ def load_served_member(path: Path) -> tuple[object, dict]:
     from .model import load_keras_model
 
     card = served_card(path)
-    network = load_keras_model(path)
+    try:
+        network = load_keras_model(path)
+    except (ValueError, OSError) as exc:  # not a Keras archive, or unreadable
+        raise InferenceError(f"{path} cannot be read as a Keras model: {exc}") from None
     offsets = card.get("class_logit_offsets") or {}
     scale_logits(network, offsets=[-float(offsets.get(m, 0.0)) for m in MOODS])
     scale_logits(network, temperature=1.0 / float(card.get("temperature", 1.0)))

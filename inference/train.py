@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Dataset, load_dataset, read_ferplus_votes
+from .errors import InferenceError
 from .labels import EMOTIONS, MOODS, emotion_to_mood_matrix
 from .metrics import classification_report
 
@@ -68,6 +69,14 @@ class TrainConfig:
     # more numerous ones know, at one network's serving cost. None: no teacher.
     teacher: str | None = None
     teacher_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        for share in ("ferplus_weight", "teacher_weight", "random_erasing", "label_smoothing"):
+            value = getattr(self, share)
+            if not 0 <= value <= 1:  # also false for NaN
+                raise InferenceError(f"{share} must be between 0 and 1, not {value}")
+        if bool(self.teacher) != (self.teacher_weight > 0):
+            raise InferenceError("a teacher needs a teacher_weight above 0, and a teacher_weight needs a teacher")
 
     @property
     def num_classes(self) -> int:
@@ -135,7 +144,7 @@ def training_targets(train: Dataset, cfg: TrainConfig, data_dir: Path) -> tuple[
         has = ~np.isnan(shares).any(1)
         targets[has] = (1 - cfg.ferplus_weight) * targets[has] + cfg.ferplus_weight * shares[has]
         note += f"; {cfg.ferplus_weight:g} of the target from FER+ votes ({int(has.sum())} images)"
-    if cfg.teacher and cfg.teacher_weight > 0:
+    if cfg.teacher:  # the config holds a teacher_weight above 0 with it
         taught = teacher_probs(Path(cfg.teacher), train.images, cfg.num_classes)
         targets = (1 - cfg.teacher_weight) * targets + cfg.teacher_weight * taught
         note += f"; {cfg.teacher_weight:g} of the target from the teacher {Path(cfg.teacher).name}"
@@ -143,19 +152,17 @@ def training_targets(train: Dataset, cfg: TrainConfig, data_dir: Path) -> tuple[
 
 
 def teacher_probs(path: Path, images: np.ndarray, num_classes: int) -> np.ndarray:
-    """The served model at `path`, its calibration taken out, as soft targets: softmax of its logits
-    averaged over each image and its mirror, over the student's classes."""
-    from .calibrate import _logits_fn
-    from .ensemble import load_served_member
+    """The served model at `path`, its calibration taken out, as soft targets: its probabilities
+    over the student's classes, averaged over each image and its mirror (as served)."""
+    from .ensemble import is_served_model, load_served_member
 
+    if not is_served_model(path):
+        raise InferenceError(f"teacher {path} is not a serving .keras file")
     network, _ = load_served_member(path)
-    logits = _logits_fn(network)
-    x = images.astype("float32")
-    z = (logits(x) + logits(x[:, :, ::-1])) / 2
-    if z.shape[1] != num_classes:
-        raise ValueError(f"the teacher has {z.shape[1]} classes, the student {num_classes}")
-    z = np.exp(z - z.max(1, keepdims=True))
-    return (z / z.sum(1, keepdims=True)).astype("float32")
+    probs = flip_averaged(network, images)
+    if probs.shape[1] != num_classes:
+        raise InferenceError(f"the teacher has {probs.shape[1]} classes, the student {num_classes}")
+    return probs.astype("float32")
 
 
 def random_erasing(images, probability: float):
@@ -202,13 +209,18 @@ def _train_pipeline(train: Dataset, targets: np.ndarray, cfg: TrainConfig, weigh
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def predict_probs(model, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
-    """Mood probabilities, averaged over the image and its mirror (test-time flip). A network
-    with an emotion head has its emotion probabilities summed into moods."""
+def flip_averaged(model, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """The model's probabilities over its own classes, averaged over the image and its mirror."""
     x = images.astype("float32")
     probs = model.predict(x, batch_size=batch_size, verbose=0)
     probs += model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)
-    probs /= 2
+    return probs / 2
+
+
+def predict_probs(model, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """Mood probabilities, averaged over the image and its mirror (test-time flip). A network
+    with an emotion head has its emotion probabilities summed into moods."""
+    probs = flip_averaged(model, images, batch_size=batch_size)
     if probs.shape[1] == len(EMOTIONS):
         probs = probs @ emotion_to_mood_matrix()
     return probs
