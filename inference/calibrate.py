@@ -250,7 +250,7 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
     sources, out = [Path(r) for r in run_dirs], Path(out_dir)
     configs = [_member_config(source) for source in sources]
     _, val, val_source = split_data(Path(data_dir), configs[0].input_size, configs[0].seed)
-    members = [_choose_member(source, cfg, val) for source, cfg in zip(sources, configs)]
+    members = [member for source, cfg in zip(sources, configs) for member in _choose_members(source, cfg, val)]
     network = members[0]["network"] if len(members) == 1 else build_ensemble([m["network"] for m in members])
     if len(members) > 1:
         _trial(f"ensemble of {len(members)}", network, val)  # logged: the pair before calibration
@@ -269,23 +269,46 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
 
 def _member_config(source: Path) -> TrainConfig:
     if is_served_model(source):
-        return _config_from(served_card(source).get("hyperparameters", {}))
+        card = served_card(source)
+        return _config_from((card.get("members") or [card])[0].get("hyperparameters", {}))
     if not source.is_dir():
         raise InferenceError(f"{source} is neither a train --out folder nor a serving .keras file")
     return run_config(source)
 
 
-def _choose_member(source: Path, cfg: TrainConfig, val) -> dict:
-    """A run's best candidate on validation, or a served network without its calibration."""
+def _choose_members(source: Path, cfg: TrainConfig, val) -> list[dict]:
+    """A run's best candidate on validation, or a served network without its calibration. A served
+    ensemble gives each of its members, so that adding a network to it averages all of them alike."""
     if is_served_model(source):
-        network, card = load_served_member(source)
-        trials = [_trial(card.get("version") or source.name, network, val)]
-        return {"source": source, "cfg": cfg, "best": trials[0], "trials": trials, "network": network,
-                "card": card}
+        return _served_members(source, cfg, val)
     trials = [_trial(name, model, val) for name, model in _candidates(source, cfg).items()]
     best = max(trials, key=lambda t: t["weighted_f1"])
     # every candidate is an uncompiled build: no optimizer state to drop
-    return {"source": source, "cfg": cfg, "best": best, "trials": trials, "network": best["_model"], "card": None}
+    return [{"source": source, "cfg": cfg, "best": best, "trials": trials, "network": best["_model"], "card": None}]
+
+
+def _served_members(source: Path, cfg: TrainConfig, val) -> list[dict]:
+    network, card = load_served_member(source)
+    nested = member_networks(network)
+    if len(nested) == 1:
+        trials = [_trial(card.get("version") or source.name, network, val)]
+        return [{"source": source, "cfg": cfg, "best": trials[0], "trials": trials, "network": network,
+                 "card": card}]
+    member_cards = card.get("members") or []
+    if len(member_cards) != len(nested):
+        raise InferenceError(f"{source} holds {len(nested)} networks but its card describes {len(member_cards)}")
+    members = []
+    for number, (inner, member_card) in enumerate(zip(nested, member_cards), start=1):
+        member_cfg = _config_from(member_card.get("hyperparameters", {}))
+        standalone = build_network(member_cfg)  # the member as a network of its own, softmax included
+        try:
+            standalone.set_weights(inner.get_weights())
+        except ValueError as exc:
+            raise InferenceError(f"member {number} of {source} does not match its card: {exc}") from None
+        trials = [_trial(f"{card.get('version') or source.name} member {number}", standalone, val)]
+        members.append({"source": source, "cfg": member_cfg, "best": trials[0], "trials": trials,
+                        "network": standalone, "card": member_card})
+    return members
 
 
 def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:
@@ -396,5 +419,6 @@ def _member_card(member: dict) -> dict:
     described = {k: card[k] for k in keep if k in card}
     if "total_minutes" in card.get("training", {}):
         described["training_seconds"] = 60.0 * card["training"]["total_minutes"]
-    return {"source": member["source"].name, **described,
+    # a member of a served ensemble keeps the source its card names (its run, or its served file)
+    return {"source": card.get("source", member["source"].name), **described,
             "weights": "its served weights, calibration taken out", "selection": _selection(member["trials"])}

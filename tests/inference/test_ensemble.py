@@ -102,3 +102,50 @@ def test_export_refuses_a_member_that_is_neither_a_run_folder_nor_a_serving_mode
         assert "neither a train --out folder nor a serving .keras file" in result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_served_ensemble_given_as_a_member_adds_each_of_its_networks_at_an_equal_share(
+        tiny_emotion_run, tmp_path):
+    """`export --run pair.keras --run RUN` averages three networks alike, not the pair's mean with RUN."""
+    from inference.calibrate import run_config
+    from inference.train import build_network
+
+    cfg = run_config(tiny_emotion_run["out"])
+    a, b = (build_network(cfg) for _ in range(2))
+    b.set_weights([w + np.random.default_rng(5).normal(0, 0.05, w.shape).astype(w.dtype) for w in a.get_weights()])
+    pair_dir = tmp_path / "pair"
+    pair_dir.mkdir()
+    build_ensemble([a, b]).save(pair_dir / "mood_mini_xception.keras")
+    hyper = {"width": cfg.width, "head": cfg.head, "input_size": cfg.input_size}
+    (pair_dir / "model_card.json").write_text(json.dumps({
+        "version": "pair-under-test", "temperature": 1.0, "class_logit_offsets": {},
+        "members": [{"source": "run-a", "hyperparameters": hyper}, {"source": "run-b", "hyperparameters": hyper}],
+    }))
+    out = tmp_path / "out"
+    result = run_cli("export", "--run", str(pair_dir / "mood_mini_xception.keras"),
+                     "--run", str(tiny_emotion_run["out"]),
+                     "--data", str(tiny_emotion_run["data"]), "--out", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = json.loads((out / "model_card.json").read_text())
+    assert "-x3-emo7" in card["version"] and "3 mini-Xceptions" in card["architecture"]
+    assert [m["source"] for m in card["members"]] == ["run-a", "run-b", tiny_emotion_run["out"].name]
+
+    three, _ = load_served_member(out / "mood_mini_xception.keras")  # the new card's calibration taken out
+    members = [layer for layer in three.layers if hasattr(layer, "get_layer")]
+    assert len(members) == 3
+    np.testing.assert_allclose(_logits_fn(members[0])(FACES), _logits_fn(a)(FACES), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(_logits_fn(members[1])(FACES), _logits_fn(b)(FACES), rtol=1e-3, atol=1e-4)
+    expected = sum(_logits_fn(m)(FACES) for m in members) / 3
+    np.testing.assert_allclose(_logits_fn(three)(FACES), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_served_ensemble_whose_card_does_not_list_its_networks_is_refused(tiny_emotion_run, tmp_path):
+    a, b = _two_networks()
+    build_ensemble([a, b]).save(tmp_path / "mood_mini_xception.keras")
+    (tmp_path / "model_card.json").write_text(json.dumps({"temperature": 1.0, "members": [{}]}))
+    result = run_cli("export", "--run", str(tmp_path / "mood_mini_xception.keras"),
+                     "--run", str(tiny_emotion_run["out"]),
+                     "--data", str(tiny_emotion_run["data"]), "--out", str(tmp_path / "out"), timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "holds 2 networks but its card describes 1" in result.stderr
+    assert "Traceback" not in result.stderr
