@@ -149,3 +149,18 @@ def test_a_served_ensemble_whose_card_does_not_list_its_networks_is_refused(tiny
     assert result.returncode == 2, result.stderr[-2000:]
     assert "holds 2 networks but its card describes 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_served_ensemble_whose_card_names_other_networks_than_it_holds_is_refused(tiny_emotion_run, tmp_path):
+    a, b = _two_networks()  # width 0.5
+    build_ensemble([a, b]).save(tmp_path / "mood_mini_xception.keras")
+    wider = {"width": 1.5, "head": "emotions", "input_size": 48}
+    (tmp_path / "model_card.json").write_text(json.dumps({"temperature": 1.0, "members": [
+        {"source": "a", "hyperparameters": wider}, {"source": "b", "hyperparameters": wider}]}))
+    result = run_cli("export", "--run", str(tmp_path / "mood_mini_xception.keras"),
+                     "--run", str(tiny_emotion_run["out"]),
+                     "--data", str(tiny_emotion_run["data"]), "--out", str(tmp_path / "out"), timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "member 1 of" in result.stderr and "does not match its card" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
