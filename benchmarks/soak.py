@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=600, help="seconds of load (default 600)")
     parser.add_argument("--rate", type=float,
                         help="frames/s offered in total (default: first measure the end-to-end capacity with a "
-                             f"{CALIBRATION_SECONDS:g} s saturation phase, then offer {RATE_FRACTION:.0%} of it)")
+                             f"{CALIBRATION_SECONDS:g} s saturation phase, then offer {RATE_FRACTION * 100:g}%% of it)")
     parser.add_argument("--rss-growth-mib", type=float, default=40,
                         help="largest RSS growth allowed to one process after the warm-up")
     parser.add_argument("--max-drain", type=float, default=60,
