@@ -98,7 +98,10 @@ def run_config(run: Path) -> TrainConfig:
 def _config_from(saved: dict) -> TrainConfig:
     """A TrainConfig from saved settings; keys this version does not know are ignored."""
     known = TrainConfig.__dataclass_fields__
-    return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    try:
+        return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    except TypeError as exc:  # a saved value of the wrong kind, e.g. a share written as text
+        raise InferenceError(f"saved training settings are invalid: {exc}") from None
 
 
 def _trial(name: str, model, val) -> dict:
@@ -269,8 +272,7 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
 
 def _member_config(source: Path) -> TrainConfig:
     if is_served_model(source):
-        card = served_card(source)
-        return _config_from((card.get("members") or [card])[0].get("hyperparameters", {}))
+        return _config_from(_card_members(served_card(source), source)[0].get("hyperparameters", {}))
     if not source.is_dir():
         raise InferenceError(f"{source} is neither a train --out folder nor a serving .keras file")
     return run_config(source)
@@ -287,28 +289,52 @@ def _choose_members(source: Path, cfg: TrainConfig, val) -> list[dict]:
     return [{"source": source, "cfg": cfg, "best": best, "trials": trials, "network": best["_model"], "card": None}]
 
 
+def _card_members(card: dict, source: Path) -> list[dict]:
+    """What a served card says of each network in its file: its `members` (an ensemble), or the
+    card itself (one network), each an object whose `hyperparameters`, if given, are an object."""
+    described = card.get("members") or [card]
+    if not isinstance(described, list) or not all(isinstance(m, dict) for m in described):
+        raise InferenceError(f"the model card of {source} lists its members as {type(described).__name__}, "
+                             "not as a list of objects")
+    for member in described:
+        if not isinstance(member.get("hyperparameters", {}), dict):
+            raise InferenceError(f"the model card of {source} gives hyperparameters that are not an object")
+    return described
+
+
 def _served_members(source: Path, cfg: TrainConfig, val) -> list[dict]:
     network, card = load_served_member(source)
     nested = member_networks(network)
+    name = card.get("version") or source.name
     if len(nested) == 1:
-        trials = [_trial(card.get("version") or source.name, network, val)]
-        return [{"source": source, "cfg": cfg, "best": trials[0], "trials": trials, "network": network,
-                 "card": card}]
-    member_cards = card.get("members") or []
+        return [_served_member(source, cfg, val, name, network, card)]
+    member_cards = _card_members(card, source)
     if len(member_cards) != len(nested):
         raise InferenceError(f"{source} holds {len(nested)} networks but its card describes {len(member_cards)}")
     members = []
     for number, (inner, member_card) in enumerate(zip(nested, member_cards), start=1):
         member_cfg = _config_from(member_card.get("hyperparameters", {}))
-        standalone = build_network(member_cfg)  # the member as a network of its own, softmax included
-        try:
-            standalone.set_weights(inner.get_weights())
-        except ValueError as exc:
-            raise InferenceError(f"member {number} of {source} does not match its card: {exc}") from None
-        trials = [_trial(f"{card.get('version') or source.name} member {number}", standalone, val)]
-        members.append({"source": source, "cfg": member_cfg, "best": trials[0], "trials": trials,
-                        "network": standalone, "card": member_card})
+        standalone = _standalone(inner, member_cfg, what=f"member {number} of {source}")
+        members.append(_served_member(source, member_cfg, val, f"{name} member {number}", standalone, member_card))
     return members
+
+
+def _served_member(source: Path, cfg: TrainConfig, val, name: str, network, card: dict) -> dict:
+    trials = [_trial(name, network, val)]
+    return {"source": source, "cfg": cfg, "best": trials[0], "trials": trials, "network": network, "card": card}
+
+
+def _standalone(inner, cfg: TrainConfig, *, what: str):
+    """A member of a served ensemble as a network of its own (softmax included), built as its card
+    describes it: a card that does not describe the network it sits beside is refused."""
+    from tensorflow.errors import OpError  # e.g. a width too large to allocate
+
+    try:
+        network = build_network(cfg)
+        network.set_weights(inner.get_weights())
+    except (ValueError, TypeError, OpError) as exc:
+        raise InferenceError(f"{what} does not match its card: {exc}") from None
+    return network
 
 
 def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:

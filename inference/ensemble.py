@@ -51,7 +51,15 @@ def is_served_model(path: Path) -> bool:
 def served_card(path: Path) -> dict:
     """The model card beside a served .keras file ({} when there is none)."""
     card_path = path.with_name(CARD_NAME)
-    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+    if not card_path.is_file():
+        return {}
+    try:
+        card = json.loads(card_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InferenceError(f"{card_path} is not a JSON model card: {exc}") from None
+    if not isinstance(card, dict):
+        raise InferenceError(f"{card_path} holds a JSON {type(card).__name__}, not a model card object")
+    return card
 
 
 def load_served_member(path: Path) -> tuple[object, dict]:

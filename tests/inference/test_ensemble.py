@@ -164,3 +164,37 @@ def test_a_served_ensemble_whose_card_names_other_networks_than_it_holds_is_refu
     assert "member 1 of" in result.stderr and "does not match its card" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+HOSTILE_CARDS = {
+    "not JSON": b"\x00\xff{not json",
+    "a JSON list": b"[1, 2]",
+    "members as text": json.dumps({"members": "abc"}).encode(),
+    "members that are numbers": json.dumps({"members": [1, 2]}).encode(),
+    "hyperparameters as text": json.dumps({"members": [{"hyperparameters": "wide"}] * 2}).encode(),
+    "a width as text": json.dumps({"members": [{"hyperparameters": {"width": "x"}}] * 2}).encode(),
+    "a width too large to build": json.dumps({"members": [{"hyperparameters": {"width": 1e9}}] * 2}).encode(),
+    "a width of NaN": b'{"members": [{"hyperparameters": {"width": NaN}}, {"hyperparameters": {"width": NaN}}]}',
+    "a negative width": json.dumps({"members": [{"hyperparameters": {"width": -1}}] * 2}).encode(),
+    "a share as text": json.dumps({"members": [{"hyperparameters": {"ferplus_weight": "x"}}] * 2}).encode(),
+}
+
+
+@pytest.fixture(scope="module")
+def served_pair_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile-pair")
+    build_ensemble(list(_two_networks())).save(folder / "mood_mini_xception.keras")
+    return folder / "mood_mini_xception.keras"
+
+
+@pytest.mark.parametrize("card", HOSTILE_CARDS.values(), ids=HOSTILE_CARDS.keys())
+def test_a_served_ensemble_with_a_hostile_card_is_refused_with_a_clear_error(
+        served_pair_file, card, tiny_emotion_run, tmp_path):
+    member = tmp_path / "mood_mini_xception.keras"
+    member.symlink_to(served_pair_file)
+    (tmp_path / "model_card.json").write_bytes(card)
+    result = run_cli("export", "--run", str(member), "--run", str(tiny_emotion_run["out"]),
+                     "--data", str(tiny_emotion_run["data"]), "--out", str(tmp_path / "out"), timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
