@@ -14,7 +14,7 @@ def _train(args: argparse.Namespace) -> int:
 
     options = {name: getattr(args, name) for name in (
         "learning_rate", "plateau_patience", "init_weights", "head", "schedule", "width", "ferplus_weight",
-        "random_erasing", "label_smoothing", "early_stopping_patience", "teacher", "teacher_weight")}
+        "random_erasing", "mixup", "label_smoothing", "early_stopping_patience", "teacher", "teacher_weight")}
     if args.ferplus_drop_unusable:
         options["ferplus_drop_unusable"] = True
     cfg = TrainConfig(epochs=args.epochs, input_size=args.input_size, seed=args.seed,
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ferplus-drop-unusable", action="store_true",
                    help="leave out training images most FER+ annotators call unknown or not a face")
     p.add_argument("--random-erasing", type=float, help="chance of erasing a random rectangle (default 0)")
+    p.add_argument("--mixup", type=float, metavar="ALPHA",
+                   help="blend each image, target and weight with another of its batch, the share drawn "
+                        "from Beta(ALPHA, ALPHA) (default 0: off)")
     p.add_argument("--label-smoothing", type=float, help="default 0.1")
     p.add_argument("--early-stopping-patience", type=int, help="default 15")
     p.add_argument("--teacher", help="distil: a served .keras (an ensemble included) whose probabilities on each "

@@ -21,6 +21,10 @@ from .labels import EMOTIONS, MOODS, emotion_to_mood_matrix
 from .metrics import classification_report
 
 MODEL_VERSION_PREFIX = "mini-xception-4mood"
+# Mixup's Beta(alpha, alpha): below 0.1 its gamma draws underflow float32 (blends come out
+# half and half instead of untouched); above 10 nearly every blend is half and half, two faces
+# that no longer look like one.
+MIN_MIXUP_ALPHA, MAX_MIXUP_ALPHA = 0.1, 10.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class TrainConfig:
     # Random erasing (Zhong et al. 2017): the chance that a random rectangle of 2-20% of the face
     # is replaced by noise. 0 = off.
     random_erasing: float = 0.0
+    # Mixup (Zhang et al. 2018): each training image is blended with another of its batch, and its
+    # target and sample weight in the same proportion, the share drawn from Beta(mixup, mixup)
+    # and kept at 0.5 or more for the image's own. The value is the Beta's alpha; 0 = off.
+    mixup: float = 0.0
     # "moods": a 4-way softmax. "emotions": a 7-way softmax over FER2013's emotions, trained on the
     # emotion labels, whose probabilities are summed into the four moods (served as moods).
     head: str = "moods"
@@ -75,6 +83,9 @@ class TrainConfig:
             value = getattr(self, share)
             if not 0 <= value <= 1:  # also false for NaN
                 raise InferenceError(f"{share} must be between 0 and 1, not {value}")
+        if not (self.mixup == 0 or MIN_MIXUP_ALPHA <= self.mixup <= MAX_MIXUP_ALPHA):  # also false for NaN
+            raise InferenceError(f"mixup must be 0 (off) or between {MIN_MIXUP_ALPHA:g} and "
+                                 f"{MAX_MIXUP_ALPHA:g}, not {self.mixup}")
         if bool(self.teacher) != (self.teacher_weight > 0):
             raise InferenceError("a teacher needs a teacher_weight above 0, and a teacher_weight needs a teacher")
 
@@ -188,6 +199,24 @@ def random_erasing(images, probability: float):
     return tf.where(mask, noise, images)
 
 
+def mixup(images, targets, weights, alpha: float):
+    """Blend each image of the batch with another one of it (a random permutation), and its
+    target and sample weight in the same proportion; the own image's share is max(l, 1 - l) for
+    l ~ Beta(alpha, alpha), so each blend keeps a dominant face."""
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    a, b = tf.random.gamma([n], alpha), tf.random.gamma([n], alpha)
+    share = tf.math.divide_no_nan(a, a + b)  # Beta(alpha, alpha); both gammas can underflow to 0
+    share = tf.maximum(share, 1 - share)
+    other = tf.random.shuffle(tf.range(n))
+
+    def blend(t, own):
+        return own * t + (1 - own) * tf.gather(t, other)
+
+    return blend(images, share[:, None, None, None]), blend(targets, share[:, None]), blend(weights, share)
+
+
 def _train_pipeline(train: Dataset, targets: np.ndarray, cfg: TrainConfig, weights: dict[int, float]):
     import tensorflow as tf
 
@@ -203,6 +232,8 @@ def _train_pipeline(train: Dataset, targets: np.ndarray, cfg: TrainConfig, weigh
         x = augment(x, training=True)
         if cfg.random_erasing > 0:
             x = random_erasing(x, cfg.random_erasing)
+        if cfg.mixup > 0:
+            x, y, w = mixup(x, y, w, cfg.mixup)
         return x, y, w
 
     ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE)

@@ -106,8 +106,8 @@ def write_ferplus_votes(data: Path, fer_root: Path) -> int:
 
 @pytest.fixture(scope="session")
 def tiny_emotion_run(tmp_path_factory, fer_root):
-    """One epoch with a 7-emotion head, FER+ vote targets, random erasing and the cosine schedule,
-    on ~250 FER2013 images of all seven emotions."""
+    """One epoch with a 7-emotion head, FER+ vote targets, random erasing, mixup and the cosine
+    schedule, on ~250 FER2013 images of all seven emotions."""
     data = tmp_path_factory.mktemp("tiny-fer-emotions")
     per_class = {"happy": 45, "sad": 35, "angry": 30, "fear": 30, "disgust": 15, "neutral": 45, "surprise": 35}
     n_train = link_fer_files(fer_root / "train", data / "train", per_class)
@@ -116,7 +116,7 @@ def tiny_emotion_run(tmp_path_factory, fer_root):
     out = tmp_path_factory.mktemp("tiny-emotion-out")
     result = run_cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--seed", "7",
                      "--head", "emotions", "--schedule", "cosine", "--ferplus-weight", "0.5",
-                     "--ferplus-drop-unusable", "--random-erasing", "0.5", timeout=600)
+                     "--ferplus-drop-unusable", "--random-erasing", "0.5", "--mixup", "0.4", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return {"data": data, "out": out, "n_train": n_train, "n_val": n_val, "n_votes": n_votes, "result": result}
 
