@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,7 +55,7 @@ SERVICE_IMAGES = {"postgres": "localhost/moodwatch-postgres:15", "redis": "local
 IMAGE_TAG = "stacktest"
 SERVICES = ["db", "redis", "migrate", "web", "worker", "beat"]
 HEALTHY_TIMEOUT = 300
-KILL_FRAMES = 40
+KILL_FRAMES = 60  # the most a batch may hold (MAX_FRAMES_PER_BATCH): the longest processing to hit
 
 
 class StackError(Exception):
@@ -338,6 +339,12 @@ def worker_killed_mid_batch(podman: Podman, compose: Compose, proxy: TlsProxy, p
     device = json.loads((Path(phone) / "device.json").read_text())
     big = cv2.imencode(".jpg", cv2.resize(cv2.imread(str(SAMPLE_IMAGES / "obama-720p.jpg")), (1280, 720)),
                        [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    # The kill must land while the batch is processing, which can take under a second. `compose ps`
+    # and `podman kill` each spend longer than that starting up, so the worker container's main
+    # process is looked up first and SIGKILLed directly the moment the batch is seen processing.
+    # As with `podman kill`, the death of a container's PID 1 takes every process in it down.
+    worker = compose.containers()["worker"]
+    worker_pid = int(podman("inspect", "--format", "{{.State.Pid}}", worker, capture=True, quiet=True).stdout)
     batch_id = str(uuid.uuid4())
     now = time.time()
     captured = [time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 60 + i)) for i in range(KILL_FRAMES)]
@@ -354,9 +361,8 @@ def worker_killed_mid_batch(podman: Podman, compose: Compose, proxy: TlsProxy, p
         if time.monotonic() > deadline:
             raise StackError("the worker never claimed the batch")
         time.sleep(0.02)
-    worker = compose.containers()["worker"]
-    podman("kill", "--signal", "KILL", worker, capture=True)
-    print("worker SIGKILLed while the batch was processing")
+    os.kill(worker_pid, signal.SIGKILL)
+    print(f"worker SIGKILLed (pid {worker_pid}) while the batch was processing")
     compose("up", "--detach", "--no-build", "--no-deps", "worker", capture=True)
     deadline = time.monotonic() + 240
     while (state := api_get(status_url, device["token"], device=True))["status"] not in ("done", "failed"):
