@@ -200,8 +200,8 @@ def random_erasing(images, probability: float):
 
 
 def mixup(images, targets, weights, alpha: float):
-    """Blend each image of the batch with another one of it (a random permutation), and its
-    target and sample weight in the same proportion; the own image's share is max(l, 1 - l) for
+    """Blend each image of the batch with another image of the batch (a random permutation), and
+    its target and sample weight in the same proportion; the own image's share is max(l, 1 - l) for
     l ~ Beta(alpha, alpha), so each blend keeps a dominant face."""
     import tensorflow as tf
 
