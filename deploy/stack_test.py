@@ -345,6 +345,8 @@ def worker_killed_mid_batch(podman: Podman, compose: Compose, proxy: TlsProxy, p
     # As with `podman kill`, the death of a container's PID 1 takes every process in it down.
     worker = compose.containers()["worker"]
     worker_pid = int(podman("inspect", "--format", "{{.State.Pid}}", worker, capture=True, quiet=True).stdout)
+    if worker_pid <= 0:  # a stopped container reports 0, and os.kill(0, ...) would signal this script's group
+        raise StackError(f"the worker container is not running (pid {worker_pid})")
     batch_id = str(uuid.uuid4())
     now = time.time()
     captured = [time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 60 + i)) for i in range(KILL_FRAMES)]
