@@ -14,11 +14,12 @@ TRANSIENT = (OperationalError, InterfaceError)
 
 @worker_process_init.connect
 def _estimator_preload(**_kwargs) -> None:
-    """Load the model once per worker child, after the fork, before the first batch arrives."""
+    """Load the model once per worker child, after the fork, before the first batch arrives, and
+    reserve its largest buffers so that the child's memory is flat from the start."""
     from .estimator import estimator_get
 
     try:
-        estimator_get()
+        estimator_get().warm_up()
     except Exception:  # keep the worker up; each task retries the load and records the error
         logger.exception("could not load the mood model at worker start")
 

@@ -24,3 +24,13 @@ def test_the_sweeper_task_reports_what_it_did(device, face_jpeg):
     report = sweep_batches.apply().get()
     assert report == {"requeued": 0, "failed": 0, "frames_purged": 0}
     assert FrameBatch.objects.get().status == "queued"
+
+
+def test_a_worker_child_loads_the_model_and_reserves_its_largest_buffers_when_it_starts():
+    from celery.signals import worker_process_init
+
+    from backend.ingest.estimator import estimator_get
+    from inference.estimator import MAX_CLASSIFY_BATCH
+
+    worker_process_init.send(sender=None)
+    assert estimator_get().classifier.capacity == MAX_CLASSIFY_BATCH
