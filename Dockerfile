@@ -11,6 +11,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
+# tini, Debian's package: the containers' PID 1 (see ENTRYPOINT below).
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 COPY requirements-serve.txt requirements-serve-nodeps.txt /tmp/
 # Every pinned package ships a manylinux wheel: --only-binary keeps compilers out entirely.
@@ -36,6 +40,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_ENV=production
 RUN groupadd --system --gid 10001 moodwatch \
  && useradd --system --uid 10001 --gid moodwatch --home-dir /app --no-create-home --shell /usr/sbin/nologin moodwatch
+COPY --from=build /usr/bin/tini /usr/bin/tini
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 # The code is read-only for the service user; only var/ (scratch, celery beat's schedule) is writable.
@@ -43,6 +48,10 @@ RUN mkdir -p /app/var && chown moodwatch:moodwatch /app/var
 WORKDIR /app
 USER moodwatch
 EXPOSE 8000
+# PID 1 is tini, which forwards signals to the server and reaps orphans. A server that is PID 1
+# itself never sees a SIGTERM that arrives before it installs its handler (the kernel drops it):
+# `docker stop` on a Celery worker still starting up then waited out the whole grace period.
+ENTRYPOINT ["/usr/bin/tini", "--"]
 # WEB_CONCURRENCY (gunicorn's own variable) sets the number of worker processes.
 # No control socket: gunicorn would create it under the read-only /app.
 CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60", \

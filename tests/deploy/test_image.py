@@ -54,6 +54,15 @@ def test_the_server_runs_as_an_unprivileged_user():
     assert instructions(runtime, "CMD")[0].value[0] == "gunicorn"
 
 
+def test_every_server_in_the_image_runs_under_tini_so_a_stop_during_start_up_is_not_lost():
+    build, runtime = stages()[0], stages()[-1]
+    [entrypoint] = instructions(runtime, "ENTRYPOINT")
+    assert entrypoint.value[:2] == ("/usr/bin/tini", "--")
+    assert any("/usr/bin/tini" in c.value for c in instructions(runtime, "COPY"))
+    build_runs = " ".join(" ".join(c.value) for c in instructions(build, "RUN"))
+    assert "install" in build_runs and " tini" in build_runs, "tini comes from Debian's package"
+
+
 def test_no_secret_is_baked_into_the_image():
     runtime = stages()[-1]
     env = dict(zip(*[iter(instructions(runtime, "ENV")[0].value)] * 2))
