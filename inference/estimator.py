@@ -312,8 +312,8 @@ class MoodEstimator:
 
     def warm_up(self) -> None:
         """Reserve the calling thread's classifier buffers, the part of its memory that grows with
-        the number of faces, before serving. (The detector's input is a fixed 128 px whatever
-        the frame, so its few MB do not grow.)"""
+        the number of faces, before serving. (The detector sees at most 128 px a side whatever
+        the frame, one small interpreter per aspect ratio, so it does not grow with the load.)"""
         self.classifier.reserve()
 
     def estimate(self, frame) -> list[FaceMood]:
