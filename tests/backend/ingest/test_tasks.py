@@ -30,7 +30,11 @@ def test_a_worker_child_loads_the_model_and_reserves_its_largest_buffers_when_it
     from celery.signals import worker_process_init
 
     from backend.ingest.estimator import estimator_get
+    from backend.ingest.tasks import _estimator_preload
     from inference.estimator import MAX_CLASSIFY_BATCH
 
-    worker_process_init.send(sender=None)
+    # Called directly rather than by sending the signal: in a worker, Celery's Django fix-up also
+    # listens to it and closes the process's database sockets, which this test process still uses.
+    assert _estimator_preload in worker_process_init._live_receivers(sender=None)
+    _estimator_preload()
     assert estimator_get().classifier.capacity == MAX_CLASSIFY_BATCH
