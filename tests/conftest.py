@@ -29,3 +29,22 @@ def eager_tasks():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = before
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, whose drop at the end no leftover connection can block.
+
+    A request thread of the browser tests' live server (a daemon thread Django does not join when
+    it stops the server) was seen still holding its persistent connection (`CONN_MAX_AGE`) at the
+    end of the run, idle since the session's user lookup, so the drop failed with "database is
+    being accessed by other users" and the test database was left behind.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
