@@ -11,14 +11,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, sys
+import json, os, sys
 import numpy as np
+from benchmarks.stack import rss_kib
 from inference import MoodEstimator
 
 def rss_mib():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
+    return rss_kib(os.getpid()) / 1024
 
 estimator = MoodEstimator.load()
 estimator.classify(np.zeros((1, estimator.input_size, estimator.input_size), np.uint8))
