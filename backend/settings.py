@@ -185,6 +185,13 @@ MOODWATCH = {
     "MAX_FRAMES_PER_BATCH": env.int("MAX_FRAMES_PER_BATCH", default=60),
     "MAX_FRAME_BYTES": env.int("MAX_FRAME_BYTES", default=2 * 1024 * 1024),
     "MAX_FRAME_PIXELS": env.int("MAX_FRAME_PIXELS", default=3840 * 2160),
+    # Decode bound (docs/security.md): each JPEG scan is a pass of the decoder over the whole frame.
+    # A camera writes 1 (baseline); libjpeg's progressive script (Pillow, OpenCV) 10 for colour, 6 for grey.
+    "MAX_JPEG_SCANS": env.int("MAX_JPEG_SCANS", default=16),
+    # A PNG cannot be decoded at reduced scale, and a flat one compresses ~1000:1: its pixels and the
+    # bytes its data inflate to are bounded apart. 2560x1440 and 1170x2532 screenshots pass, in RGBA.
+    "MAX_PNG_PIXELS": env.int("MAX_PNG_PIXELS", default=2 * 1920 * 1080),
+    "MAX_PNG_DECODED_BYTES": env.int("MAX_PNG_DECODED_BYTES", default=16 * 1024 * 1024),
     "MAX_FUTURE_SKEW": timedelta(seconds=env.int("MAX_FUTURE_SKEW_SECONDS", default=5 * 60)),
     "MAX_FRAME_AGE": timedelta(hours=env.int("MAX_FRAME_AGE_HOURS", default=7 * 24)),
     "ENROLLMENT_CODE_TTL": timedelta(days=env.int("ENROLLMENT_CODE_TTL_DAYS", default=7)),
@@ -278,6 +285,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Celery's Django fix-up would close the database connection around every task; backend/celery.py
 # applies CONN_MAX_AGE instead, and the fix-up only recycles after this many tasks.
 CELERY_DB_REUSE_MAX = 1000
+# Every task has a soft and a hard time limit (the decode bound, docs/security.md). At the soft one
+# SoftTimeLimitExceeded is raised in the task: a batch is then failed with error `time_limit_exceeded`,
+# not retried. At the hard one the pool kills the child, and the batch is failed the same way. A batch
+# of 60 of the costliest frames the upload check accepts took 18 s of decoding; keep the hard limit
+# below BATCH_PROCESSING_TIMEOUT_SECONDS, or a second worker would claim a batch still running.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}

@@ -3,6 +3,7 @@
 Returns a ValidUpload or raises InputInvalid listing every problem (field, code, detail, index).
 """
 import io
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from backend.core.bounds import EARLIEST_DATE, OUT_OF_RANGE_MESSAGE, date_in_bou
 from backend.core.errors import FieldError, InputInvalid
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
-JPEG_END_OF_IMAGE = b"\xff\xd9"
 JPEG_START_OF_SCAN = 0xDA
 
 
@@ -148,15 +148,19 @@ def _frame_read(upload: UploadedFile, index: int, errors: list[FieldError]) -> t
 
 
 def _image_inspect(data: bytes, max_pixels: int) -> tuple[str | None, tuple[str, str] | None]:
-    """(content type, None) if `data` is a complete JPEG/PNG within the pixel limit, else (None, (code, detail)).
+    """(content type, None) if `data` is a complete JPEG/PNG within the decode bound, else (None, (code, detail)).
 
     Only the structure is read here, never the pixels: the worker decodes every frame anyway,
     and a decode here cost 0.5 ms a frame of the web's ~1.9 (a third of its CPU per frame).
-    The header is read first, so a decompression bomb is refused before anything else. A JPEG
-    must then end its scan with an end-of-image marker (a cut-off upload does not); a PNG has
-    every chunk's CRC checked up to IEND. A frame that passes and still fails to decode (bytes
-    corrupted inside the scan) is counted in the batch's `frames_undecodable` by the worker.
+    The header is read first, so a decompression bomb is refused before anything else. A JPEG's
+    segments and scans are then walked to its end-of-image marker (a cut-off upload has none),
+    counting its scans: each one is a pass of the worker's decoder over the whole frame, so their
+    number bounds its cost (docs/security.md, "Decode bound"). A PNG's decoded size is bounded
+    from its header, then every chunk's CRC is checked up to IEND. A frame that passes and still
+    fails to decode (bytes corrupted inside the scan) is counted in the batch's
+    `frames_undecodable` by the worker.
     """
+    limits = settings.MOODWATCH
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -167,11 +171,13 @@ def _image_inspect(data: bytes, max_pixels: int) -> tuple[str | None, tuple[str,
             if width * height > max_pixels:
                 return None, ("too_many_pixels", f"{width}x{height} exceeds the limit of {max_pixels} pixels.")
             if image.format == "JPEG":
-                problem = _jpeg_scan_incomplete(data)
-                if problem:
-                    return None, ("undecodable_image", problem)
+                problem = _jpeg_structure_problem(data, limits["MAX_JPEG_SCANS"])
             else:
-                image.verify()
+                problem = _png_size_problem(data, limits["MAX_PNG_PIXELS"], limits["MAX_PNG_DECODED_BYTES"])
+                if problem is None:
+                    image.verify()
+            if problem:
+                return None, problem
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None, ("too_many_pixels", f"The image exceeds the limit of {max_pixels} pixels.")
     except UnidentifiedImageError:
@@ -181,31 +187,70 @@ def _image_inspect(data: bytes, max_pixels: int) -> tuple[str | None, tuple[str,
     return CONTENT_TYPES[image.format], None
 
 
-def _jpeg_scan_incomplete(data: bytes) -> str | None:
-    """Why the JPEG's compressed scan is not complete, or None. The scan starts after the first
-    start-of-scan segment of the header, and an end-of-image marker must follow it. An earlier one
-    does not count: an EXIF thumbnail in the header carries its own. Data after the marker (phone
-    makers' trailers) is allowed, as decoders ignore it."""
-    scan_start = _jpeg_scan_start(data)
-    if scan_start is None or scan_start >= len(data):
-        return "The JPEG has no image data after its header."
-    if data.rfind(JPEG_END_OF_IMAGE, scan_start) < 0:
-        return "The JPEG ends before its end-of-image marker (cut off during upload?)."
-    return None
+# The next marker after a scan's entropy-coded data: 0xFF followed by anything but a stuffed zero
+# (0xFF00 is a literal 0xFF byte), a restart marker (RST0-7 sit inside the scan) or another 0xFF
+# (a fill byte: the match is then the last 0xFF of the run). One byte of lookahead, no repetition:
+# the search is linear in the scan's length, and runs in C, whatever the bytes.
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length field
+_JPEG_CUT_OFF = ("undecodable_image", "The JPEG ends before its end-of-image marker (cut off during upload?).")
 
 
-def _jpeg_scan_start(data: bytes) -> int | None:
-    """Offset of the first byte after the start-of-scan segment, walking the header's segments
-    from SOI (each: 0xFF, marker, 2-byte length); None if the header is malformed or cut short."""
-    pos = 2
-    while pos + 4 <= len(data):
+def _jpeg_structure_problem(data: bytes, max_scans: int) -> tuple[str, str] | None:
+    """Walk the JPEG's segments from SOI to EOI, jumping over each scan's entropy-coded data to
+    the marker that ends it; (code, detail) if it is malformed, cut off or has over `max_scans`
+    scans. A header segment is skipped by its length, so an EXIF thumbnail (a whole JPEG in APP1,
+    with its own scan and end marker) is neither counted nor taken for the frame's end. Data
+    after the end marker (phone makers' trailers) is allowed, as decoders ignore it."""
+    pos, scans, size = 2, 0, len(data)
+    while pos + 2 <= size:
         if data[pos] != 0xFF:
-            return None
-        if data[pos + 1] == 0xFF:  # fill byte before a marker
+            return "undecodable_image", f"The JPEG has no marker where one must be (byte {pos})."
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
             pos += 1
             continue
-        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-        if data[pos + 1] == JPEG_START_OF_SCAN:
-            return end
-        pos = end
+        if marker == 0xD9:  # end of image
+            return None if scans else ("undecodable_image", "The JPEG has no image data after its header.")
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > size:
+            break
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2:
+            return "undecodable_image", f"The JPEG has a segment of impossible length {length} (byte {pos})."
+        pos += 2 + length
+        if marker == JPEG_START_OF_SCAN:
+            scans += 1
+            if scans > max_scans:
+                return "too_many_scans", (
+                    f"The JPEG has more than {max_scans} scans; a camera writes 1 (baseline) to about 10 "
+                    "(progressive). Re-encode it as a baseline JPEG."
+                )
+            next_marker = _JPEG_SCAN_END.search(data, pos)
+            if next_marker is None:
+                break
+            pos = next_marker.start()
+    return _JPEG_CUT_OFF
+
+
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by IHDR colour type: grey, RGB, palette, grey+alpha, RGBA
+
+
+def _png_size_problem(data: bytes, max_pixels: int, max_decoded_bytes: int) -> tuple[str, str] | None:
+    """(code, detail) if the PNG's pixels or decoded size (what its compressed data must inflate
+    to: one filter byte and the packed samples of every row) are over the limits. Read from the
+    IHDR chunk, which Pillow has already checked is first; a zero-filled frame compresses about
+    1000:1, so the upload's size says nothing of the decoder's work."""
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    bit_depth, colour_type = data[24], data[25]
+    if width * height > max_pixels:
+        return "too_many_pixels", f"{width}x{height} exceeds the limit of {max_pixels} pixels for a PNG; send a JPEG."
+    row_bytes = 1 + (width * PNG_CHANNELS.get(colour_type, 4) * bit_depth + 7) // 8
+    if row_bytes * height > max_decoded_bytes:
+        return "decoded_size_too_large", (
+            f"The PNG decodes to {row_bytes * height} bytes ({bit_depth}-bit samples); "
+            f"the limit is {max_decoded_bytes}. Send an 8-bit PNG or a JPEG."
+        )
     return None

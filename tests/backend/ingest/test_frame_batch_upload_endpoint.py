@@ -3,6 +3,8 @@ import io
 import uuid
 from datetime import timedelta
 
+import cv2
+import numpy as np
 import pytest
 from django.test import override_settings
 from django.utils import timezone
@@ -389,3 +391,92 @@ def test_an_absurd_number_of_files_is_a_json_400_not_a_crash(device_client):
     assert response.status_code == 400
     assert response.json()["code"] in ("bad_request", "validation_error")
     assert_nothing_stored()
+
+
+# --- decode bound: what a frame may cost the worker's decoder (docs/security.md) -----------------------
+
+def progressive_jpeg(face_jpeg: bytes, width: int | None = None) -> bytes:
+    """The face photo re-encoded as libjpeg's progressive JPEG (Pillow's progressive=True)."""
+    image = Image.open(io.BytesIO(face_jpeg))
+    if width:
+        image = image.resize((width, width * image.height // image.width))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85, progressive=True)
+    return out.getvalue()
+
+
+def with_last_scan_repeated(jpeg: bytes, times: int) -> bytes:
+    """The decode bomb: the last refinement scan (its SOS segment and entropy-coded data) repeated
+    before EOI. Every copy is another pass of the decoder over the whole frame."""
+    eoi = jpeg.rindex(b"\xff\xd9")
+    last_scan = jpeg.rindex(b"\xff\xda", 0, eoi)
+    return jpeg[:eoi] + jpeg[last_scan:eoi] * times + jpeg[eoi:]
+
+
+def test_a_progressive_jpeg_with_its_refinement_scan_repeated_thousands_of_times_is_refused(
+    device_client, face_jpeg
+):
+    # a small frame, so that its last scan is a few hundred bytes and 3,000 copies fit the size limit
+    bomb = with_last_scan_repeated(progressive_jpeg(face_jpeg, width=96), 3000)
+    assert len(bomb) <= settings_moodwatch()["MAX_FRAME_BYTES"], "the bomb fits the size limit: scans must stop it"
+    response = post(device_client, batch_payload([face_jpeg, bomb]))
+    assert_field_error(response, "frames", "too_many_scans", index=1)
+    assert [e["index"] for e in response.json()["errors"]] == [1]
+    assert_nothing_stored()
+
+
+def test_the_scan_limit_is_exact_and_a_setting(device_client, settings, face_jpeg):
+    progressive = progressive_jpeg(face_jpeg)
+    scans = progressive.count(b"\xff\xda")
+    settings.MOODWATCH = {**settings.MOODWATCH, "MAX_JPEG_SCANS": scans + 2}
+    at_limit, over = with_last_scan_repeated(progressive, 2), with_last_scan_repeated(progressive, 3)
+    assert post(device_client, batch_payload([at_limit])).status_code == 202
+    assert_field_error(post(device_client, batch_payload([over])), "frames", "too_many_scans", index=0)
+
+
+def test_progressive_and_baseline_camera_jpegs_are_accepted(device_client, face_jpeg):
+    progressive = progressive_jpeg(face_jpeg)
+    assert progressive.count(b"\xff\xda") == 10, "libjpeg's progressive script for a colour frame"
+    response = post(device_client, batch_payload([face_jpeg, progressive]))
+    assert response.status_code == 202, response.content
+    assert FrameBatch.objects.get().frame_count == 2
+
+
+def test_stuffed_bytes_and_restart_markers_inside_a_scan_are_not_taken_for_scans(device_client, settings, face_jpeg):
+    """0xFF in the compressed data is written FF 00, and restart markers FF D0-D7 sit inside a scan:
+    a walk that stopped at any 0xFF would count false scans or find a false end. A photo with a
+    restart interval has both; with the scan limit at its real number of scans it must pass."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(face_jpeg)).save(out, format="JPEG", quality=95, progressive=True, restart_marker_blocks=1)
+    jpeg = out.getvalue()
+    eoi = jpeg.rindex(b"\xff\xd9")
+    assert jpeg.count(b"\xff\x00") > 100 and jpeg.count(b"\xff\xd0") > 10
+    true_scans = jpeg.count(b"\xff\xda")
+    settings.MOODWATCH = {**settings.MOODWATCH, "MAX_JPEG_SCANS": true_scans}
+    assert post(device_client, batch_payload([jpeg])).status_code == 202
+    # an end-of-image marker hidden as stuffed data is not the frame's end: cut before the real one
+    assert_field_error(post(device_client, batch_payload([jpeg[:eoi - 50]])), "frames", "undecodable_image")
+
+
+def test_a_zero_filled_2800x2800_png_is_refused_before_any_pixel_is_inflated(device_client):
+    out = io.BytesIO()
+    Image.new("RGB", (2800, 2800)).save(out, format="PNG")
+    assert len(out.getvalue()) < 64 * 1024, "a thousand to one: its size says nothing of its decode"
+    response = post(device_client, batch_payload([out.getvalue()]))
+    assert_field_error(response, "frames", "too_many_pixels", index=0)
+    assert_nothing_stored()
+
+
+def test_a_png_whose_data_would_inflate_past_the_limit_is_refused(device_client, settings, face_png):
+    """16-bit RGBA is 8 bytes a pixel: a small frame by pixels, a large one for the inflater."""
+    width, height = Image.open(io.BytesIO(face_png)).size
+    ok, deep = cv2.imencode(".png", np.zeros((height, width, 4), dtype=np.uint16))
+    assert ok
+    decoded = height * (1 + width * 8)  # a filter byte and 8 bytes a pixel, every row
+    settings.MOODWATCH = {**settings.MOODWATCH, "MAX_PNG_DECODED_BYTES": decoded - 1}
+    response = post(device_client, batch_payload([face_png, deep.tobytes()]))
+    assert_field_error(response, "frames", "decoded_size_too_large", index=1)
+    assert [e["index"] for e in response.json()["errors"]] == [1], "the same frame in 8-bit RGB passes"
+    assert_nothing_stored()
+    settings.MOODWATCH = {**settings.MOODWATCH, "MAX_PNG_DECODED_BYTES": decoded}
+    assert post(device_client, batch_payload([deep.tobytes()])).status_code == 202
