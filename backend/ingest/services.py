@@ -128,17 +128,37 @@ class FrameResult:
     faces: list  # list[inference.FaceMood]
 
 
-def batch_claim(*, batch_pk: int, task_id: str) -> bool:
-    """Conditional UPDATE: take the batch if it is queued, stale, or this very task's (a redelivery)."""
-    now = timezone.now()
+def _claimable(*, task_id: str, now: datetime) -> Q:
+    """Queued, or processing under this very task (a redelivery) or under a stale claim."""
     stale = now - settings.MOODWATCH["PROCESSING_TIMEOUT"]
-    claimable = Q(status=FrameBatch.Status.QUEUED) | Q(
+    return Q(status=FrameBatch.Status.QUEUED) | Q(
         Q(status=FrameBatch.Status.PROCESSING) & (Q(claimed_by_task=task_id) | Q(claimed_at__lt=stale))
     )
-    taken = FrameBatch.objects.filter(claimable, pk=batch_pk).update(
-        status=FrameBatch.Status.PROCESSING, claimed_at=now, claimed_by_task=task_id, attempts=F("attempts") + 1
-    )
+
+
+def batch_claim(*, batch_pk: int, task_id: str) -> bool:
+    """Conditional UPDATE: take the batch if it is claimable and has attempts left. The attempt
+    limit holds here, not only in the sweeper: a message redelivered because its worker child
+    died (a crash, a kill at the hard time limit) would otherwise be claimed again without end."""
+    now = timezone.now()
+    taken = FrameBatch.objects.filter(
+        _claimable(task_id=task_id, now=now), pk=batch_pk, attempts__lt=settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]
+    ).update(status=FrameBatch.Status.PROCESSING, claimed_at=now, claimed_by_task=task_id, attempts=F("attempts") + 1)
     return taken == 1
+
+
+@transaction.atomic
+def _batch_fail_if_exhausted(*, batch_pk: int, task_id: str) -> bool:
+    """Fail a batch that would be claimable but has used up its attempts (see batch_claim)."""
+    batch = FrameBatch.objects.select_for_update().filter(
+        _claimable(task_id=task_id, now=timezone.now()), pk=batch_pk,
+        attempts__gte=settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"],
+    ).first()
+    if batch is None:
+        return False
+    batch.error = batch.error or f"Gave up after {batch.attempts} processing attempts."
+    _batch_mark_failed(batch)
+    return True
 
 
 def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | None:
@@ -147,7 +167,10 @@ def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | 
     with stage("claim"):
         claimed = batch_claim(batch_pk=batch_pk, task_id=task_id)
     if not claimed:
-        logger.info("batch %s: not claimable (done, failed or held by another worker)", batch_pk)
+        if _batch_fail_if_exhausted(batch_pk=batch_pk, task_id=task_id):
+            logger.warning("batch %s: failed, out of processing attempts", batch_pk)
+        else:
+            logger.info("batch %s: not claimable (done, failed or held by another worker)", batch_pk)
         return None
     with stage("frame read"):
         frames = list(Frame.objects.filter(batch_id=batch_pk).order_by("index")
@@ -273,14 +296,15 @@ def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face,
     )
 
 
-def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str) -> None:
-    """Record a permanent fault. The sweeper retries later, up to the attempt limit, then fails it."""
+def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool = True) -> None:
+    """Record a permanent fault. The sweeper retries later, up to the attempt limit, then fails it;
+    with retry=False (the attempt ran out of time: another would too) it is failed at once."""
     with transaction.atomic():
         batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
         if batch.status != FrameBatch.Status.PROCESSING or batch.claimed_by_task != task_id:
             return
         batch.error = error[:2000]
-        if batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
+        if not retry or batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
             _batch_mark_failed(batch)
         else:
             batch.status = FrameBatch.Status.QUEUED

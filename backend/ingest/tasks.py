@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers that take primary keys and call services."""
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
@@ -24,8 +25,22 @@ def _estimator_preload(**_kwargs) -> None:
         logger.exception("could not load the mood model at worker start")
 
 
+TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
+
+
+class BatchTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """At the hard time limit the pool kills the child, and Celery calls this in the worker's
+        main process (the message is acknowledged, not redelivered): the batch is failed there."""
+        if isinstance(exc, TimeLimitExceeded) and args:
+            logger.error("batch %s: killed at the hard time limit (%s s)", args[0], exc)
+            services.batch_attempt_fail(batch_pk=args[0], task_id=task_id, retry=False,
+                                        error=f"{TIME_LIMIT_EXCEEDED}: killed at the hard time limit ({exc} s).")
+
+
 @shared_task(
     bind=True,
+    base=BatchTask,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT,  # e.g. the database restarting: retry with bounded, jittered backoff
@@ -35,11 +50,17 @@ def _estimator_preload(**_kwargs) -> None:
     max_retries=6,
 )
 def process_batch(self, batch_pk: int) -> None:
+    """Time limits: CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT. A batch that runs out of
+    time is failed at once, not retried: a second attempt would cost as much CPU and fail too."""
     task_id = self.request.id or ""
     try:
         services.batch_process(batch_pk=batch_pk, task_id=task_id)
     except TRANSIENT:
         raise
+    except SoftTimeLimitExceeded:
+        logger.error("batch %s: processing ran past the soft time limit", batch_pk)
+        services.batch_attempt_fail(batch_pk=batch_pk, task_id=task_id, retry=False,
+                                    error=f"{TIME_LIMIT_EXCEEDED}: processing ran past the soft time limit.")
     except Exception as error:
         logger.exception("batch %s: processing failed", batch_pk)
         services.batch_attempt_fail(batch_pk=batch_pk, task_id=task_id, error=f"{type(error).__name__}: {error}")
