@@ -288,8 +288,9 @@ CELERY_DB_REUSE_MAX = 1000
 # Every task has a soft and a hard time limit (the decode bound, docs/security.md). At the soft one
 # SoftTimeLimitExceeded is raised in the task: a batch is then failed with error `time_limit_exceeded`,
 # not retried. At the hard one the pool kills the child, and the batch is failed the same way. A batch
-# of 60 of the costliest frames the upload check accepts took 18 s of decoding; keep the hard limit
-# below BATCH_PROCESSING_TIMEOUT_SECONDS, or a second worker would claim a batch still running.
+# of 60 of the costliest frames the upload check accepts took 17-18 s of decoding; keep the hard limit
+# below BATCH_PROCESSING_TIMEOUT_SECONDS, or a second worker would claim a batch still running. The
+# publisher writes the limits into each message: web processes and workers must have the same ones.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
