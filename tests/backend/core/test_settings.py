@@ -61,7 +61,8 @@ def test_the_deploy_check_warns_when_rate_limits_are_not_shared_between_processe
     assert "moodwatch.W001" in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("name", ["MAX_FRAMES_PER_BATCH", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS"])
+@pytest.mark.parametrize("name", ["MAX_FRAMES_PER_BATCH", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS",
+                                  "MAX_JPEG_SCANS", "MAX_PNG_PIXELS", "MAX_PNG_DECODED_BYTES"])
 def test_upload_limits_come_from_the_environment(name):
     code = f"from django.conf import settings; print(settings.MOODWATCH['{name}'])"
     result = subprocess.run(
