@@ -36,10 +36,7 @@ def inference_queue(default_queue: str) -> str:
     """The queue process_batch goes to: CELERY_INFERENCE_QUEUE, or "<default queue>-inference"."""
     from django.conf import settings
 
-    configured = settings.MOODWATCH_INFERENCE_QUEUE
-    if configured is None:
-        return f"{default_queue}-inference"
-    return configured or default_queue
+    return settings.MOODWATCH_INFERENCE_QUEUE or f"{default_queue}-inference"
 
 
 def task_route(name, args, kwargs, options, task=None, **_kw):

@@ -287,19 +287,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="moodwatch")
 # Inference (process_batch) on a queue of its own, so frames never delay the housekeeping tasks
-# (sweeper, alerts, roll-ups) that stay on CELERY_QUEUE. Unset: "<CELERY_QUEUE>-inference", derived
+# (sweeper, alerts, roll-ups) that stay on CELERY_QUEUE. Empty: "<CELERY_QUEUE>-inference", derived
 # when a task is sent (backend.celery.task_route), so a process that changes its default queue (the
-# tests' private-queue workers) moves both. Set empty: everything on CELERY_QUEUE.
-MOODWATCH_INFERENCE_QUEUE = env.str("CELERY_INFERENCE_QUEUE", default=None)
+# tests' private-queue workers) moves both. Set it to CELERY_QUEUE's value for a single queue.
+MOODWATCH_INFERENCE_QUEUE = env.str("CELERY_INFERENCE_QUEUE", default="")
 CELERY_TASK_ROUTES = ("backend.celery.task_route",)
 # A worker started without --queues reads both (docker-compose.yml's worker). Redis serves the queues
 # a worker reads in turn, and the inference queue holds at most one message per device (see
 # batch_dispatch in backend/ingest/services.py), so housekeeping waits for one batch at most.
 # Each queue has its own exchange and routing key, as Celery gives a queue it creates on the fly:
 # with Celery's defaults filled in, both would share one routing key and a message would reach both.
-_inference_queue = (f"{CELERY_TASK_DEFAULT_QUEUE}-inference" if MOODWATCH_INFERENCE_QUEUE is None
-                    else MOODWATCH_INFERENCE_QUEUE or CELERY_TASK_DEFAULT_QUEUE)
-_worker_queues = [CELERY_TASK_DEFAULT_QUEUE, _inference_queue]
+_worker_queues = [CELERY_TASK_DEFAULT_QUEUE, MOODWATCH_INFERENCE_QUEUE or f"{CELERY_TASK_DEFAULT_QUEUE}-inference"]
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in dict.fromkeys(_worker_queues)]
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-batches": {
