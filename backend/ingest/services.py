@@ -143,7 +143,7 @@ def batch_dispatch(*, device_pk: int) -> int | None:
     completions of one device, so two batches of a device are never in flight together."""
     now = timezone.now()
     with transaction.atomic():
-        if not Device.objects.select_for_update().filter(pk=device_pk).exists():
+        if not list(Device.objects.select_for_update().filter(pk=device_pk).values_list("pk", flat=True)):
             return None
         batches = FrameBatch.objects.filter(device_id=device_pk)
         if batches.filter(_in_flight()).exists():

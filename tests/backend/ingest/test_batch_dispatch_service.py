@@ -2,8 +2,10 @@
 
 A device's backlog waits in the database, so the broker queue holds one message per busy device and
 another device's batch never waits behind the whole backlog (issue 26)."""
+import threading
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from backend.ingest.models import FrameBatch
@@ -91,3 +93,32 @@ def test_the_sweeper_does_not_send_a_second_batch_of_a_device_with_one_in_flight
     waiting = ingest(device, [face_jpeg])
     assert batch_sweep().requeued == 0
     assert dispatched(waiting) == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_of_one_device_send_one_batch_only(device, face_jpeg, monkeypatch):
+    """Eight uploads of one device at once (each its own transaction): the device row's lock lets
+    exactly one through to the broker; the others wait in the database."""
+    from django.db import connection
+
+    from backend.ingest import services
+
+    sent = []
+    monkeypatch.setattr(services, "batch_enqueue_on_commit", lambda *, batch_pk: sent.append(batch_pk))
+    start = threading.Barrier(8)
+
+    def upload():
+        try:
+            start.wait()
+            ingest(device, [face_jpeg])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert FrameBatch.objects.filter(device=device).count() == 8
+    assert len(sent) == 1, f"{len(sent)} batches of one device sent to the workers at once"
+    assert FrameBatch.objects.filter(device=device, enqueued_at__isnull=False).count() == 1
