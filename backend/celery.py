@@ -27,3 +27,23 @@ def _database_connections_recycle(task=None, **_kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+INFERENCE_TASKS = frozenset({"backend.ingest.tasks.process_batch"})
+
+
+def inference_queue(default_queue: str) -> str:
+    """The queue process_batch goes to: CELERY_INFERENCE_QUEUE, or "<default queue>-inference"."""
+    from django.conf import settings
+
+    return settings.MOODWATCH_INFERENCE_QUEUE or f"{default_queue}-inference"
+
+
+def task_route(name, args, kwargs, options, task=None, **_kw):
+    """CELERY_TASK_ROUTES: inference on its own queue, everything else (housekeeping) on the default.
+
+    Read when each task is sent, from the app's current default queue, so that a process publishing
+    to a private queue (the test suite's workers) sends its batches to that queue's inference twin."""
+    if name in INFERENCE_TASKS:
+        return {"queue": inference_queue(app.conf.task_default_queue)}
+    return None

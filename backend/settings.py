@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -202,6 +203,9 @@ MOODWATCH = {
     "PROCESSING_TIMEOUT": timedelta(seconds=env.int("BATCH_PROCESSING_TIMEOUT_SECONDS", default=10 * 60)),
     # ... and marks a batch failed after this many processing attempts.
     "MAX_PROCESSING_ATTEMPTS": env.int("BATCH_MAX_PROCESSING_ATTEMPTS", default=5),
+    # Frames one device may upload per hour (0: no limit). A phone at 1 frame/s sends 3,600; this leaves
+    # room for a phone catching up hours offline, and bounds the worker CPU one device can claim.
+    "DEVICE_FRAME_BUDGET_PER_HOUR": env.int("DEVICE_FRAME_BUDGET_PER_HOUR", default=20_000),
     # last_seen is refreshed at most this often, so authentication is not a write per request.
     "DEVICE_LAST_SEEN_RESOLUTION": timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION_SECONDS", default=60)),
     # Empty: the model committed under inference/models/. Set to deploy another .tflite (+ model card).
@@ -297,11 +301,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="moodwatch")
-# Optional: inference (process_batch) on a queue of its own, so a backlog of frames never delays the
-# housekeeping tasks (sweeper, alerts, roll-ups) that stay on CELERY_QUEUE. See docker-compose.queues.yml.
+# Inference (process_batch) on a queue of its own, so frames never delay the housekeeping tasks
+# (sweeper, alerts, roll-ups) that stay on CELERY_QUEUE. Empty: "<CELERY_QUEUE>-inference", derived
+# when a task is sent (backend.celery.task_route), so a process that changes its default queue (the
+# tests' private-queue workers) moves both. Set it to CELERY_QUEUE's value for a single queue.
 MOODWATCH_INFERENCE_QUEUE = env.str("CELERY_INFERENCE_QUEUE", default="")
-if MOODWATCH_INFERENCE_QUEUE:
-    CELERY_TASK_ROUTES = {"backend.ingest.tasks.process_batch": {"queue": MOODWATCH_INFERENCE_QUEUE}}
+CELERY_TASK_ROUTES = ("backend.celery.task_route",)
+# A worker started without --queues reads both (docker-compose.yml's worker). Redis serves the queues
+# a worker reads in turn, and the inference queue holds at most one message per device (see
+# batch_dispatch in backend/ingest/services.py), so housekeeping waits for one batch at most.
+# Each queue has its own exchange and routing key, as Celery gives a queue it creates on the fly:
+# with Celery's defaults filled in, both would share one routing key and a message would reach both.
+_worker_queues = [CELERY_TASK_DEFAULT_QUEUE, MOODWATCH_INFERENCE_QUEUE or f"{CELERY_TASK_DEFAULT_QUEUE}-inference"]
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in dict.fromkeys(_worker_queues)]
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-batches": {
         "task": "backend.ingest.tasks.sweep_batches",

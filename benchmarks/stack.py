@@ -223,6 +223,9 @@ class Stack:
             "CELERY_WORKER_PREFETCH_MULTIPLIER": str(options.prefetch),
             "CACHE_URL": f"{REDIS_URL}/{options.redis_db}?key_prefix={self.queue}",
             "ENROLL_THROTTLE_RATE": "100000/hour",  # every simulated phone enrolls from 127.0.0.1
+            # benchmarks push each phone far past a real phone's hourly frames (flood.py measures the
+            # scheduling at the upload throttle, not the budget that would stop the flooder)
+            "DEVICE_FRAME_BUDGET_PER_HOUR": "0",
             "LOG_LEVEL": options.log_level,
             "PYTHONUNBUFFERED": "1",
             **options.extra_env,
@@ -248,8 +251,8 @@ class Stack:
                             "--workers", str(o.web_workers), "--threads", str(o.web_threads),
                             "--timeout", "60", "--access-logfile", "-"])
         self._spawn("worker", [PY, "-m", "celery", "-A", "backend", "worker", f"--loglevel={o.log_level}",
-                               f"--concurrency={o.worker_processes}", "--queues", self.queue,
-                               "--hostname", f"{self.queue}@%h"])
+                               f"--concurrency={o.worker_processes}",
+                               "--queues", f"{self.queue},{self.queue}-inference", "--hostname", f"{self.queue}@%h"])
         if o.beat:
             self._spawn("beat", [PY, "-m", "celery", "-A", "backend", "beat", f"--loglevel={o.log_level}",
                                  "--schedule", str(self.workdir / "celerybeat-schedule")])

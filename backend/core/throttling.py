@@ -4,9 +4,13 @@ Counters live in Django's cache. In production CACHE_URL must point at Redis so 
 shares them (docker-compose.yml does; `check --deploy` warns otherwise).
 """
 import math
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -65,3 +69,53 @@ def login_lockout_response(request: HttpRequest, credentials: dict | None = None
     response["Retry-After"] = str(seconds)
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- per-device frame budget (issue 26: no device costs more than its share) -----------------------
+
+class FrameBudgetExceeded(Throttled):
+    default_code = "frame_budget_exceeded"
+
+
+@dataclass(frozen=True)
+class FrameReservation:
+    """Frames counted against a device's budget for this hour; released if the batch is not stored."""
+
+    key: str | None
+    frames: int
+
+    def release(self) -> None:
+        if self.key is not None:
+            try:
+                cache.decr(self.key, self.frames)
+            except ValueError:  # the hour's counter expired meanwhile: nothing left to give back
+                pass
+
+
+def frame_budget_reserve(*, device_pk: int, frames: int) -> FrameReservation:
+    """Count `frames` against the device's frames for this clock hour (DEVICE_FRAME_BUDGET_PER_HOUR),
+    or raise FrameBudgetExceeded (429, Retry-After: the seconds to the next hour) if they do not fit.
+
+    The upload throttle bounds requests; this bounds the worker CPU a device can claim, since a
+    batch of 60 frames costs 60 times one of 1. Counted in the shared cache, incremented first and
+    given back on refusal, so concurrent uploads of one device cannot both slip under the limit."""
+    budget = settings.MOODWATCH["DEVICE_FRAME_BUDGET_PER_HOUR"]
+    if budget <= 0:
+        return FrameReservation(key=None, frames=frames)
+    now = time.time()
+    hour = int(now // 3600)
+    key = f"frame-budget:{device_pk}:{hour}"
+    cache.add(key, 0, timeout=3600 + 60)
+    try:
+        used = cache.incr(key, frames)
+    except ValueError:  # expired between add and incr (the hour just turned): start the new hour's
+        cache.add(key, 0, timeout=3600 + 60)
+        used = cache.incr(key, frames)
+    if used > budget:
+        cache.decr(key, frames)
+        wait = max(1, math.ceil((hour + 1) * 3600 - now))
+        raise FrameBudgetExceeded(
+            wait=wait,
+            detail=f"This device has used its budget of {budget} frames for this hour.",
+        )
+    return FrameReservation(key=key, frames=frames)

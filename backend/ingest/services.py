@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.core.errors import ApplicationError
+from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
 from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
@@ -41,6 +42,8 @@ def upload_digest(upload: ValidUpload) -> str:
 def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bool]:
     """Store a validated upload and enqueue its processing. Returns (batch, created).
 
+    A new batch counts against its device's frames for the hour (FrameBudgetExceeded: 429).
+
     A retry of the same batch_id with the same content returns the existing batch (created=False)
     and stores nothing; the same batch_id with different content is a 409.
     """
@@ -49,12 +52,18 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
     existing = next(iter(FrameBatch.objects.filter(device=device, batch_id=upload.batch_id)[:1]), None)
     if existing is not None:
         return _batch_replay(existing, digest), False
+    # New frames only: a retry of a stored batch costs the workers nothing and is not counted.
+    reservation = frame_budget_reserve(device_pk=device.pk, frames=len(upload.frames))
     try:
         return _batch_store(device=device, upload=upload, digest=digest), True
     except IntegrityError:
+        reservation.release()
         # Two copies of the same upload raced; the other one committed first.
         existing = FrameBatch.objects.get(device=device, batch_id=upload.batch_id)
         return _batch_replay(existing, digest), False
+    except BaseException:
+        reservation.release()
+        raise
 
 
 def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
@@ -69,17 +78,16 @@ def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
 
 @transaction.atomic
 def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBatch:
-    now = timezone.now()
     batch = FrameBatch.objects.create(
         device=device,
         patient_id=device.patient_id,
         batch_id=upload.batch_id,
         content_digest=digest,
         frame_count=len(upload.frames),
-        enqueued_at=now,
+        enqueued_at=None,  # waiting: batch_dispatch sends it when none of the device's is in flight
     )
     _frames_insert(batch=batch, upload=upload)
-    batch_enqueue_on_commit(batch_pk=batch.pk)
+    batch_dispatch(device_pk=device.pk)
     return batch
 
 
@@ -105,6 +113,53 @@ def _frames_insert(*, batch: FrameBatch, upload: ValidUpload) -> None:
                         for name in ("batch", "index", "captured_at", "content_type", "data"))
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.executemany(f"INSERT INTO {q(table)} ({columns}) VALUES (%s, %s, %s, %s, %b)", rows)
+
+
+# --- dispatch: fair shares between devices ---------------------------------------------------------
+#
+# A queued batch is either waiting (enqueued_at NULL: in the database only) or dispatched (enqueued_at
+# set: its message is on the broker). Each device has at most one batch dispatched or processing;
+# when it finishes, the device's next waiting batch is dispatched and joins the back of the broker
+# queue. The broker therefore holds one message per busy device and serves devices in turn: a
+# device's backlog waits in the database, and another device's batch waits for at most one batch of
+# each busy device, not for the whole backlog. The sweeper dispatches what a lost step left waiting.
+
+def _in_flight() -> Q:
+    return Q(status=FrameBatch.Status.PROCESSING) | Q(status=FrameBatch.Status.QUEUED, enqueued_at__isnull=False)
+
+
+def _waiting(now: datetime) -> Q:
+    """Waiting batches that may go now: new ones, and after a failed attempt once QUEUED_TIMEOUT has passed
+    (as the sweeper has always retried them), so a faulty batch neither spins nor holds up its device."""
+    retry_before = now - settings.MOODWATCH["QUEUED_TIMEOUT"]
+    return Q(status=FrameBatch.Status.QUEUED, enqueued_at__isnull=True) & (
+        Q(attempts=0) | Q(claimed_at__isnull=True) | Q(claimed_at__lt=retry_before))
+
+
+def batch_dispatch(*, device_pk: int) -> int | None:
+    """Send the device's oldest waiting batch to the workers unless one of its batches is in flight.
+
+    Returns the batch sent, if any. The device row's lock serialises concurrent uploads and
+    completions of one device, so two batches of a device are never in flight together."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not list(Device.objects.select_for_update().filter(pk=device_pk).values_list("pk", flat=True)):
+            return None
+        batches = FrameBatch.objects.filter(device_id=device_pk)
+        if batches.filter(_in_flight()).exists():
+            return None
+        batch_pk = batches.filter(_waiting(now)).order_by("received_at", "pk").values_list("pk", flat=True).first()
+        if batch_pk is None:
+            return None
+        FrameBatch.objects.filter(pk=batch_pk).update(enqueued_at=now)
+        batch_enqueue_on_commit(batch_pk=batch_pk)
+    return batch_pk
+
+
+def batch_dispatch_next(*, batch_pk: int) -> int | None:
+    """After a run of batch_pk (finished, failed or not claimable): dispatch its device's next batch."""
+    device_pk = FrameBatch.objects.filter(pk=batch_pk).values_list("device_id", flat=True).first()
+    return None if device_pk is None else batch_dispatch(device_pk=device_pk)
 
 
 def batch_enqueue_on_commit(*, batch_pk: int) -> None:
@@ -307,8 +362,9 @@ def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool =
         if not retry or batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
             _batch_mark_failed(batch)
         else:
+            # waiting again: dispatched once QUEUED_TIMEOUT has passed (see _waiting)
             batch.status = FrameBatch.Status.QUEUED
-            batch.enqueued_at = timezone.now()
+            batch.enqueued_at = None
             batch.save(update_fields=["error", "status", "enqueued_at"])
 
 
@@ -347,6 +403,11 @@ def batch_sweep() -> SweepReport:
         outcome = _batch_sweep_one(batch_pk=batch_pk, now=now)
         requeued += outcome == "requeued"
         failed += outcome == "failed"
+    # Waiting batches of devices with nothing in flight (a dispatch lost to a crash or a broker outage,
+    # or a retry whose delay is over). batch_dispatch checks again under the device's lock.
+    devices = FrameBatch.objects.filter(_waiting(now)).values_list("device_id", flat=True).distinct()
+    for device_pk in list(devices.order_by()):
+        requeued += batch_dispatch(device_pk=device_pk) is not None
     return SweepReport(requeued=requeued, failed=failed, frames_purged=frames_purge_expired(now=now))
 
 

@@ -64,6 +64,8 @@ def process_batch(self, batch_pk: int) -> None:
     except Exception as error:
         logger.exception("batch %s: processing failed", batch_pk)
         services.batch_attempt_fail(batch_pk=batch_pk, task_id=task_id, error=f"{type(error).__name__}: {error}")
+    # One batch per device in flight: this one is over (or was not ours), send the device's next.
+    services.batch_dispatch_next(batch_pk=batch_pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)

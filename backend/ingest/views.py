@@ -66,7 +66,7 @@ class FrameBatchCreateView(APIView):
             403: OpenApiResponse(ErrorSerializer, description="consent_missing | patient_inactive"),
             409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
             413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
-            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
+            429: OpenApiResponse(ErrorSerializer, description="throttled | frame_budget_exceeded (see Retry-After)"),
             503: OpenApiResponse(ErrorSerializer, description="service_unavailable (see Retry-After)"),
         },
         summary="Upload a batch of frames (idempotent on batch_id).",

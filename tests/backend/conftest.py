@@ -203,7 +203,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     }
     command = [
         sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", "--concurrency=1",
-        "--queues", queue, "--hostname", f"{queue}@%h", "--loglevel=INFO",
+        "--queues", f"{queue},{queue}-inference",  # housekeeping, batches
+        "--hostname", f"{queue}@%h", "--loglevel=INFO",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]
     with open(log, "w") as log_file:

@@ -238,6 +238,18 @@ def test_the_queues_override_sends_inference_and_housekeeping_to_separate_worker
     assert services["housekeeping"]["healthcheck"]["test"][-2:] == ["worker", "housekeeping"]
 
 
+def test_the_default_worker_reads_both_the_housekeeping_and_the_inference_queue(resolved, settings):
+    from backend.celery import app
+
+    command = resolved["services"]["worker"]["command"]
+    assert not [a for a in command if a.startswith(("--queues", "-Q"))], "no --queues: the configured queues"
+    read = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+    for task in ("backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches"):
+        assert app.amqp.router.route({}, task)["queue"].name in read, task
+    assert len(set(read)) == 2, "housekeeping and inference apart by default"
+    assert len({queue.routing_key for queue in settings.CELERY_TASK_QUEUES}) == 2, "a message reaches one queue"
+
+
 ROUTE = """
 import django, json
 django.setup()
@@ -249,8 +261,12 @@ print(json.dumps({name: route(name) for name in (
 """
 
 
-@pytest.mark.parametrize("inference_queue", ["", "inference"])
-def test_process_batch_goes_to_the_inference_queue_only_when_one_is_configured(inference_queue):
+@pytest.mark.parametrize(("inference_queue", "expected"), [
+    ("", "moodwatch-inference"),  # the default: housekeeping never waits behind frames
+    ("inference", "inference"),
+    ("moodwatch", "moodwatch"),  # one queue for everything, if asked for
+])
+def test_process_batch_goes_to_its_own_queue_unless_configured_otherwise(inference_queue, expected):
     import os
     import sys
 
@@ -259,6 +275,6 @@ def test_process_batch_goes_to_the_inference_queue_only_when_one_is_configured(i
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     routes = json.loads(result.stdout.strip().splitlines()[-1])
-    assert routes["backend.ingest.tasks.process_batch"] == (inference_queue or "moodwatch")
+    assert routes["backend.ingest.tasks.process_batch"] == expected
     assert routes["backend.ingest.tasks.sweep_batches"] == "moodwatch"
     assert routes["backend.alerts.tasks.evaluate_alerts"] == "moodwatch"

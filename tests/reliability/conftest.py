@@ -230,7 +230,8 @@ class Stack:
         log = self.tmp_path / f"worker-{len(self.processes)}.log"
         command = [
             sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", "--concurrency=1",
-            "--queues", self.queue, "--hostname", f"{self.queue}-{len(self.processes)}@%h", "--loglevel=INFO",
+            "--queues", f"{self.queue},{self.queue}-inference",
+            "--hostname", f"{self.queue}-{len(self.processes)}@%h", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
         if beat:

@@ -25,17 +25,20 @@ def upload(stack, device, frames) -> uuid.UUID:
 
 
 def test_batches_lost_with_a_redis_restart_are_all_processed_through_the_sweeper(
-    stack_factory, private_redis, device, face_jpeg, two_faces_jpeg
+    stack_factory, private_redis, device, other_device, face_jpeg, two_faces_jpeg
 ):
     stack = stack_factory(private_redis.url).start_web()
-    # No worker yet: the messages wait in Redis.
+    # No worker yet: the device's first batch waits in Redis (on the inference queue), its others in
+    # the database (one batch per device on the broker, so that devices are served in turn).
+    inference_queue = f"{stack.queue}-inference"
     before = [upload(stack, device, [face_jpeg, two_faces_jpeg]) for _ in range(4)]
-    assert int(private_redis.command("LLEN", stack.queue)) == 4
+    assert int(private_redis.command("LLEN", inference_queue)) == 1
 
     private_redis.kill()
-    during = upload(stack, device, [face_jpeg])  # committed; the enqueue fails and is left to the sweeper
+    # committed; the other device has nothing in flight, so it is sent: the enqueue fails and is left to the sweeper
+    during = upload(stack, other_device, [face_jpeg])
     private_redis.start()  # same port, empty
-    assert int(private_redis.command("LLEN", stack.queue)) == 0, "the restart lost the queue"
+    assert int(private_redis.command("LLEN", inference_queue)) == 0, "the restart lost the queue"
     after = upload(stack, device, [face_jpeg])
 
     stack.start_worker(beat=True, SWEEP_INTERVAL_SECONDS=2, BATCH_QUEUED_TIMEOUT_SECONDS=3)
