@@ -248,7 +248,10 @@ def alert_acknowledge(
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
         audit_record(
             action=AuditAction.ALERT_ACKNOWLEDGE, actor=actor, patient=alert.patient, context=context,
-            detail={"alert_id": alert.pk, "kind": alert.kind, "note": note},
+            # The note is free text about the patient (health information): it lives on the alert,
+            # which the deletion of the patient's data removes. The append-only audit log, which
+            # outlives that deletion, records only that a note was written, and its length.
+            detail={"alert_id": alert.pk, "kind": alert.kind, "note_length": len(note)},
         )
     return alert
 
