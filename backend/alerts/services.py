@@ -33,6 +33,7 @@ from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
 from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
+from backend.patients.services import patient_lock
 
 from .models import Alert, AlertThresholds
 from .selectors import Thresholds, alert_thresholds_for
@@ -95,8 +96,14 @@ def _notify_on_commit(*, alert_pk: int) -> None:
     transaction.on_commit(lambda: notify_alert.delay(alert_pk), robust=True)
 
 
+@transaction.atomic
 def alerts_evaluate_patient(*, patient: Patient, now: datetime | None = None) -> list[str]:
-    """Evaluate both rules for one patient; returns the kinds newly raised."""
+    """Evaluate both rules for one patient; returns the kinds newly raised.
+
+    The patient is locked first (patients.services.patient_lock): an alert computed from records
+    that a concurrent deletion removes would outlive them. After a deletion the rules see no data."""
+    if not patient_lock(patient_id=patient.pk):
+        return []
     now = now or timezone.now()
     thresholds = alert_thresholds_for(patient=patient)
     raised = []
@@ -241,7 +248,10 @@ def alert_acknowledge(
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
         audit_record(
             action=AuditAction.ALERT_ACKNOWLEDGE, actor=actor, patient=alert.patient, context=context,
-            detail={"alert_id": alert.pk, "kind": alert.kind, "note": note},
+            # The note is free text about the patient (health information): it lives on the alert,
+            # which the deletion of the patient's data removes. The append-only audit log, which
+            # outlives that deletion, records only that a note was written, and its length.
+            detail={"alert_id": alert.pk, "kind": alert.kind, "note_length": len(note)},
         )
     return alert
 

@@ -5,6 +5,10 @@ rules, sweep stuck batches or refresh the rollup. With MOODWATCH_EMBEDDED_SCHEDU
 sets it for its server), one daemon thread runs every entry of settings.CELERY_BEAT_SCHEDULE at its
 interval, calling the same task functions beat would enqueue. Run it in one process only: the jobs
 are idempotent, but a second copy only wastes work.
+
+With tasks in process, its thread first recovers the batches a killed server left queued or
+processing (`batch_recover_at_start`): they are processed again at once, not after the sweeper's
+10-minute timeout, and their frames go as soon as they land.
 """
 import importlib
 import logging
@@ -30,9 +34,11 @@ class Job:
 
 
 class EmbeddedScheduler:
-    def __init__(self, jobs: list[Job], *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, jobs: list[Job], *, clock: Callable[[], float] = time.monotonic,
+                 at_start: Job | None = None):
         self.jobs = jobs
         self.clock = clock
+        self.at_start = at_start  # run once, first, in the scheduler's thread (never delays the server's start)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         start = clock()
@@ -47,14 +53,18 @@ class EmbeddedScheduler:
             if job.next_at > now:
                 continue
             job.next_at = now + job.interval
-            try:
-                job.run()
-            except Exception:  # noqa: BLE001 - one job's fault must not stop the others
-                logger.exception("scheduled job %s failed", job.name)
-            finally:
-                connection.close()  # this thread's connection; the next run opens a fresh one
+            self._run(job)
             ran.append(job.name)
         return ran
+
+    @staticmethod
+    def _run(job: Job) -> None:
+        try:
+            job.run()
+        except Exception:  # noqa: BLE001 - one job's fault must not stop the others
+            logger.exception("scheduled job %s failed", job.name)
+        finally:
+            connection.close()  # this thread's connection; the next run opens a fresh one
 
     def seconds_to_next(self) -> float:
         return max(0.0, min(job.next_at for job in self.jobs) - self.clock()) if self.jobs else 60.0
@@ -69,6 +79,8 @@ class EmbeddedScheduler:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        if self.at_start is not None:
+            self._run(self.at_start)
         while not self._stop.wait(self.seconds_to_next()):
             self.run_due()
 
@@ -86,6 +98,14 @@ def jobs_from_beat_schedule(schedule: dict) -> list[Job]:
             for name, entry in schedule.items()]
 
 
+def _recovery_at_start() -> Job | None:
+    """Only with tasks in process: then no worker elsewhere can be holding a batch."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    return Job(name="recover-batches-at-start", interval=0,
+               run=_task_caller("backend.ingest.services.batch_recover_at_start"))
+
+
 _started: EmbeddedScheduler | None = None
 _lock = threading.Lock()
 
@@ -97,7 +117,8 @@ def embedded_scheduler_start() -> EmbeddedScheduler | None:
         return None
     with _lock:
         if _started is None:
-            _started = EmbeddedScheduler(jobs_from_beat_schedule(settings.CELERY_BEAT_SCHEDULE))
+            _started = EmbeddedScheduler(jobs_from_beat_schedule(settings.CELERY_BEAT_SCHEDULE),
+                                         at_start=_recovery_at_start())
             _started.start()
             logger.info("embedded scheduler started: %s", ", ".join(job.name for job in _started.jobs))
     return _started

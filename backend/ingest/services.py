@@ -18,6 +18,7 @@ from backend.core.errors import ApplicationError
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
+from backend.patients.services import patient_lock
 from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
 from inference.stages import stage
 
@@ -78,6 +79,8 @@ def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
 
 @transaction.atomic
 def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBatch:
+    # A deletion of the patient's data in progress finishes first; this batch is then new data.
+    patient_lock(patient_id=device.patient_id)
     batch = FrameBatch.objects.create(
         device=device,
         patient_id=device.patient_id,
@@ -268,7 +271,9 @@ def batch_complete(
     `captured` (frame index -> capture time, every frame of the batch) saves reading the frames
     again for the capture-time coverage; without it they are read."""
     with stage("status writes and commit"), transaction.atomic():
-        batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
+        batch = _batch_lock(batch_pk=batch_pk)
+        if batch is None:
+            return None  # deleted with the patient's data while it was processed: nothing to store
         if batch.status != FrameBatch.Status.PROCESSING:
             return None  # another run finished (or gave up on) it first
         if batch.claimed_by_task != task_id:
@@ -300,6 +305,19 @@ def batch_complete(
     return batch
 
 
+def _batch_lock(*, batch_pk: int, skip_locked: bool = False) -> FrameBatch | None:
+    """The batch, locked for this transaction after its patient (see patients.services.patient_lock),
+    or None when it no longer exists: its patient's data were deleted, and whatever this run was
+    about to write must be dropped. Call it inside a transaction, before writing anything."""
+    patient_id = FrameBatch.objects.filter(pk=batch_pk).values_list("patient_id", flat=True).first()
+    batch = None
+    if patient_id is not None and patient_lock(patient_id=patient_id):
+        batch = FrameBatch.objects.select_for_update(skip_locked=skip_locked).filter(pk=batch_pk).first()
+    if batch is None and not (skip_locked and FrameBatch.objects.filter(pk=batch_pk).exists()):
+        logger.info("batch %s: deleted with its patient's data; nothing stored", batch_pk)
+    return batch
+
+
 def _capture_coverage_add(batch: FrameBatch, *, with_face: set[int], processed: set[int],
                           captured: dict[int, datetime] | None = None) -> None:
     """Count the batch's frames by capture time, before they are deleted (in the landing transaction)."""
@@ -318,7 +336,7 @@ def _fold_on_commit(batch: FrameBatch) -> None:
 
     def fold() -> None:
         with stage("roll-up upkeep"):
-            rollup_fold_after_landing(batch_id=batch_pk)
+            rollup_fold_after_landing(batch_id=batch_pk, patient_id=patient_pk)
 
     def alerts() -> None:
         with stage("alert evaluation"):
@@ -355,8 +373,8 @@ def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool =
     """Record a permanent fault. The sweeper retries later, up to the attempt limit, then fails it;
     with retry=False (the attempt ran out of time: another would too) it is failed at once."""
     with transaction.atomic():
-        batch = FrameBatch.objects.select_for_update().get(pk=batch_pk)
-        if batch.status != FrameBatch.Status.PROCESSING or batch.claimed_by_task != task_id:
+        batch = _batch_lock(batch_pk=batch_pk)
+        if batch is None or batch.status != FrameBatch.Status.PROCESSING or batch.claimed_by_task != task_id:
             return
         batch.error = error[:2000]
         if not retry or batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
@@ -411,9 +429,31 @@ def batch_sweep() -> SweepReport:
     return SweepReport(requeued=requeued, failed=failed, frames_purged=frames_purge_expired(now=now))
 
 
+def batch_recover_at_start() -> SweepReport:
+    """With tasks in process (`make run`: CELERY_TASK_ALWAYS_EAGER, no broker, no other worker), every
+    batch still queued or processing when the server starts was left by a server that stopped or was
+    killed mid-batch; nothing else can be working on it. Hand each back at once, as the sweeper would
+    after its timeouts (out of attempts: failed), instead of keeping its frames for that long.
+    Never call this where a worker elsewhere may hold a batch: it would take the batch from it."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        raise RuntimeError("batch_recover_at_start is for tasks in process only")
+    now = timezone.now()
+    left = FrameBatch.objects.filter(status__in=[FrameBatch.Status.QUEUED, FrameBatch.Status.PROCESSING])
+    requeued = failed = 0
+    for batch_pk in list(left.order_by("pk").values_list("pk", flat=True)):
+        outcome = _batch_sweep_one(batch_pk=batch_pk, now=now, release=True)
+        requeued += outcome == "requeued"
+        failed += outcome == "failed"
+    if requeued or failed:
+        logger.warning("start-up: %d batches left by the previous server requeued, %d failed", requeued, failed)
+    return SweepReport(requeued=requeued, failed=failed, frames_purged=0)
+
+
 @transaction.atomic
-def _batch_sweep_one(*, batch_pk: int, now) -> str:
-    batch = FrameBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_pk).first()
+def _batch_sweep_one(*, batch_pk: int, now, release: bool = False) -> str:
+    """Requeue (or fail) one stuck batch. `release`: also put a batch still marked processing back
+    in the queue, so that a new run can claim it before PROCESSING_TIMEOUT (its claimer is dead)."""
+    batch = _batch_lock(batch_pk=batch_pk, skip_locked=True)
     if batch is None or batch.status not in (FrameBatch.Status.QUEUED, FrameBatch.Status.PROCESSING):
         return "skipped"
     if batch.attempts >= settings.MOODWATCH["MAX_PROCESSING_ATTEMPTS"]:
@@ -421,7 +461,11 @@ def _batch_sweep_one(*, batch_pk: int, now) -> str:
         _batch_mark_failed(batch)
         return "failed"
     batch.enqueued_at = now
-    batch.save(update_fields=["enqueued_at"])
+    fields = ["enqueued_at"]
+    if release and batch.status == FrameBatch.Status.PROCESSING:
+        batch.status, batch.claimed_by_task = FrameBatch.Status.QUEUED, ""
+        fields += ["status", "claimed_by_task"]
+    batch.save(update_fields=fields)
     batch_enqueue_on_commit(batch_pk=batch.pk)
     return "requeued"
 
@@ -438,6 +482,11 @@ def frames_purge_expired(*, now) -> int:
     if not batch_pks:
         return 0
     with transaction.atomic():
-        deleted, _ = Frame.objects.filter(batch_id__in=batch_pks).delete()
-        FrameBatch.objects.filter(pk__in=batch_pks).update(frames_deleted_at=now)
+        # The batches first, in id order as patient_data_delete locks them: taking frames first and
+        # batches second could deadlock with a deletion that holds the batches and wants the frames.
+        # A batch held by a deletion is skipped; it is about to go with its frames.
+        locked = list(FrameBatch.objects.filter(pk__in=batch_pks).order_by("pk")
+                      .select_for_update(skip_locked=True).values_list("pk", flat=True))
+        deleted, _ = Frame.objects.filter(batch_id__in=locked).delete()
+        FrameBatch.objects.filter(pk__in=locked).update(frames_deleted_at=now)
     return deleted

@@ -41,6 +41,14 @@ def patient_data_counts(*, patient: Patient) -> dict[str, int]:
     }
 
 
+def patient_data_deletions(*, patient: Patient) -> int:
+    """How many times the patient's data were deleted on request (their `data.delete` audit rows).
+    A deletion confirmation names this number, so it is good for one deletion only."""
+    from backend.audit.models import AuditAction, AuditEvent
+
+    return AuditEvent.objects.filter(patient=patient, action=AuditAction.DATA_DELETE).count()
+
+
 def clinician_list_assignable() -> QuerySet:
     """Accounts that may be put on a patient's care team: every active user, by username."""
     return get_user_model().objects.filter(is_active=True).order_by("username")

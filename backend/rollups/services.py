@@ -9,10 +9,11 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max
 
 from backend.ingest.models import FrameBatch
+from backend.patients.services import patient_lock
 
 from .models import CaptureSlotCount, RollupState
 
@@ -25,13 +26,16 @@ def uses_rollup() -> bool:
 
 
 # One statement: claim finished batches (the primary key makes a concurrent refresh skip them),
-# then add their frames to the upload slots and their records to the mood slots.
+# then add their frames to the upload slots and their records to the mood slots. The claim locks
+# each batch (in id order, as patient_data_delete does): a batch being deleted is waited for and
+# then skipped, and a deletion waits for a refresh that holds its batches, then deletes its counts.
 _REFRESH_SQL = """
 WITH claimed AS (
     INSERT INTO rollups_rolledupbatch (batch_id)
     SELECT b.id FROM ingest_framebatch b
     WHERE b.id > %(after)s AND b.status IN ('done', 'failed') {patients}
       AND NOT EXISTS (SELECT 1 FROM rollups_rolledupbatch r WHERE r.batch_id = b.id)
+    ORDER BY b.id FOR KEY SHARE OF b
     ON CONFLICT DO NOTHING
     RETURNING batch_id
 ), uploads AS (
@@ -75,11 +79,16 @@ def rollup_batches_fold(*, batch_ids: list[int]) -> None:
                        {"batch_ids": list(batch_ids), "after": 0})
 
 
-def rollup_fold_after_landing(*, batch_id: int) -> None:
+def rollup_fold_after_landing(*, batch_id: int, patient_id) -> None:
     """rollup_batches_fold for a batch whose results just committed. A failure is logged, not
-    raised: the batch's records are safe, and the next periodic refresh folds it."""
+    raised: the batch's records are safe, and the next periodic refresh folds it.
+
+    The patient is locked first (patients.services.patient_lock): a deletion of their data in
+    progress finishes, and the fold then finds the batch gone and adds nothing."""
     try:
-        rollup_batches_fold(batch_ids=[batch_id])
+        with transaction.atomic():
+            if patient_lock(patient_id=patient_id):
+                rollup_batches_fold(batch_ids=[batch_id])
     except Exception:  # noqa: BLE001 - anything; the periodic refresh is the fallback
         logger.exception("rollup fold of batch %s failed; the periodic refresh will fold it", batch_id)
 

@@ -15,7 +15,7 @@ from backend.core.errors import ApplicationError
 from backend.devices.selectors import device_list_for_patient
 from backend.devices.services import device_revoke as device_revoke_service
 from backend.devices.services import enrollment_code_issue
-from backend.patients.selectors import patient_data_counts
+from backend.patients.selectors import patient_data_counts, patient_data_deletions
 from backend.patients.services import (
     patient_active_set,
     patient_consent_record,
@@ -155,7 +155,9 @@ def data_delete(request, patient_id):
         if request.POST.get("requested") != "yes":
             messages.error(request, "Confirm that the patient asked for their data to be deleted.")
             return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
-        token = signing.dumps({"patient": str(patient.pk), "user": request.user.pk}, salt=DELETE_SALT)
+        # Single use: the token names the deletions so far, and the service refuses it after one more.
+        token = signing.dumps({"patient": str(patient.pk), "user": request.user.pk,
+                               "deletions": patient_data_deletions(patient=patient)}, salt=DELETE_SALT)
         return render(request, "dashboard/data_delete.html", {
             "patient": patient, "counts": counts, "step": 2, "token": token,
             "form": DeleteDataConfirmForm(patient=patient),
@@ -165,7 +167,9 @@ def data_delete(request, patient_id):
     except signing.BadSignature:
         messages.error(request, "The confirmation expired or is invalid; start again. Nothing was deleted.")
         return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
-    if claim != {"patient": str(patient.pk), "user": request.user.pk}:
+    deletions = claim.get("deletions")  # absent from a token given before confirmations were single-use
+    if claim != {"patient": str(patient.pk), "user": request.user.pk, "deletions": deletions} \
+            or not isinstance(deletions, int):
         messages.error(request, "The confirmation does not match; start again. Nothing was deleted.")
         return redirect("dashboard:patient-data-delete", patient_id=patient.pk)
     form = DeleteDataConfirmForm(request.POST, patient=patient)
@@ -173,7 +177,13 @@ def data_delete(request, patient_id):
         return render(request, "dashboard/data_delete.html", {
             "patient": patient, "counts": counts, "step": 2, "token": request.POST.get("token"), "form": form,
         })
-    report = patient_data_delete(patient=patient, actor=request.user, context=audit_context(request))
+    try:
+        report = patient_data_delete(patient=patient, actor=request.user, context=audit_context(request),
+                                     deletions_seen=deletions)
+    except ApplicationError as error:  # confirmation_used: a replay, or a second tab
+        messages.error(request, error.detail)
+        return render(request, "dashboard/data_delete.html",
+                      {"patient": patient, "counts": counts, "step": 1}, status=error.status_code)
     messages.success(
         request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}."
     )

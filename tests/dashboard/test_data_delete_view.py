@@ -81,3 +81,41 @@ def test_another_clinician_gets_404(other_clinician_web, patient):
     assert other_clinician_web.get(url(patient)).status_code == 404
     assert other_clinician_web.post(url(patient), {"step": "1", "requested": "yes"}).status_code == 404
     assert data_of(patient)[:2] == (2, 1)
+
+
+def test_a_replayed_confirmation_is_refused_with_a_page_that_says_so_and_deletes_nothing_new(clinician_web, patient):
+    add_records(patient, timezone.now() - timedelta(hours=1), "neutral", 2)
+    token = confirm_step_one(clinician_web, patient)
+    confirmed = {"step": "2", "token": token, "reference": "P-ALPHA"}
+    assert clinician_web.post(url(patient), confirmed).status_code == 302
+    add_records(patient, timezone.now(), "negative", 3)  # uploaded after the deletion, within the 10 minutes
+
+    replay = clinician_web.post(url(patient), confirmed)
+    assert replay.status_code == 409
+    page = replay.content.decode()
+    assert "already used" in page and "Nothing more was deleted" in page
+    assert replay.context["step"] == 1, "the page offers to start again"
+    assert data_of(patient)[:2] == (3, 1)
+    assert AuditEvent.objects.filter(action=AuditAction.DATA_DELETE).count() == 1
+
+
+def test_a_confirmation_given_before_another_deletion_is_refused(clinician_web, admin_web, patient):
+    """Two tabs (or two people): the confirmation given first does not delete what came after the
+    deletion confirmed in the other."""
+    add_records(patient, timezone.now(), "neutral", 2)
+    first = confirm_step_one(clinician_web, patient)
+    second = confirm_step_one(admin_web, patient)
+    assert admin_web.post(url(patient), {"step": "2", "token": second, "reference": "P-ALPHA"}).status_code == 302
+    add_records(patient, timezone.now(), "neutral", 1)
+    refused = clinician_web.post(url(patient), {"step": "2", "token": first, "reference": "P-ALPHA"})
+    assert refused.status_code == 409 and data_of(patient)[:2] == (1, 1)
+
+
+def test_a_confirmation_without_the_deletion_count_is_refused(clinician_web, clinician, patient):
+    """A token signed before confirmations became single-use (or any token missing the count)."""
+    from django.core import signing
+
+    add_records(patient, timezone.now(), "neutral", 2)
+    legacy = signing.dumps({"patient": str(patient.pk), "user": clinician.pk}, salt="dashboard.patient-data-delete")
+    response = clinician_web.post(url(patient), {"step": "2", "token": legacy, "reference": "P-ALPHA"})
+    assert response.status_code == 302 and data_of(patient)[:2] == (2, 1)
