@@ -157,8 +157,20 @@ def login_failure_record(sender=None, credentials=None, request=None, **kwargs) 
     device = getattr(request, "moodwatch_login_device", None)
     if device:
         DeviceFailureThrottle(device).record(request)
+        _device_failure_log(request, credentials)
     else:
         LoginFailureThrottle().record(request)
+
+
+def _device_failure_log(request: HttpRequest, credentials: dict | None) -> None:
+    """django-axes skips the failures of a trusted device (whitelisted): keep them in its log anyway."""
+    from axes.models import AccessFailureLog
+
+    AccessFailureLog.objects.create(
+        username=axes_username(request, credentials), ip_address=getattr(request, "axes_ip_address", None),
+        user_agent=getattr(request, "axes_user_agent", "")[:255], http_accept=getattr(request, "axes_http_accept", ""),
+        path_info=getattr(request, "axes_path_info", request.path), locked_out=False,
+    )
 
 
 def login_success_record(sender=None, request=None, user=None, **kwargs) -> None:

@@ -4,6 +4,7 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 
+from tests.backend.conftest import fresh_cache  # noqa: F401  (autouse: enroll's throttle starts at zero)
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -183,6 +183,8 @@ def test_a_stolen_device_cookie_buys_only_as_many_guesses_as_a_pair(clinician, s
     refused = attempt(PASSWORD, address=HOSPITAL_NAT, client=browser)
     assert refused.status_code == 429 and refused.json()["code"] == "login_locked"
     assert attempt(PASSWORD, address=HOSPITAL_NAT).status_code == 302, "the pair itself was never locked"
+    logged = AccessFailureLog.objects.filter(username="dr_house")
+    assert logged.count() == settings.AXES_FAILURE_LIMIT, "a trusted device's failures are logged too"
 
 
 @pytest.mark.parametrize("secure", [False, True])
