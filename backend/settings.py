@@ -68,6 +68,7 @@ if not PRODUCTION:
 
 MIDDLEWARE = [
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
+    "backend.core.middleware.RequestParseErrorMiddleware",  # too many fields/files: a 400, also under DEBUG
     "backend.core.middleware.ApiJsonErrorMiddleware",  # any non-JSON error under /api/ becomes JSON
     "backend.core.middleware.RequestSizeLimitMiddleware",  # 413 from Content-Length, before any body is read
     "backend.core.middleware.NulCharacterMiddleware",  # 400 for NUL in the path or query, before any view
@@ -220,6 +221,8 @@ MOODWATCH = {
 # Any request body above this is refused (413) from its Content-Length before it is read.
 # 60 phone frames are a few MB; the per-frame limit alone would let through MAX_FRAMES x MAX_FRAME_BYTES.
 MOODWATCH["MAX_REQUEST_BYTES"] = env.int("MAX_REQUEST_BYTES", default=32 * 1024 * 1024)
+# A JSON body nested deeper than this is a 400 (backend.core.parsers); ours nest two or three levels.
+MOODWATCH["JSON_MAX_DEPTH"] = env.int("JSON_MAX_DEPTH", default=32)
 # Uploaded frames are read into memory up to the frame limit; bigger ones spill to temp files.
 FILE_UPLOAD_MAX_MEMORY_SIZE = MOODWATCH["MAX_FRAME_BYTES"]
 # Let a few more files than the frame limit through Django's parser, so an over-long batch
@@ -237,6 +240,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "backend.core.parsers.BoundedJSONParser",  # DRF's, with the nesting depth bounded
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "backend.core.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"]
@@ -357,15 +365,21 @@ MOODWATCH_AUDIT = {
 # --- login lockout (django-axes): repeated failed logins lock the account for a while -------------------
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username"]  # the account, whichever address the attempts come from
+# The pair, not the username alone: an attacker elsewhere cannot lock a clinician out of his own
+# address. Guessing from many addresses meets LOGIN_THROTTLE_RATE per address (backend/core/throttling.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # attempts during a lock do not extend it
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept (admin: "Access failures")
 AXES_LOCKOUT_CALLABLE = "backend.core.throttling.login_lockout_response"
 AXES_CLIENT_IP_CALLABLE = "backend.audit.services.client_ip"  # same trusted-proxy rule as the audit log
+AXES_USERNAME_CALLABLE = "backend.core.throttling.axes_username"  # bounded to axes' 255-character column
+AXES_WHITELIST_CALLABLE = "backend.core.throttling.login_from_trusted_device"  # device cookies: own limit
 AXES_VERBOSE = False
-# axes.W006 asks for per-address lockout too. A hospital's clinicians often share one NAT address, so
-# five typos in total would lock them all out; per-address limits are LoginThrottleMiddleware's job.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Device cookies (OWASP): a browser that logged in as a user may keep trying as that user when its
+# address is throttled or its (username, address) pair is locked.
+LOGIN_DEVICE_COOKIE_NAME = "moodwatch_device"
+LOGIN_DEVICE_COOKIE_AGE = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180) * 24 * 3600
 
 MOODWATCH_FHIR = {
     # The system URI of the pseudonymous patient reference in exported FHIR resources.

@@ -7,11 +7,17 @@ Each answers with the API's JSON error shape ({"code", "detail"}) so phones and 
 import logging
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
-from .throttling import login_throttle_check
+from .throttling import (
+    device_cookie_set,
+    login_device_mark,
+    login_lockout_response,
+    login_throttle_check,
+    login_username_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +82,53 @@ def _is_wsgiref(request) -> bool:
     return request.META.get("SERVER_SOFTWARE", "").startswith("WSGIServer/")
 
 
-class NulCharacterMiddleware:
-    """Refuse a NUL character anywhere in the path or the query string (400) before any view sees it.
+# Django's refusals while parsing a request (more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters, too
+# many files, a form body above DATA_UPLOAD_MAX_MEMORY_SIZE): all SuspiciousOperation, so a 400.
+REQUEST_PARSE_REFUSALS = (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig)
 
-    PostgreSQL text cannot hold NUL; a value that reached a query would fail there as a 500.
+
+class RequestParseErrorMiddleware:
+    """A request Django refuses to parse (too many fields or files, a form body too large) is a 400
+    page or JSON error, also under DEBUG.
+
+    Without DEBUG Django answers these with handler400. With DEBUG its technical page lists the
+    request's GET, POST and FILES, parsing them again, so the same exception escapes every handler
+    and the client gets an unhandled 500. Outermost, so it catches that second raise.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or any("\x00" in k or any("\x00" in v for v in values)
-                                          for k, values in request.GET.lists()):
+        try:
+            return self.get_response(request)
+        except REQUEST_PARSE_REFUSALS as exc:
+            return request_parse_refusal(request, exc)
+
+
+def request_parse_refusal(request, exc):
+    from .views import error_answer
+
+    logger.warning("refused %s %s: %s", request.method, request.path, exc)
+    return error_answer(request, 400, detail=f"The request could not be parsed: {exc}")
+
+
+class NulCharacterMiddleware:
+    """Refuse a NUL character anywhere in the path or the query string (400) before any view sees it.
+
+    PostgreSQL text cannot hold NUL; a value that reached a query would fail there as a 500.
+    Also the first to read the query string: more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters is a 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            query = request.GET.lists()
+        except REQUEST_PARSE_REFUSALS as exc:
+            return request_parse_refusal(request, exc)
+        if "\x00" in request.path or any("\x00" in k or any("\x00" in v for v in values) for k, values in query):
             from .views import error_answer
 
             return error_answer(request, 400, detail="NUL characters are not allowed in the address.")
@@ -180,28 +221,42 @@ class DatabaseUnavailableMiddleware:
 
 
 class LoginThrottleMiddleware:
-    """At most LOGIN_THROTTLE_RATE failed logins per client address, on every login view.
+    """On every login form (any route named "login": the dashboard's, the API's, the admin's): at
+    most LOGIN_THROTTLE_RATE failed logins per client address, except from a trusted device, which
+    has a limit of its own and receives its device cookie here (rules in throttling.py).
 
-    Complements the per-account lockout (django-axes): this one stops one address from trying
-    many accounts. Failures are counted by a user_login_failed receiver (throttling.py).
+    Complements the per-(username, address) lockout (django-axes). Failures are counted by a
+    user_login_failed receiver (throttling.py). A username too long to exist is a 400 here, before
+    django-axes would try to store it.
     """
 
-    LOGIN_VIEWS = {"dashboard:login", "login", "admin:login"}
+    LOGIN_URL_NAME = "login"
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        device_cookie_set(request, response)  # only after a successful login
+        return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "POST" or request.resolver_match is None:
             return None
-        if request.resolver_match.view_name not in self.LOGIN_VIEWS:
+        if request.resolver_match.url_name != self.LOGIN_URL_NAME:
             return None
+        refusal = login_username_refusal(request)
+        if refusal is not None:
+            from .views import error_answer
+
+            return error_answer(request, 400, detail=refusal)
+        device = login_device_mark(request)
         wait = login_throttle_check(request)
         if wait is None:
             return None
+        if device:
+            logger.warning("login attempts from a trusted device refused for %ss", wait)
+            return login_lockout_response(request)
         logger.warning("login attempts from %s throttled for %ss", request.META.get("REMOTE_ADDR"), wait)
         return error_response(
             "throttled", f"Too many failed logins from this address. Try again in {wait} seconds.", 429,

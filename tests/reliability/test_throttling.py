@@ -3,13 +3,14 @@
 Two separate gunicorn servers share one cache (CACHE_URL, a private redis-server); requests
 alternate between them, so a per-process counter would let twice the rate through.
 """
+import re
 from itertools import cycle
 
 import pytest
 import requests
 
 from backend.ingest.models import FrameBatch
-from tests.support import csrf_login
+from tests.support import PASSWORD, csrf_login
 
 from .conftest import UPLOAD_URL, device_headers, multipart
 
@@ -62,8 +63,23 @@ def login(server, username: str, password: str) -> requests.Response:
     return csrf_login(server.url, username, password)[1]
 
 
+def login_again(server, browser: requests.Session, username: str) -> requests.Response:
+    """Log in from a browser that logged in before (it keeps its device cookie, not its session)."""
+    browser.cookies.set("sessionid", None)
+    form = browser.get(f"{server.url}/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    return browser.post(f"{server.url}/login/", data={"username": username, "password": PASSWORD,
+                                                     "csrfmiddlewaretoken": token},
+                        headers={"Referer": f"{server.url}/login/"}, timeout=30, allow_redirects=False)
+
+
 def test_login_attempts_are_limited_per_client_address_across_web_processes(two_servers, clinician):
     servers = cycle(two_servers)
+    browser, first = csrf_login(next(servers).url, "dr_house")  # dr_house's own browser, before the attack
+    assert first.status_code == 302
     assert [login(next(servers), f"nobody{n}", "wrong").status_code for n in range(3)] == [200] * 3  # form again
     assert_throttled(login(next(servers), "dr_house", "wrong"))
     assert_throttled(login(next(servers), "someone_else", "wrong"))
+    assert_throttled(login(next(servers), "dr_house", PASSWORD))  # a new browser at the throttled address
+    for server in two_servers:  # the browser that logged in before is let through, by either process
+        assert login_again(server, browser, "dr_house").status_code == 302
