@@ -180,6 +180,7 @@ class Compose:
         self.env_file.write_text("\n".join([
             f"SECRET_KEY={secrets.token_urlsafe(50)}",
             f"POSTGRES_PASSWORD={secrets.token_urlsafe(24)}",
+            f"POSTGRES_APP_PASSWORD={secrets.token_urlsafe(24)}",
             "ALLOWED_HOSTS=127.0.0.1,localhost",
             f"WEB_PORT={web_port}",
             f"MOODWATCH_IMAGE_TAG={IMAGE_TAG}",
