@@ -48,7 +48,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served as our own static files
     "axes",  # failed-login lockout per account, with its own log of attempts (django-axes)
@@ -60,6 +59,7 @@ INSTALLED_APPS = [
     "backend.audit",
     "backend.alerts",
     "backend.rollups",
+    "backend.clinician_api",
     "dashboard",
 ]
 if not PRODUCTION:
@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
     # Token first: DRF takes the first class's WWW-Authenticate, so a missing or bad credential is a
     # 401 (as for devices), not a 403 that reads like "you may not".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "backend.clinician_api.authentication.ApiTokenAuthentication",  # digests only, not DRF's clear keys
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

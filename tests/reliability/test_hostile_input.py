@@ -212,9 +212,9 @@ def test_sql_and_script_fragments_in_enrollment_are_refused(live):
 
 def test_sql_fragments_in_clinician_query_parameters_are_refused(live, clinician, patient):
     BAD_INPUTS_TRIED.append("SQL in clinician query parameters")
-    from rest_framework.authtoken.models import Token
+    from backend.clinician_api.services import api_token_issue
 
-    headers = {"Authorization": f"Token {Token.objects.create(user=clinician).key}"}
+    headers = {"Authorization": f"Token {api_token_issue(user=clinician)}"}
     url = f"{live.url}/api/v1/patients/{patient.pk}/mood-summary/"
     for params in ({"from": "1' OR '1'='1"}, {"bucket": SQL}, {"to": SCRIPT}):
         assert_json_error(requests.get(url, params=params, headers=headers, timeout=30), 400, "validation_error")
