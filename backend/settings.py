@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
     "backend.core.middleware.ApiJsonErrorMiddleware",  # any non-JSON error under /api/ becomes JSON
     "backend.core.middleware.RequestSizeLimitMiddleware",  # 413 from Content-Length, before any body is read
+    "backend.core.middleware.UriTooLongMiddleware",  # 414 for a too-long address, before it is parsed
     "backend.core.middleware.NulCharacterMiddleware",  # 400 for NUL in the path or query, before any view
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -38,11 +38,13 @@ def audit_context(request) -> AuditContext:
     return AuditContext.from_request(request, channel=AuditChannel.API)
 
 
+# Present but empty (`from=`) is a 400 (RangeSerializer): the schema says minLength 1.
+MOMENT = {"type": "string", "minLength": 1}
 RANGE_PARAMETERS = [
     OpenApiParameter(
-        "from", str, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."
+        "from", MOMENT, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."
     ),
-    OpenApiParameter("to", str, description="End (exclusive; a date includes its whole day). Default: now."),
+    OpenApiParameter("to", MOMENT, description="End (exclusive; a date includes its whole day). Default: now."),
 ]
 
 
