@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -116,7 +117,7 @@ class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):
         query = RangeSerializer(data=self.request.query_params, patient=patient)
         query.is_valid(raise_exception=True)
         self.audit = {"patient": patient, **query.validated_data}
-        return mood_record_list(patient=patient, **query.validated_data)
+        return mood_record_list(patient=patient, **query.validated_data).annotate(batch_uuid=F("batch__batch_id"))
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)  # a refused range or cursor raises: nothing read
