@@ -9,6 +9,7 @@ from backend.alerts.models import AlertThresholds
 from backend.core.bounds import validate_date_in_bounds
 from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MAX_RANGE
 from backend.patients.models import Patient, validate_timezone
+from backend.patients.references import reference_normalize
 from backend.patients.selectors import clinician_list_assignable
 
 PRESETS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days", "custom": "Custom"}
@@ -116,9 +117,11 @@ class PatientCreateForm(forms.Form):
             del self.fields["clinicians"]
 
     def clean_reference(self):
-        # Uniqueness is the database's to decide (patient_create): checking here would answer
-        # "already exists" for a patient of another team, and race with a concurrent create.
-        return self.cleaned_data["reference"].strip()
+        # Uniqueness is patient_create's to decide, under its lock, and only within the care team.
+        reference = reference_normalize(self.cleaned_data["reference"])
+        if not reference:
+            raise forms.ValidationError("Type a reference (invisible characters alone are not one).", code="required")
+        return reference
 
 
 class AcknowledgeForm(forms.Form):

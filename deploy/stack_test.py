@@ -180,6 +180,7 @@ class Compose:
         self.env_file.write_text("\n".join([
             f"SECRET_KEY={secrets.token_urlsafe(50)}",
             f"POSTGRES_PASSWORD={secrets.token_urlsafe(24)}",
+            f"POSTGRES_APP_PASSWORD={secrets.token_urlsafe(24)}",
             "ALLOWED_HOSTS=127.0.0.1,localhost",
             f"WEB_PORT={web_port}",
             f"MOODWATCH_IMAGE_TAG={IMAGE_TAG}",
@@ -313,7 +314,7 @@ def phone_round_trip(compose: Compose, proxy: TlsProxy, workdir: Path) -> tuple[
     patient_id = compose.manage("create_patient", "--ref", "STACK-001", "--clinician", clinician, "--consent",
                                 "--actor", clinician, "--timezone", "Europe/Paris").splitlines()[-1]
     code = compose.manage("enrollment_code", "--patient", "STACK-001", "--actor", clinician).splitlines()[-1]
-    token = compose.manage("drf_create_token", clinician).split()[2]
+    token = compose.manage("api_token", clinician).splitlines()[-1]
     phone = workdir / "phone"
     photos = sorted(p for p in SAMPLE_IMAGES.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not photos:

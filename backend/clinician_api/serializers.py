@@ -25,7 +25,11 @@ class MoodRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MoodRecord
-        fields = ["id", "captured_at", "mood", "probabilities", "box", "detection_score", "model_version", "batch"]
+        fields = ["id", "captured_at", "mood", "probabilities", "box", "detection_score", "model_version", "batch_id"]
+
+    # The upload's own UUID (the phone's batch_id), not the batch row's global sequential key, which
+    # told any clinician how many batches the whole hospital had uploaded, and when.
+    batch_id = serializers.UUIDField(source="batch_uuid", read_only=True)
 
     def get_probabilities(self, record) -> dict[str, float]:
         return {m: getattr(record, f"p_{m}") for m in Mood.values}

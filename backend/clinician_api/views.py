@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -38,11 +39,13 @@ def audit_context(request) -> AuditContext:
     return AuditContext.from_request(request, channel=AuditChannel.API)
 
 
+# Present but empty (`from=`) is a 400 (RangeSerializer): the schema says minLength 1.
+MOMENT = {"type": "string", "minLength": 1}
 RANGE_PARAMETERS = [
     OpenApiParameter(
-        "from", str, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."
+        "from", MOMENT, description="Start (inclusive): date or datetime with offset. Default: 7 days before `to`."
     ),
-    OpenApiParameter("to", str, description="End (exclusive; a date includes its whole day). Default: now."),
+    OpenApiParameter("to", MOMENT, description="End (exclusive; a date includes its whole day). Default: now."),
 ]
 
 
@@ -114,7 +117,7 @@ class PatientMoodListView(ClinicianPatientMixin, generics.ListAPIView):
         query = RangeSerializer(data=self.request.query_params, patient=patient)
         query.is_valid(raise_exception=True)
         self.audit = {"patient": patient, **query.validated_data}
-        return mood_record_list(patient=patient, **query.validated_data)
+        return mood_record_list(patient=patient, **query.validated_data).annotate(batch_uuid=F("batch__batch_id"))
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)  # a refused range or cursor raises: nothing read

@@ -78,6 +78,28 @@ class RequestSizeLimitMiddleware:
         return None
 
 
+# Longer than any address the dashboard, the clinician API or a phone builds. gunicorn's own limit on
+# the request line (gunicorn.conf.py) is above it, so a long address gets this JSON (or page) 414,
+# not gunicorn's bare HTML one; only a line beyond gunicorn's maximum (8190 bytes) still gets that.
+MAX_URI_LENGTH = 4096
+
+
+class UriTooLongMiddleware:
+    """414 for a path and query string longer than MAX_URI_LENGTH, before anything parses them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = len(request.META.get("PATH_INFO", "")) + len(request.META.get("QUERY_STRING", ""))
+        if length > MAX_URI_LENGTH:
+            from .views import error_answer
+
+            return error_answer(request, 414, detail=(
+                f"The address is {length} characters long; at most {MAX_URI_LENGTH} are accepted."))
+        return self.get_response(request)
+
+
 def _is_wsgiref(request) -> bool:
     return request.META.get("SERVER_SOFTWARE", "").startswith("WSGIServer/")
 

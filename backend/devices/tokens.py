@@ -8,6 +8,9 @@ from django.conf import settings
 # No 0/O, 1/I/L, U: unambiguous when read aloud or typed on a phone keyboard.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 CODE_LENGTH = 10  # 30**10 ~ 2**49 possibilities; codes are one-time, expire, and enroll is throttled
+_CODE_CHAR = "[" + CODE_ALPHABET + CODE_ALPHABET.lower() + "]"
+# What enrollment_code_normalize accepts as a code: its characters in either case, spaces and dashes around.
+CODE_PATTERN = rf"^[ -]*(?:{_CODE_CHAR}[ -]*){{{CODE_LENGTH}}}$"
 
 
 def device_token_generate() -> tuple[str, str]:

@@ -10,6 +10,7 @@ from backend.audit.services import AuditContext
 from backend.core.serializers import ErrorSerializer
 
 from .services import device_enroll
+from .tokens import CODE_PATTERN
 
 
 class DeviceEnrollView(APIView):
@@ -19,7 +20,9 @@ class DeviceEnrollView(APIView):
     throttle_scope = "enroll"
 
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=32)
+        # The format of every code issued (tokens.CODE_ALPHABET, CODE_LENGTH), with the case, spaces
+        # and dashes people type; anything else is a 400 validation_error, and the schema says so.
+        code = serializers.RegexField(CODE_PATTERN, max_length=32)
         label = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
     class EnrolledDeviceSerializer(serializers.Serializer):
@@ -31,7 +34,8 @@ class DeviceEnrollView(APIView):
         request=InputSerializer,
         responses={
             201: EnrolledDeviceSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="enrollment_code_invalid | _used | _expired"),
+            400: OpenApiResponse(ErrorSerializer, description=(
+                "validation_error (not a code's format) | enrollment_code_invalid | _used | _expired")),
             429: OpenApiResponse(ErrorSerializer, description="throttled per client address (see Retry-After)"),
         },
         auth=[],

@@ -2,7 +2,8 @@
 import uuid
 
 from django.http import QueryDict
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
@@ -34,11 +35,17 @@ class BatchReplaySerializer(BatchStatusSerializer):
     received_at = serializers.DateTimeField()
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class FrameFileField(serializers.FileField):
+    """A file part of the multipart body: `format: binary` in the schema, where drf-spectacular's
+    default (outside split request components) would say `uri`, a value that is not a file."""
+
+
 class FrameBatchUploadSerializer(serializers.Serializer):
     """Documentation only: the multipart body is validated by frame_batch_upload_validate."""
 
     batch_id = serializers.UUIDField()
-    frames = serializers.ListField(child=serializers.FileField(), min_length=1, help_text="Repeated; JPEG or PNG.")
+    frames = serializers.ListField(child=FrameFileField(), min_length=1, help_text="Repeated; JPEG or PNG.")
     captured_at = serializers.ListField(
         child=serializers.DateTimeField(), min_length=1,
         help_text="Repeated; ISO-8601 with offset, one per frame, same order.",

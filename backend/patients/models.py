@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .references import reference_key
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -15,7 +17,12 @@ def validate_timezone(value: str) -> None:
 class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Pseudonymous: the hospital maps it to the real person elsewhere; no real name is required.
-    reference = models.CharField(max_length=64, unique=True)
+    reference = models.CharField(max_length=64)
+    # reference_key(reference): look-alike forms of a reference (case, zero-width characters,
+    # compatibility forms) share it. Unique within each clinician's patients (patient_create), not
+    # in the whole hospital: a hospital-wide constraint answered "taken" for a reference held by a
+    # team the clinician cannot see, which told them that it exists.
+    reference_key = models.CharField(max_length=200, db_index=True, editable=False)
     display_name = models.CharField(max_length=120, blank=True)
     # IANA name; every daily/weekly bucket of this patient's moods is computed in it.
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
@@ -32,6 +39,12 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.reference
+
+    def save(self, *args, **kwargs):
+        self.reference_key = reference_key(self.reference)  # derived: kept in step on every save
+        if kwargs.get("update_fields") is not None and "reference" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "reference_key"}
+        super().save(*args, **kwargs)
 
     @property
     def has_consent(self) -> bool:

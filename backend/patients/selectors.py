@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from .models import Patient
+from .references import reference_key
 
 
 def patient_list_visible_to(*, user: AbstractBaseUser) -> QuerySet[Patient]:
@@ -15,7 +16,9 @@ def patient_list_visible_to(*, user: AbstractBaseUser) -> QuerySet[Patient]:
 
 
 def patient_get_by_reference(*, reference: str) -> Patient:
-    return Patient.objects.get(reference=reference)
+    """The one patient with this reference (look-alikes included); raises Patient.DoesNotExist, or
+    Patient.MultipleObjectsReturned when patients of different teams share it."""
+    return Patient.objects.get(reference_key=reference_key(reference))
 
 
 def patient_list_search(

@@ -3,7 +3,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.alerts.models import Alert
@@ -15,14 +15,17 @@ from backend.moods.models import MoodRecord
 from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
 
 from .models import Patient
+from .references import reference_key, reference_normalize
 from .selectors import patient_data_counts, patient_data_deletions
 
 CONFIRMATION_USED = ("This confirmation was already used: the patient's data were deleted since it was given. "
                      "Nothing more was deleted. Start again to delete what was stored since.")
 
-# Says nothing about whose patient holds the reference: another team's patients stay invisible.
-REFERENCE_UNAVAILABLE = ("This reference cannot be used for a new patient. References are unique in the hospital; "
-                         "if this patient should be in your list, ask an administrator to add you to the care team.")
+# Only ever about the new patient's own care team: a reference held by patients nobody on the team
+# can see is free for this team (references are unique per clinician, not hospital-wide), so a
+# create never tells a clinician that another team's reference exists.
+REFERENCE_UNAVAILABLE = ("A patient of this care team already has this reference (compared without regard to "
+                         "case, spaces or invisible characters). Open that patient, or choose another reference.")
 
 
 @transaction.atomic
@@ -38,22 +41,34 @@ def patient_create(
 ) -> Patient:
     """A patient assigned to `clinicians`, with consent recorded by `actor` when `consent`.
 
-    Raises ApplicationError `reference_unavailable` (409) when the reference is taken, also when
-    another request took it a moment ago (the unique constraint decides, not a check before it)."""
-    patient = Patient(reference=reference, display_name=display_name, timezone=timezone_name)
-    patient.full_clean(validate_unique=False)
-    try:
-        with transaction.atomic():  # a savepoint: the caller's transaction survives the refusal
-            patient.save()
-    except IntegrityError:
-        raise ApplicationError(REFERENCE_UNAVAILABLE, code="reference_unavailable", status_code=409) from None
+    The reference is stored normalised (references.reference_normalize). Raises ApplicationError
+    `reference_unavailable` (409) when a patient of one of `clinicians` (or, with none, an unassigned
+    patient) has the same reference_key; concurrent creates of one key are serialised by a lock."""
+    reference = reference_normalize(reference)
+    key = reference_key(reference)
     team = list({c.pk: c for c in clinicians}.values())
+    patient = Patient(reference=reference, reference_key=key, display_name=display_name, timezone=timezone_name)
+    patient.full_clean(validate_unique=False)
+    _reference_lock(key)
+    holders = Patient.objects.filter(reference_key=key)
+    holders = holders.filter(clinicians__in=team) if team else holders.filter(clinicians=None)
+    if holders.exists():
+        raise ApplicationError(REFERENCE_UNAVAILABLE, code="reference_unavailable", status_code=409)
+    patient.save()
     patient.clinicians.set(team)
     audit_record(action=AuditAction.PATIENT_CREATE, actor=actor, patient=patient, context=context,
                  detail={"timezone": timezone_name, "clinicians": sorted(c.get_username() for c in team)})
     if consent:
         patient_consent_record(patient=patient, actor=actor, context=context)
     return patient
+
+
+def _reference_lock(key: str) -> None:
+    """Until the transaction ends, no other create of this reference key runs its check (PostgreSQL;
+    SQLite runs one write transaction at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ["patient-reference:" + key])
 
 
 @transaction.atomic

@@ -40,19 +40,22 @@ def test_a_bad_time_zone_is_explained(clinician_web, patient):
     assert "is not an IANA time zone" in response.content.decode()
 
 
-def test_a_taken_reference_is_refused_alike_for_my_patient_and_another_teams(clinician_web, patient, other_patient):
-    mine = clinician_web.post("/patients/new/", {"reference": patient.reference, "timezone": "UTC"})
-    theirs = clinician_web.post("/patients/new/", {"reference": other_patient.reference, "timezone": "UTC"})
+def test_my_teams_reference_is_refused_and_another_teams_is_free(clinician_web, patient, other_patient):
+    """References are unique per clinician: another team's reference answers like a new one (302),
+    so a create never reveals that it exists (see tests/dashboard/test_patient_reference_abuse.py)."""
     from django.utils.html import escape
 
     from backend.patients.services import REFERENCE_UNAVAILABLE
 
-    assert mine.status_code == theirs.status_code == 409
-    for response in (mine, theirs):
-        html = response.content.decode()
-        assert escape(REFERENCE_UNAVAILABLE) in html and "already exists" not in html
-        assert response.context["form"].errors == {"reference": [REFERENCE_UNAVAILABLE]}
-    assert Patient.objects.filter(reference=other_patient.reference).count() == 1
+    mine = clinician_web.post("/patients/new/", {"reference": patient.reference, "timezone": "UTC"})
+    assert mine.status_code == 409
+    assert escape(REFERENCE_UNAVAILABLE) in mine.content.decode()
+    assert mine.context["form"].errors == {"reference": [REFERENCE_UNAVAILABLE]}
+    theirs = clinician_web.post("/patients/new/", {"reference": other_patient.reference, "timezone": "UTC"})
+    assert theirs.status_code == 302
+    assert Patient.objects.filter(reference=other_patient.reference).count() == 2
+    assert list(other_patient.clinicians.all()) != list(Patient.objects.get(
+        reference=other_patient.reference, clinicians__username="dr_house").clinicians.all())
 
 
 def test_a_create_that_loses_the_race_for_a_reference_is_refused_not_a_server_error(clinician):
@@ -60,7 +63,7 @@ def test_a_create_that_loses_the_race_for_a_reference_is_refused_not_a_server_er
     from backend.patients.services import patient_create
 
     patient_create(actor=clinician, reference="P-RACE", clinicians=[clinician])
-    with pytest.raises(ApplicationError) as refused:  # no check before the insert: the constraint decides
+    with pytest.raises(ApplicationError) as refused:
         patient_create(actor=clinician, reference="P-RACE", clinicians=[clinician])
     assert refused.value.code == "reference_unavailable" and refused.value.status_code == 409
     assert Patient.objects.filter(reference="P-RACE").count() == 1

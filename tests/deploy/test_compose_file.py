@@ -44,7 +44,8 @@ def compose_config(folder: Path, env_text: str) -> subprocess.CompletedProcess:
 def filled_env(**overrides) -> str:
     """.env.example with the required secrets filled in, as an operator would."""
     text = (ROOT / ".env.example").read_text()
-    values = {"SECRET_KEY": "test-secret-key-0123456789", "POSTGRES_PASSWORD": "test-password", **overrides}
+    values = {"SECRET_KEY": "test-secret-key-0123456789", "POSTGRES_PASSWORD": "test-password",
+              "POSTGRES_APP_PASSWORD": "app-password", **overrides}
     for name, value in values.items():
         text, count = re.subn(rf"^#?\s*{name}=.*$", f"{name}={value}", text, flags=re.MULTILINE)
         assert count == 1, f"{name} not in .env.example"
@@ -74,7 +75,8 @@ def test_the_stack_has_the_database_broker_migration_web_worker_and_beat_service
     assert resolved["services"]["web"]["command"][0] == "gunicorn"
     assert resolved["services"]["worker"]["command"][:4] == ["celery", "-A", "backend", "worker"]
     assert resolved["services"]["beat"]["command"][:4] == ["celery", "-A", "backend", "beat"]
-    assert resolved["services"]["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert resolved["services"]["migrate"]["command"] == [
+        "sh", "-c", "python manage.py migrate --noinput && python manage.py db_app_role"]
     assert resolved["services"]["migrate"]["restart"] == "no", "a one-shot job"
     [published] = resolved["services"]["web"]["ports"]
     assert (published["host_ip"], published["published"], published["target"]) == ("127.0.0.1", "8000", 8000), \
@@ -107,7 +109,12 @@ def test_worker_concurrency_comes_from_the_environment(resolved):
 def test_the_app_services_reach_postgres_and_redis_by_service_name_and_run_in_production_mode(resolved):
     for name in APP_SERVICES:
         env = resolved["services"][name]["environment"]
-        assert env["DATABASE_URL"] == "postgres://moodwatch:test-password@db:5432/moodwatch", name
+        if name == "migrate":  # the owner, which also creates the app role
+            assert env["DATABASE_URL"] == "postgres://moodwatch:test-password@db:5432/moodwatch"
+            assert env["APP_DATABASE_URL"] == "postgres://moodwatch_app:app-password@db:5432/moodwatch"
+        else:  # the restricted role: no TRUNCATE, owns nothing, never the owner's password
+            assert env["DATABASE_URL"] == "postgres://moodwatch_app:app-password@db:5432/moodwatch", name
+            assert "test-password" not in str(env), name
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
         assert env["DJANGO_ENV"] == "production"
         assert env["SECRET_KEY"] == "test-secret-key-0123456789"
@@ -115,7 +122,7 @@ def test_the_app_services_reach_postgres_and_redis_by_service_name_and_run_in_pr
 
 
 def test_the_stack_refuses_to_start_without_a_secret_key_or_database_password(project):
-    for missing in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+    for missing in ("SECRET_KEY", "POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD"):
         text = re.sub(rf"^{missing}=.*$", f"{missing}=", filled_env(), flags=re.MULTILINE)
         result = compose_config(project, text)
         assert result.returncode != 0, missing

@@ -191,6 +191,17 @@ def test_a_header_beyond_gunicorns_limit_is_refused_before_django_and_the_server
     assert 400 <= answer.status_code < 500  # gunicorn's own 400 (limit_request_field_size), not JSON
 
 
+def test_a_too_long_address_gets_the_apps_json_414_not_gunicorns_html(live):
+    """gunicorn's default request-line limit (4094) answered a long /api/ address with an HTML 414;
+    gunicorn.conf.py raises it above the application's own limit, which answers in JSON."""
+    from backend.core.middleware import MAX_URI_LENGTH
+
+    BAD_INPUTS_TRIED.append("address longer than the URI limit")
+    answer = requests.get(live.url + "/api/v1/patients/", params={"q": "x" * (MAX_URI_LENGTH + 1500)}, timeout=30)
+    assert_json_error(answer, 414, "uri_too_long")
+    assert requests.get(live.url + "/healthz", timeout=30).status_code == 200
+
+
 SQL = "'; DROP TABLE ingest_framebatch; --"
 SCRIPT = "<script>alert(document.cookie)</script>"
 
@@ -212,9 +223,9 @@ def test_sql_and_script_fragments_in_enrollment_are_refused(live):
 
 def test_sql_fragments_in_clinician_query_parameters_are_refused(live, clinician, patient):
     BAD_INPUTS_TRIED.append("SQL in clinician query parameters")
-    from rest_framework.authtoken.models import Token
+    from backend.clinician_api.services import api_token_issue
 
-    headers = {"Authorization": f"Token {Token.objects.create(user=clinician).key}"}
+    headers = {"Authorization": f"Token {api_token_issue(user=clinician)}"}
     url = f"{live.url}/api/v1/patients/{patient.pk}/mood-summary/"
     for params in ({"from": "1' OR '1'='1"}, {"bucket": SQL}, {"to": SCRIPT}):
         assert_json_error(requests.get(url, params=params, headers=headers, timeout=30), 400, "validation_error")

@@ -72,11 +72,11 @@ def test_the_clinician_api_answers_every_generated_request_within_its_schema(liv
     """With the clinician's API token (the schema's tokenAuth), so that the ignored_auth check can
     replace it with a bad one and expect a 401: a session cookie passed as a raw header could not be
     taken away by schemathesis."""
-    from rest_framework.authtoken.models import Token
+    from backend.clinician_api.services import api_token_issue
 
     DeviceFactory(patient=patient)
-    token = Token.objects.create(user=clinician)
-    result = schemathesis(live, tmp_path, {"Authorization": f"Token {token.key}"},
+    token = api_token_issue(user=clinician)
+    result = schemathesis(live, tmp_path, {"Authorization": f"Token {token}"},
                           {"path.patient_id": str(patient.pk)})
     print(result.stdout[-2500:])
     assert_clean(result, live)

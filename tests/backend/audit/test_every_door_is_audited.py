@@ -214,6 +214,8 @@ def test_an_admin_edit_of_a_patient_is_audited_with_what_changed(world, admin_we
 EXEMPT_COMMANDS = {
     "demo_clinician": "creates the DEMO login; no patient data",
     "demo_run": "starts the demo; the services it calls audit each write",
+    "db_app_role": "creates the app's database role and its rights; no patient data",
+    "api_token": "issues a clinician API token (shown once); no patient data",
 }
 AUDITED_COMMANDS = {
     "create_patient": (["--ref", "P-CMD", "--clinician", "dr_house", "--consent"],

@@ -97,3 +97,17 @@ def test_a_refused_read_leaves_no_audit_row(clinician, other_clinician, patient,
     assert clinician_client(other_clinician).get(url(patient)).status_code == 404
     assert clinician_client(clinician).get(url(patient), {"cursor": "cD1nYXJiYWdl"}).status_code == 404
     assert not AuditEvent.objects.exists()
+
+
+def test_records_name_their_upload_by_its_uuid_not_a_global_counter(clinician, patient, device, records,
+                                                                   other_patient, other_device):
+    """A clinician must not learn how many batches the whole hospital uploaded between two of theirs."""
+    FrameBatchFactory.create_batch(5, device=other_device)  # another team's uploads in between
+    later = FrameBatchFactory(device=device)
+    MoodRecordFactory(batch=later, frame_index=0, captured_at=datetime(2026, 3, 12, 9, 0, tzinfo=PARIS))
+    body = clinician_client(clinician).get(url(patient), {"from": "2026-03-01", "to": "2026-03-31"}).json()
+    uploads = {r["batch_id"] for r in body["results"]}
+    assert uploads == {str(records[0].batch.batch_id), str(later.batch_id)}
+    assert all("batch" not in r for r in body["results"])
+    leaked = {str(records[0].batch.pk), str(later.pk)}
+    assert not leaked & {str(v) for r in body["results"] for k, v in r.items() if k != "id"}

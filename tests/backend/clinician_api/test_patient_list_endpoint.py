@@ -39,8 +39,7 @@ def test_a_device_token_is_not_a_clinician_login(device_client):
 
 
 def test_a_clinician_can_log_in_with_an_api_token(client, clinician, patient):
-    from rest_framework.authtoken.models import Token
+    from backend.clinician_api.services import api_token_issue
 
-    token = Token.objects.create(user=clinician)
-    response = client.get(URL, HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get(URL, HTTP_AUTHORIZATION=f"Token {api_token_issue(user=clinician)}")
     assert references(response) == {"P-ALPHA"}

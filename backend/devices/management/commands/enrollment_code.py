@@ -31,6 +31,9 @@ class Command(BaseCommand):
             patient_row = patient_get_by_reference(reference=patient)
         except Patient.DoesNotExist:
             raise CommandError(f"No patient with reference {patient!r}")
+        except Patient.MultipleObjectsReturned:
+            raise CommandError(f"Patients of several care teams have the reference {patient!r}; "
+                               "issue the code from the dashboard or the admin instead.")
         ttl = timedelta(days=ttl_days) if ttl_days is not None else None
         try:
             _, code = enrollment_code_issue(patient=patient_row, actor=actor, ttl=ttl, context=COMMAND)

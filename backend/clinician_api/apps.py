@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ClinicianApiConfig(AppConfig):
+    name = "backend.clinician_api"
+    label = "clinician_api"
