@@ -351,3 +351,21 @@ def test_the_schema_documents_otp_token_and_its_refusals():
     reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
     assert "otp_token" in body["properties"] and "otp_token" not in body.get("required", [])
+
+
+# --- hostile input ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [{"username": "u" * 300}, {"username": "dr\x00house"}, {"otp_token": "1\x0023456"},
+                                  {"otp_token": "9" * 5000}, {"password": ["a", "b"]}])
+def test_the_token_door_refuses_hostile_fields_with_a_400(enrolled, body):
+    response = token_request(**body)
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
+    assert not Token.objects.exists()
+
+
+@pytest.mark.parametrize("code", ["12\x003456", "9" * 5000, "' OR 1=1 --", "1234567", ""])
+def test_the_code_page_refuses_hostile_codes_without_an_error_page(enrolled, code):
+    client = password_login()
+    response = client.post("/login/second-factor/", {"code": code})
+    assert response.status_code == 200 and 'class="error"' in response.content.decode()
+    assert client.get("/patients/").status_code == 302
