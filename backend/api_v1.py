@@ -1,6 +1,7 @@
 """Routes of API version 1."""
 from django.urls import path
 
+from backend.clinician_api.auth import ApiTokenCreateView
 from backend.clinician_api.views import (
     EnrollmentCodeCreateView,
     PatientListView,
@@ -16,6 +17,7 @@ urlpatterns = [
     path("frame-batches/", FrameBatchCreateView.as_view(), name="frame-batch-list"),
     path("frame-batches/<str:batch_id>/", FrameBatchDetailView.as_view(), name="frame-batch-detail"),
     # clinician API
+    path("auth/token/", ApiTokenCreateView.as_view(), name="api-token"),
     path("patients/", PatientListView.as_view(), name="patient-list"),
     path("patients/<str:patient_id>/moods/", PatientMoodListView.as_view(), name="patient-moods"),
     path("patients/<str:patient_id>/mood-summary/", PatientMoodSummaryView.as_view(), name="patient-mood-summary"),

@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served as our own static files
     "axes",  # failed-login lockout per account, with its own log of attempts (django-axes)
+    "django_otp",  # second factor: verification state in the session, device throttling
+    "django_otp.plugins.otp_totp",  # authenticator-app (TOTP) devices
+    "django_otp.plugins.otp_static",  # one-time recovery codes
     "backend.core",
     "backend.patients",
     "backend.devices",
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
     "backend.alerts",
     "backend.rollups",
     "backend.clinician_api",
+    "backend.twofactor",
     "dashboard",
 ]
 if not PRODUCTION:
@@ -79,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): second factor given this session
+    "backend.twofactor.middleware.SecondFactorMiddleware",  # no page or API call before the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.core.middleware.SecurityHeadersMiddleware",  # CSP and no-store on every dynamic answer
@@ -388,6 +394,16 @@ AXES_VERBOSE = False
 # address is throttled or its (username, address) pair is locked.
 LOGIN_DEVICE_COOKIE_NAME = "moodwatch_device"
 LOGIN_DEVICE_COOKIE_AGE = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180) * 24 * 3600
+
+# --- second factor (django-otp): TOTP authenticator app + one-time recovery codes -----------------------
+# Required of every account (clinicians and staff) in production, where it cannot be switched off;
+# elsewhere off by default, so `make run`'s DEMO login stays one step. An account that enrolled a
+# device is asked for a code wherever it logs in (backend/twofactor/services.py).
+MOODWATCH_REQUIRE_2FA = env.bool("MOODWATCH_REQUIRE_2FA", default=PRODUCTION)
+if DJANGO_ENV == "production" and not MOODWATCH_REQUIRE_2FA:
+    raise ImproperlyConfigured("MOODWATCH_REQUIRE_2FA cannot be off when DJANGO_ENV=production")
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="MoodWatch")  # the name shown in the authenticator app
+MOODWATCH_RECOVERY_CODES = 10  # one-time recovery codes issued at enrolment
 
 MOODWATCH_FHIR = {
     # The system URI of the pseudonymous patient reference in exported FHIR resources.

@@ -151,3 +151,12 @@ class DeleteDataConfirmForm(forms.Form):
         if self.cleaned_data["reference"].strip() != self.patient.reference:
             raise forms.ValidationError("This is not the patient's reference; nothing was deleted.", code="mismatch")
         return self.cleaned_data["reference"]
+
+
+class SecondFactorForm(forms.Form):
+    """A code from the authenticator app (six digits) or a recovery code."""
+
+    code = forms.CharField(max_length=32, strip=True, widget=forms.TextInput(attrs={
+        "autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false", "autofocus": True,
+        "aria-describedby": "code-help",
+    }))

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:patient-list", permanent=False), name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("login/second-factor/", auth.second_factor, name="second-factor"),
+    path("login/second-factor/enrol/", auth.second_factor_enrol, name="second-factor-enrol"),
     path("patients/", patients.patient_list, name="patient-list"),
     path("alerts/", alerts.alert_inbox, name="alert-inbox"),
     path("patients/new/", manage.patient_create, name="patient-create"),

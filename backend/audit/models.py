@@ -32,6 +32,9 @@ class AuditAction(models.TextChoices):
     DEVICE_REVOKE = "device.revoke", "revoked device"
     DATA_DELETE = "data.delete", "deleted patient data"
     ADMIN_VIEW = "admin.view", "viewed patient data in the admin"
+    OTP_ENROL = "auth.otp_enrol", "enrolled an authenticator app"
+    OTP_FAILURE = "auth.otp_failure", "gave a wrong second-factor code"
+    OTP_RESET = "auth.otp_reset", "reset a user's second factor"
 
 
 class AuditChannel(models.TextChoices):

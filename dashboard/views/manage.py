@@ -1,7 +1,5 @@
 """Patient management: create (+ consent), enrollment codes, devices, deactivation, data deletion."""
 
-import qrcode
-import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -28,6 +26,7 @@ from backend.patients.services import (
 
 from ..access import audit_context, patient_for_request
 from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm
+from ..qr import qr_svg
 
 DELETE_SALT = "dashboard.patient-data-delete"
 DELETE_CONFIRMATION_MAX_AGE = 10 * 60
@@ -67,12 +66,6 @@ def patient_manage(request, patient_id):
     })
 
 
-def _qr_svg(text: str) -> str:
-    """The code as an inline SVG QR code (generated locally, no network)."""
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
-    return image.to_string(encoding="unicode")
-
-
 @login_required
 @require_POST
 def enrollment_code_create(request, patient_id):
@@ -83,7 +76,7 @@ def enrollment_code_create(request, patient_id):
         messages.error(request, error.detail)
         return redirect("dashboard:patient-manage", patient_id=patient.pk)
     response = render(request, "dashboard/enrollment_code.html", {
-        "patient": patient, "code": code, "row": row, "qr_svg": _qr_svg(code),
+        "patient": patient, "code": code, "row": row, "qr_svg": qr_svg(code),
     })
     response["Cache-Control"] = "no-store"  # shown once: keep it out of caches and history
     return response

@@ -68,6 +68,13 @@ def rows() -> list[Row]:
         Row("dashboard:login", "GET", "/login/", expected={**{p: 200 for p in NO_SESSION},
                                                           "clinician_a": 302, "clinician_b": 302, "admin": 302}),
         Row("dashboard:logout", "POST", "/logout/", expected={p: 302 for p in PERSONAS}),
+        # the second factor: where none is required (tests, development) a session goes straight on,
+        # and an account may still choose to set up an app (tests/backend/twofactor: with it required)
+        Row("dashboard:second-factor", "GET", "/login/second-factor/", expected={p: 302 for p in PERSONAS}),
+        Row("dashboard:second-factor-enrol", "GET", "/login/second-factor/enrol/",
+            expected={**NO_SESSION, "clinician_a": 200, "clinician_b": 200, "admin": 200}),
+        Row("api-token", "POST", "/api/v1/auth/token/", json=True, data={},
+            expected={p: 400 for p in PERSONAS}),  # no credential needed: the body carries them
         Row("dashboard:patient-list", "GET", "/patients/", expected=everyone_logged_in),
         Row("dashboard:alert-inbox", "GET", "/alerts/", expected=everyone_logged_in),  # each sees their own
         Row("dashboard:patient-create", "GET", "/patients/new/", expected=everyone_logged_in),

@@ -28,6 +28,9 @@ EXEMPT_ROUTES = {
     "dashboard:home": "a redirect to the patient list",
     "dashboard:login": "login form",
     "dashboard:logout": "logout",
+    "dashboard:second-factor": "the login's second step (wrong codes are audited as auth.otp_failure)",
+    "dashboard:second-factor-enrol": "setting up the authenticator app (audited as auth.otp_enrol)",
+    "api-token": "the API's login (wrong second-factor codes are audited as auth.otp_failure)",
     "frame-batch-list": "a device uploading its own frames (the batch row is the record)",
     "frame-batch-detail": "a device reading the status of its own upload",
 }
@@ -221,6 +224,7 @@ AUDITED_COMMANDS = {
     "create_patient": (["--ref", "P-CMD", "--clinician", "dr_house", "--consent"],
                        {AuditAction.PATIENT_CREATE, AuditAction.CONSENT_RECORD}),
     "enrollment_code": (["--patient", "P-ALPHA"], {AuditAction.ENROLLMENT_CODE_ISSUE}),
+    "second_factor_reset": (["--user", "dr_house"], {AuditAction.OTP_RESET}),
 }
 
 
