@@ -1,4 +1,5 @@
-"""Fixtures for the inference tests: real photos, FER2013 files, the committed model."""
+"""Fixtures for the training tests: FER2013 files, tiny training runs and their export; the serving
+tests' photos and committed model are shared."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
+
+from tests.inference.conftest import estimator, photo, photos  # noqa: F401  (shared fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 FER = REPO.parent / "shared" / "datasets" / "fer2013"
@@ -17,35 +18,10 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
 @pytest.fixture(scope="session")
-def photos(sample_images_dir) -> Path:
-    return sample_images_dir
-
-
-@pytest.fixture(scope="session")
 def fer_root() -> Path:
     if not (FER / "train").is_dir():
         pytest.fail(f"FER2013 not found at {FER}")
     return FER
-
-
-@pytest.fixture(scope="session")
-def estimator():
-    """The committed model, loaded once (as the workers do)."""
-    from inference import MoodEstimator
-
-    return MoodEstimator.load()
-
-
-@pytest.fixture(scope="session")
-def photo(photos):
-    """photo(name) -> the real photo as an HxWx3 uint8 BGR array."""
-
-    def read(name: str) -> np.ndarray:
-        image = cv2.imread(str(photos / name))
-        assert image is not None, f"cannot read {photos / name}"
-        return image
-
-    return read
 
 
 def link_fer_files(source: Path, target: Path, per_class: dict[str, int], prefix: str = "") -> int:
@@ -61,19 +37,19 @@ def link_fer_files(source: Path, target: Path, per_class: dict[str, int], prefix
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "inference", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
 def cli():
-    """cli(*args) runs `python -m inference ...` and returns the CompletedProcess."""
+    """cli(*args) runs `python -m training ...` and returns the CompletedProcess."""
     return run_cli
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, fer_root):
-    """One epoch of `python -m inference train` on ~220 FER2013 images (symlinked)."""
+    """One epoch of `python -m training train` on ~220 FER2013 images (symlinked)."""
     data = tmp_path_factory.mktemp("tiny-fer")
     per_class = {"happy": 45, "sad": 45, "angry": 30, "neutral": 45, "surprise": 35}
     n_train = link_fer_files(fer_root / "train", data / "train", per_class)
@@ -123,7 +99,7 @@ def tiny_emotion_run(tmp_path_factory, fer_root):
 
 @pytest.fixture(scope="session")
 def exported(tiny_emotion_run, tmp_path_factory):
-    """`python -m inference export` of the one-epoch emotion run: (output folder, printed summary)."""
+    """`python -m training export` of the one-epoch emotion run: (output folder, printed summary)."""
     out = tmp_path_factory.mktemp("serving")
     result = run_cli("export", "--run", str(tiny_emotion_run["out"]), "--data", str(tiny_emotion_run["data"]),
                      "--out", str(out), timeout=600)
