@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # MoodWatch server image: one image for web (gunicorn), worker and beat (Celery); see docker-compose.yml.
-# CPU only, and no TensorFlow: the mood model is served by LiteRT (requirements-serve.txt).
+# CPU only, and no TensorFlow: the mood model is served by LiteRT (requirements-serve.txt); training/
+# (TensorFlow, offline work) is left out by .dockerignore.
 # Nothing secret is baked in: SECRET_KEY, database and broker URLs come from the environment at run time.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

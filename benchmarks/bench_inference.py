@@ -4,12 +4,12 @@ There is no video in the shared data, so this script makes a frame set at run ti
 binary is committed): random 16:9 windows of each photo (55-100% of the largest one), resized to
 640x360, mirrored half the time, rotated up to +-8 degrees, with brightness/contrast jitter,
 sensor-like noise and JPEG quality 70-92, as a phone front camera would upload them. It then
-runs the same code as `python -m inference bench --frames DIR` and prints its figures.
+runs the same code as `python -m training bench --frames DIR` and prints its figures.
 
     .venv/bin/python benchmarks/bench_inference.py                 # 300 frames, best of 3 passes
     .venv/bin/python benchmarks/bench_inference.py --json --model /path/model.tflite
     .venv/bin/python benchmarks/bench_inference.py --threads 2    # both cores, still one process
-    .venv/bin/python -m inference bench --frames var/bench-frames  # rerun on the same frames
+    .venv/bin/python -m training bench --frames var/bench-frames  # rerun on the same frames
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inference.bench import format_bench, frames_from_dir, run_bench  # noqa: E402
+from benchmarks.bench import format_bench, frames_from_dir, run_bench  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "images"
 WIDTH, HEIGHT = 640, 360

@@ -45,7 +45,7 @@ from benchmarks.stack import (  # noqa: E402
     verify,
     wait_processed,
 )
-from inference.stages import WRITE_EVERY_S, read_totals  # noqa: E402
+from profiling.stages import WRITE_EVERY_S, read_totals  # noqa: E402
 
 STAGE_TIMES_FLUSH_S = 2 * WRITE_EVERY_S + 0.2  # long enough for every process to write its totals
 

@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from clients.simulator.api import ApiError, DeviceApi, TransientError  # noqa: E402
-from inference.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
+from profiling.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
 
 PY = sys.executable
 PHOTOS = Path(os.environ.get("MOODWATCH_SAMPLE_IMAGES_DIR", ROOT.parent / "shared" / "images"))
@@ -294,7 +294,7 @@ class Stack:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
         env = dict(self.env)
-        if self.options.stage_times:  # CPU by stage, per service (inference/stages.py)
+        if self.options.stage_times:  # CPU by stage, per service (profiling/stages.py)
             env[STAGE_TIMES_ENV] = str(self.stage_times_dir(name))
         with open(log, "w") as handle:
             self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,

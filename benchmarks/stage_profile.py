@@ -2,7 +2,7 @@
 
 `benchmarks/ingest.py --profile DIR` uses this module during its saturation phase:
 - web and worker run with MOODWATCH_STAGE_TIMES_DIR set, so each process adds up the CPU time
-  (time.thread_time) it spends in each stage of STAGES (inference/stages.py). A stage's CPU per
+  (time.thread_time) it spends in each stage of STAGES (profiling/stages.py). A stage's CPU per
   frame is its CPU seconds over the phase / frames accepted. What no stage covers (gunicorn,
   Django and DRF around the view; Celery around the task) is the process group's CPU from /proc
   minus its stages. Celery's consumer (the worker's master process) and PostgreSQL get their own rows.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 
-# Stage names as the code marks them (inference/stages.py), in the order of a batch's journey.
+# Stage names as the code marks them (profiling/stages.py), in the order of a batch's journey.
 STAGES = {
     "web": ["device authentication", "upload throttle", "multipart parse", "validation", "frame storage",
             "enqueue", "response"],
@@ -84,7 +84,7 @@ class Sampler:
 
 
 def stage_deltas(before: dict, after: dict) -> dict[str, tuple[float, int]]:
-    """(CPU seconds, calls) per stage between two inference.stages.read_totals snapshots."""
+    """(CPU seconds, calls) per stage between two profiling.stages.read_totals snapshots."""
     return {name: (seconds - before.get(name, [0.0, 0])[0], calls - before.get(name, [0.0, 0])[1])
             for name, (seconds, calls) in after.items()}
 

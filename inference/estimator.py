@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from profiling.stages import stage
+
 from .detection import Detection, FaceDetector, crop_face, square_box
 from .errors import InferenceError
 from .labels import MOODS
-from .stages import stage
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "mood_mini_xception.tflite"
@@ -160,7 +161,7 @@ def crop_box(det: Detection, image_w: int, image_h: int) -> tuple[int, int, int,
 class MoodClassifier:
     """The mini-Xception .tflite; `predict` averages each crop with its mirror image.
 
-    This is the test-time flip of ``inference.train.predict_probs``, so served probabilities are
+    This is the test-time flip of ``training.train.predict_probs``, so served probabilities are
     the ones the model card and ``evaluate`` report. One interpreter per thread.
     """
 

@@ -5,7 +5,7 @@ import smtplib
 from celery import shared_task
 from django.db import OperationalError
 
-from inference.stages import stage
+from profiling.stages import stage
 
 from .services import alert_notify, alerts_evaluate, alerts_evaluate_monitored
 

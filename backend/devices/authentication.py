@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from rest_framework import authentication, exceptions
 
 from backend.core.errors import ApplicationError
-from inference.stages import stage
+from profiling.stages import stage
 
 from .models import Device
 from .services import device_authenticate

@@ -20,7 +20,7 @@ from backend.devices.models import Device
 from backend.moods.models import MoodRecord
 from backend.patients.services import patient_lock
 from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
-from inference.stages import stage
+from profiling.stages import stage
 
 from .models import Frame, FrameBatch
 from .uploads import ValidUpload

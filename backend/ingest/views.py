@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
 from backend.devices.permissions import IsDevice, PatientAcceptsUploads
-from inference.stages import stage
+from profiling.stages import stage
 
 from .models import FrameBatch
 from .selectors import batch_get_for_device

@@ -2,7 +2,7 @@
 
 It finds `env.<cast>("NAME", ...)`, `env("NAME")`, `env.db("NAME")`-style calls on django-environ's
 Env, and `os.environ["NAME"]`, `os.environ.get("NAME")`, `os.getenv("NAME")`, anywhere under
-backend/, inference/ and dashboard/.
+backend/, inference/, profiling/ and dashboard/.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE_DIRS = ("backend", "inference", "dashboard")
+CODE_DIRS = ("backend", "inference", "profiling", "dashboard")
 # Set by the process launcher, not by an operator.
 NOT_OPERATOR_SETTINGS = {"DJANGO_SETTINGS_MODULE"}
 

@@ -92,14 +92,15 @@ def excluded(path: str, patterns: list[str]) -> bool:
 def test_the_build_context_holds_the_server_code_and_model_but_not_tests_venvs_or_training_runs():
     ignored = (ROOT / ".dockerignore").read_text().split()
     needed = ["manage.py", "backend/settings.py", "inference/estimator.py", "inference/models/model_card.json",
-              "inference/models/mood_mini_xception.tflite", "dashboard/__init__.py",
+              "inference/models/mood_mini_xception.tflite", "profiling/stages.py", "dashboard/__init__.py",
               "requirements-serve.txt", "requirements-serve-nodeps.txt"]
     assert not [p for p in needed if excluded(p, ignored)]
     for path in needed:
         assert (ROOT / path).exists(), path
     unwanted = [".venv/bin/python", "runs/full/checkpoint", "tests/conftest.py", "var/db.sqlite3", ".env",
                 "clients/simulator/cli.py", "benchmarks/ingest.py",
-                "backend/__pycache__/settings.cpython-311.pyc", "inference/models/mood_mini_xception.keras"]
+                "backend/__pycache__/settings.cpython-311.pyc", "inference/models/mood_mini_xception.keras",
+                "training/train.py", "training/__main__.py"]
     assert all(excluded(p, ignored) for p in unwanted)
 
 
@@ -123,7 +124,7 @@ from importlib.metadata import packages_distributions
 from packaging.utils import canonicalize_name
 
 allowed = set(json.loads(sys.argv[2]))
-LEFT_OUT = {"clients", "tests", "benchmarks"}  # folders .dockerignore keeps out of the image
+LEFT_OUT = {"clients", "tests", "benchmarks", "training"}  # folders .dockerignore keeps out of the image
 owners = packages_distributions()
 blocked = []
 

@@ -12,7 +12,7 @@ fed raw 0..255 values collapsed to the majority class on them.
 
 from __future__ import annotations
 
-from .labels import MOODS
+from inference.labels import EMOTIONS, MOODS, emotion_to_mood_matrix
 
 DEFAULT_INPUT_SIZE = 48
 BASE_FILTERS = (16, 32, 64, 128)
@@ -48,8 +48,6 @@ def mood_network(model):
     """`model` with mood outputs: an emotion head's 7 probabilities summed into the 4 moods by a
     fixed (non-trainable) product with the emotion-to-mood matrix; a mood head is returned as is."""
     import keras
-
-    from .labels import EMOTIONS, emotion_to_mood_matrix
 
     if model.output_shape[-1] != len(EMOTIONS):
         return model

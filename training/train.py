@@ -15,10 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import InferenceError
+from inference.labels import EMOTIONS, MOODS, emotion_to_mood_matrix
+
 from .data import Dataset, load_dataset, read_ferplus_votes
-from .errors import InferenceError
-from .labels import EMOTIONS, MOODS, emotion_to_mood_matrix
+from .export import export_tflite
 from .metrics import classification_report
+from .model import build_mini_xception, load_keras_model, mood_network
+from .networks import is_served_model, load_served_member
 
 MODEL_VERSION_PREFIX = "mini-xception-4mood"
 # Mixup's Beta(alpha, alpha): below 0.1 its gamma draws underflow float32 (blends come out
@@ -165,8 +169,6 @@ def training_targets(train: Dataset, cfg: TrainConfig, data_dir: Path) -> tuple[
 def teacher_probs(path: Path, images: np.ndarray, num_classes: int) -> np.ndarray:
     """The served model at `path`, its calibration taken out, as soft targets: its probabilities
     over the student's classes, averaged over each image and its mirror (as served)."""
-    from .ensemble import is_served_model, load_served_member
-
     if not is_served_model(path):
         raise InferenceError(f"teacher {path} is not a serving .keras file")
     network, _ = load_served_member(path)
@@ -304,8 +306,6 @@ def learning_rate_schedule(cfg: TrainConfig, steps_per_epoch: int):
 def build_network(cfg: TrainConfig, *, weights: str | os.PathLike | None = None):
     """The uncompiled network that `cfg` describes; with `weights` (a .keras or .weights.h5 file)
     loaded when given."""
-    from .model import build_mini_xception
-
     model = build_mini_xception(input_size=cfg.input_size, width=cfg.width, l2=cfg.l2,
                                 num_classes=cfg.num_classes)
     if weights:
@@ -315,9 +315,6 @@ def build_network(cfg: TrainConfig, *, weights: str | os.PathLike | None = None)
 
 def train(*, data_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: TrainConfig) -> dict:
     import keras
-
-    from .export import export_tflite
-    from .model import load_keras_model, mood_network
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

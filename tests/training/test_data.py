@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.data import list_images, load_dataset
 from inference.errors import DatasetError, InferenceError
 from inference.labels import MOOD_INDEX
+from training.data import list_images, load_dataset
 
 
 def write(path, image):

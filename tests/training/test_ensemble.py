@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from inference import MoodEstimator
-from inference.calibrate import _logits_fn, scale_logits
-from inference.data import load_dataset
-from inference.ensemble import build_ensemble, load_served_member
 from inference.labels import EMOTIONS
-from inference.model import build_mini_xception, load_keras_model
-from inference.train import predict_probs
+from training.calibrate import _logits_fn
+from training.data import load_dataset
+from training.ensemble import build_ensemble
+from training.model import build_mini_xception, load_keras_model
+from training.networks import load_served_member, scale_logits
+from training.train import predict_probs
 
 from .conftest import run_cli
 
@@ -53,8 +54,8 @@ def served_single(exported):
 def test_a_served_member_has_its_cards_calibration_taken_out(served_single, tiny_emotion_run):
     """Export folded a temperature (and maybe offsets) into the file; the member is the trained
     network again, so that the ensemble is calibrated once, as a whole."""
-    from inference.calibrate import run_config
-    from inference.train import build_network
+    from training.calibrate import run_config
+    from training.train import build_network
 
     card = json.loads((served_single / "model_card.json").read_text())
     assert card["temperature"] != 1.0, "the test needs a calibration to take out"
@@ -107,8 +108,8 @@ def test_export_refuses_a_member_that_is_neither_a_run_folder_nor_a_serving_mode
 def test_a_served_ensemble_given_as_a_member_adds_each_of_its_networks_at_an_equal_share(
         tiny_emotion_run, tmp_path):
     """`export --run pair.keras --run RUN` averages three networks alike, not the pair's mean with RUN."""
-    from inference.calibrate import run_config
-    from inference.train import build_network
+    from training.calibrate import run_config
+    from training.train import build_network
 
     cfg = run_config(tiny_emotion_run["out"])
     a, b = (build_network(cfg) for _ in range(2))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inference.metrics import classification_report
+from training.metrics import classification_report
 
 
 def test_the_report_has_accuracy_f1_per_class_and_a_confusion_matrix():
@@ -24,7 +24,7 @@ def test_a_missed_face_counts_against_accuracy_and_recall_but_not_precision():
 
 
 def test_a_calibrated_forecaster_has_an_expected_calibration_error_near_zero():
-    from inference.metrics import expected_calibration_error
+    from training.metrics import expected_calibration_error
 
     rng = np.random.default_rng(0)
     confidence = rng.uniform(0.3, 1.0, 20000)
@@ -37,7 +37,7 @@ def test_a_calibrated_forecaster_has_an_expected_calibration_error_near_zero():
 
 
 def test_an_overconfident_forecaster_has_an_error_equal_to_its_overconfidence():
-    from inference.metrics import expected_calibration_error
+    from training.metrics import expected_calibration_error
 
     probs = np.tile([0.9, 0.1 / 3, 0.1 / 3, 0.1 / 3], (1000, 1))
     labels = np.array([0] * 600 + [1] * 400)  # 90% sure, 60% right
@@ -46,7 +46,7 @@ def test_an_overconfident_forecaster_has_an_error_equal_to_its_overconfidence():
 
 
 def test_the_expected_calibration_error_weights_each_of_fifteen_bins_by_its_share_of_samples():
-    from inference.metrics import expected_calibration_error
+    from training.metrics import expected_calibration_error
 
     # 0.95 confidence, all right (bin 15: error 0.05, 3/4 of samples); 0.5, all wrong (bin 8: 0.5, 1/4)
     probs = np.array([[0.95, 0.05, 0, 0]] * 3 + [[0.5, 0.5, 0, 0]])
@@ -56,7 +56,7 @@ def test_the_expected_calibration_error_weights_each_of_fifteen_bins_by_its_shar
 
 
 def test_the_negative_log_likelihood_is_that_of_the_true_class():
-    from inference.metrics import mood_nll
+    from training.metrics import mood_nll
 
     probs = np.array([[0.5, 0.25, 0.25, 0], [0.1, 0.9, 0, 0]])
     assert mood_nll(probs, np.array([0, 1])) == pytest.approx(-(np.log(0.5) + np.log(0.9)) / 2)

@@ -8,10 +8,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from inference.data import list_images, read_gray
 from inference.estimator import DEFAULT_MODEL
 from inference.labels import EMOTION_TO_MOOD, MOOD_INDEX, MOODS
-from inference.metrics import classification_report
+from training.data import list_images, read_gray
+from training.metrics import classification_report
 
 FERPLUS_TO_EMOTION = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
                       "anger": "angry", "disgust": "disgust", "fear": "fear", "contempt": "disgust"}

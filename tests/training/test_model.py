@@ -1,11 +1,11 @@
-"""The mini-Xception architecture (inference/model.py)."""
+"""The mini-Xception architecture (training/model.py)."""
 
 import numpy as np
 import pytest
 
 from inference.labels import EMOTIONS, emotion_to_mood_matrix
-from inference.model import build_mini_xception, mood_network
-from inference.train import TrainConfig
+from training.model import build_mini_xception, mood_network
+from training.train import TrainConfig
 
 FLOAT32_BYTES = 4
 ONE_MB = 1024 * 1024

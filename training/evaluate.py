@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import DatasetError
+from inference.estimator import MoodEstimator
+from inference.labels import MOODS
+
 from .data import list_images, read_gray
-from .estimator import MoodEstimator
-from .labels import MOODS
 from .metrics import ECE_BINS, classification_report, expected_calibration_error
 
 NO_FACE = -1  # prediction for an image where --detect found no face: counted as wrong
@@ -25,8 +27,6 @@ CHUNK = 512
 def _frame_for_detection(path: Path) -> np.ndarray:
     """A colour frame for the detector; small tight face crops become a padded larger frame."""
     import cv2
-
-    from .errors import DatasetError
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError
-from .labels import (
+from inference.errors import DatasetError
+from inference.labels import (
     EMOTION_INDEX,
     EMOTIONS,
     MOOD_INDEX,

@@ -1,4 +1,4 @@
-"""A tiny training run (one epoch, ~220 FER2013 images) through `python -m inference train`."""
+"""A tiny training run (one epoch, ~220 FER2013 images) through `python -m training train`."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inference import MoodEstimator
-from inference.data import load_dataset
+from training.data import load_dataset
 
 
 def test_training_prints_its_progress_and_a_json_summary(tiny_run):
@@ -36,8 +36,8 @@ def test_training_counts_emotions_as_moods_and_validates_on_public_test_only(tin
 
 
 def test_the_served_tflite_model_gives_the_probabilities_the_keras_model_was_evaluated_with(tiny_run):
-    from inference.model import load_keras_model
-    from inference.train import predict_probs
+    from training.model import load_keras_model
+    from training.train import predict_probs
 
     val = load_dataset(tiny_run["data"] / "test", size=48, split="public")
     expected = predict_probs(load_keras_model(tiny_run["out"] / "model.keras"), val.images)
@@ -73,8 +73,8 @@ def test_a_warm_restart_starts_from_an_earlier_runs_weights_with_its_own_learnin
 
 
 def test_an_emotion_head_trains_on_fer_plus_targets_and_is_served_as_four_mood_probabilities(tiny_emotion_run):
-    from inference.model import load_keras_model
-    from inference.train import predict_probs
+    from training.model import load_keras_model
+    from training.train import predict_probs
 
     out = tiny_emotion_run["out"]
     card = json.loads((out / "model_card.json").read_text())
@@ -90,7 +90,7 @@ def test_an_emotion_head_trains_on_fer_plus_targets_and_is_served_as_four_mood_p
 
 
 def test_the_cosine_schedule_warms_up_to_the_learning_rate_then_decays_to_its_floor():
-    from inference.train import TrainConfig, learning_rate_schedule
+    from training.train import TrainConfig, learning_rate_schedule
 
     cfg = TrainConfig(schedule="cosine", epochs=10, warmup_epochs=2, learning_rate=1e-3, min_learning_rate=1e-5)
     schedule = learning_rate_schedule(cfg, steps_per_epoch=100)

@@ -1,6 +1,6 @@
 """Finish a training run for serving: choose the weights, calibrate, and export.
 
-`python -m inference export --run DIR --data DIR --out DIR` scores the run's candidates on the
+`python -m training export --run DIR --data DIR --out DIR` scores the run's candidates on the
 validation split (PublicTest for FER2013; PrivateTest is never read): its best epoch, its latest
 checkpoint and weight averages of its best 3, 5 and 8 epochs. The winner is then calibrated on the
 same split, both steps folded into the classifier convolution so that they cost nothing at serving:
@@ -25,14 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import InferenceError
+from inference.estimator import CARD_NAME, MoodEstimator
+from inference.labels import EMOTIONS, MOODS, emotion_to_mood_matrix
+
 from .data import load_dataset
-from .ensemble import LOGITS, build_ensemble, is_served_model, load_served_member, member_networks, served_card
-from .errors import InferenceError
-from .estimator import CARD_NAME
+from .ensemble import build_ensemble
 from .export import export_tflite
-from .labels import EMOTION_TO_MOOD, EMOTIONS, MOOD_INDEX, MOODS, emotion_to_mood_matrix
 from .metrics import classification_report, expected_calibration_error, mood_nll
 from .model import mood_network
+from .networks import (
+    LOGITS,
+    classifier_layers,
+    is_served_model,
+    load_served_member,
+    member_networks,
+    scale_logits,
+    served_card,
+)
 from .train import (
     CONFIG_NAME,
     SNAPSHOTS,
@@ -40,11 +50,11 @@ from .train import (
     build_network,
     predict_probs,
     split_data,
+    training_targets,
 )
 
 MODEL_FILENAME = "mood_mini_xception"
 AVERAGE_TOP = (3, 5, 8)  # weight averages of the best k epochs tried as candidates
-CLASSIFIER = "classifier_conv"  # the last convolution: its outputs are the logits (before GAP)
 TEMPERATURE_GRID = np.round(np.arange(0.25, 4.001, 0.01), 3)
 INT8_CALIBRATION_IMAGES = 500
 
@@ -112,38 +122,6 @@ def _trial(name: str, model, val) -> dict:
 
 
 # --- calibration ------------------------------------------------------------------------------------
-
-def scale_logits(network, *, temperature: float = 1.0, offsets=None) -> None:
-    """Divide the network's logits by `temperature` and add per-mood `offsets`, in place, by
-    changing the classifier convolution (global average pooling is linear, so this is exact). An
-    ensemble's logits are its members' mean, so changing every member's classifier alike is exact
-    too.
-
-    For an emotion head, each emotion's logit gets the offset of its mood: the mood's probability
-    mass is then multiplied by exp(offset), the same as adding the offset to the mood's logit."""
-    for layer in classifier_layers(network):
-        kernel, bias = layer.get_weights()
-        shift = np.zeros(bias.shape, dtype=bias.dtype)
-        if offsets is not None:
-            shift = _per_class_offsets(offsets, len(bias)).astype(bias.dtype)
-        layer.set_weights([kernel / temperature, bias / temperature + shift])
-
-
-def _per_class_offsets(offsets, num_classes: int) -> np.ndarray:
-    """Per-mood offsets as per-class offsets: an emotion head gives each emotion its mood's."""
-    offsets = np.asarray(offsets, dtype="float32")
-    if num_classes == len(EMOTIONS):
-        return np.array([offsets[MOOD_INDEX[EMOTION_TO_MOOD[e]]] for e in EMOTIONS], dtype="float32")
-    return offsets
-
-
-def classifier_layers(network) -> list:
-    """The last convolution of `network`, or of each member of an ensemble (nested at any depth)."""
-    members = member_networks(network)
-    if members == [network]:
-        return [network.get_layer(CLASSIFIER)]
-    return [layer for member in members for layer in classifier_layers(member)]
-
 
 def fit_temperature(network, val, *, grid=TEMPERATURE_GRID) -> tuple[float, list[dict]]:
     """The temperature (on `grid`) with the lowest validation NLL of the served probabilities
@@ -346,16 +324,12 @@ def _training_sample(data_dir: Path, cfg: TrainConfig) -> np.ndarray:
 
 
 def _training_data(data_dir: Path, cfg: TrainConfig) -> dict:
-    from .train import training_targets
-
     train, _, note = training_targets(load_dataset(data_dir / "train", size=cfg.input_size), cfg, data_dir)
     return {"train": train.counts(), "targets": note}
 
 
 def _served_report(tflite: Path, val) -> dict:
     """Validation figures of the written .tflite file through the serving path (MoodEstimator)."""
-    from .estimator import MoodEstimator
-
     probs = MoodEstimator(tflite.read_bytes(), {}, model_path=tflite).classify(val.images[..., 0])
     report = classification_report(val.labels, probs.argmax(1))
     report["ece"] = expected_calibration_error(probs, val.labels)

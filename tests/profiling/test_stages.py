@@ -1,11 +1,11 @@
-"""CPU time by stage (inference/stages.py): exclusive of nested stages, written per process, off by default."""
+"""CPU time by stage (profiling/stages.py): exclusive of nested stages, written per process, off by default."""
 import json
 import time
 
 import pytest
 
-from inference import stages
-from inference.stages import ENV, WRITE_EVERY_S, read_totals, stage
+from profiling import stages
+from profiling.stages import ENV, WRITE_EVERY_S, read_totals, stage
 
 
 def spin(seconds: float) -> None:

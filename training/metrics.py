@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .labels import MOODS
+from inference.labels import MOODS
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from inference.train import mixup
+from training.train import mixup
 
 from .conftest import run_cli
 

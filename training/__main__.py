@@ -1,4 +1,4 @@
-"""Command line: python -m inference {train,export,evaluate,bench} --help."""
+"""Command line: python -m training {train,export,evaluate,bench} --help."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 
-from .errors import InferenceError
+from benchmarks.bench import format_bench, frames_from_dir, frames_from_video, run_bench
+from inference.errors import InferenceError
+
+from .calibrate import calibrate_and_export
+from .evaluate import evaluate, format_report
+from .train import TrainConfig, train
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
-
     options = {name: getattr(args, name) for name in (
         "learning_rate", "plateau_patience", "init_weights", "head", "schedule", "width", "ferplus_weight",
         "random_erasing", "mixup", "label_smoothing", "early_stopping_patience", "teacher", "teacher_weight")}
@@ -26,8 +29,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate_and_export
-
     card = calibrate_and_export(run_dirs=args.run, data_dir=args.data, out_dir=args.out, int8=args.int8,
                                 calibrated=not args.no_calibration)
     print(json.dumps({"version": card["version"], "weights": card.get("weights", "ensemble"),
@@ -38,8 +39,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_report
-
     result = evaluate(args.data, split=args.split, model=args.model, detect=args.detect)
     if args.json:
         print(json.dumps(result["report"]))
@@ -51,8 +50,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import format_bench, frames_from_dir, frames_from_video, run_bench
-
     frames = frames_from_video(args.video) if args.video else frames_from_dir(args.frames)
     result = run_bench(frames, model=args.model, repeat=args.repeat, threads=args.threads)
     print(json.dumps(result) if args.json else format_bench(result))
@@ -60,7 +57,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train mini-Xception; resumable; writes model, .tflite and model card")

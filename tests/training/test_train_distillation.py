@@ -5,12 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from inference.calibrate import _logits_fn, _per_class_offsets
-from inference.data import load_dataset
 from inference.errors import InferenceError
 from inference.labels import MOODS
-from inference.model import load_keras_model
-from inference.train import TrainConfig, teacher_probs, training_targets
+from training.calibrate import _logits_fn
+from training.data import load_dataset
+from training.model import load_keras_model
+from training.networks import _per_class_offsets
+from training.train import TrainConfig, teacher_probs, training_targets
 
 from .conftest import run_cli
 

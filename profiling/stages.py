@@ -1,6 +1,6 @@
 """CPU time by pipeline stage, for profiling a running server (off unless switched on).
 
-    from inference.stages import stage
+    from profiling.stages import stage
     with stage("decode"):
         ...
 

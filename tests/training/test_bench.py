@@ -1,4 +1,4 @@
-"""`python -m inference bench` and the benchmark frame set (benchmarks/bench_inference.py)."""
+"""`python -m training bench` and the benchmark frame set (benchmarks/bench_inference.py)."""
 
 import importlib.util
 import json

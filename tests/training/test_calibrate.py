@@ -1,4 +1,4 @@
-"""`python -m inference export`: candidates scored on validation data, temperature and class
+"""`python -m training export`: candidates scored on validation data, temperature and class
 offsets folded into the network, float32 and int8 serving files."""
 
 import json
@@ -7,16 +7,12 @@ import numpy as np
 import pytest
 
 from inference import MoodEstimator
-from inference.calibrate import (
-    _logits_fn,
-    class_offset_search,
-    fit_temperature,
-    scale_logits,
-)
-from inference.data import Dataset, load_dataset
 from inference.labels import EMOTIONS
-from inference.metrics import mood_nll
-from inference.model import build_mini_xception
+from training.calibrate import _logits_fn, class_offset_search, fit_temperature
+from training.data import Dataset, load_dataset
+from training.metrics import mood_nll
+from training.model import build_mini_xception
+from training.networks import scale_logits
 
 from .conftest import run_cli
 
@@ -58,8 +54,8 @@ def test_the_card_records_the_temperature_and_the_validation_calibration_before_
 def test_the_folded_calibration_is_what_the_served_file_computes(exported, tiny_emotion_run):
     """The .tflite probabilities are the trained network's with its logits divided by the card's
     temperature and shifted by its offsets: nothing is applied outside the file."""
-    from inference.calibrate import run_config
-    from inference.train import build_network, predict_probs
+    from training.calibrate import run_config
+    from training.train import build_network, predict_probs
 
     out, _ = exported
     card = _card(out)

@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import InferenceError
-from .estimator import MoodEstimator
+from inference.errors import InferenceError
+from inference.estimator import MoodEstimator
 
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
 WARMUP_FRAMES = 10

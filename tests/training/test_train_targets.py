@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from inference.data import Dataset, read_ferplus_votes
 from inference.labels import EMOTION_INDEX, MOOD_INDEX
-from inference.train import TrainConfig, random_erasing, training_targets
+from training.data import Dataset, read_ferplus_votes
+from training.train import TrainConfig, random_erasing, training_targets
 
 HEADER = "file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
 

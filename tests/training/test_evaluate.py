@@ -1,4 +1,4 @@
-"""`python -m inference evaluate` with the committed model."""
+"""`python -m training evaluate` with the committed model."""
 
 import json
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from inference.train import (
+from training.train import (
     TrainConfig,
     early_stopping_state,
     plateau_state,
@@ -58,8 +58,8 @@ def test_at_the_minimum_learning_rate_the_plateau_count_keeps_growing():
 
 
 def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
-    from inference.calibrate import _averaged, best_epoch_weights
-    from inference.model import build_mini_xception
+    from training.calibrate import _averaged, best_epoch_weights
+    from training.model import build_mini_xception
 
     cfg = TrainConfig()
     (tmp_path / "epochs").mkdir()
@@ -82,7 +82,7 @@ def test_the_export_averages_the_weights_of_the_best_epochs(tmp_path):
 def test_a_resumed_callback_keeps_the_rebuilt_state_through_its_own_reset():
     import keras
 
-    from inference.train import _resumed
+    from training.train import _resumed
 
     callback = _resumed(keras.callbacks.EarlyStopping(monitor="val_weighted_f1", mode="max", patience=15),
                         {"best": 0.61, "best_epoch": 7, "wait": 3})
