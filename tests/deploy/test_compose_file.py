@@ -251,8 +251,13 @@ def test_the_default_worker_reads_both_the_housekeeping_and_the_inference_queue(
     command = resolved["services"]["worker"]["command"]
     assert not [a for a in command if a.startswith(("--queues", "-Q"))], "no --queues: the configured queues"
     read = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-    for task in ("backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches"):
-        assert app.amqp.router.route({}, task)["queue"].name in read, task
+    # A live-worker fixture of another test may still hold the app on its private queue.
+    before, app.conf.task_default_queue = app.conf.task_default_queue, settings.CELERY_TASK_DEFAULT_QUEUE
+    try:
+        for task in ("backend.ingest.tasks.process_batch", "backend.ingest.tasks.sweep_batches"):
+            assert app.amqp.router.route({}, task)["queue"].name in read, task
+    finally:
+        app.conf.task_default_queue = before
     assert len(set(read)) == 2, "housekeeping and inference apart by default"
     assert len({queue.routing_key for queue in settings.CELERY_TASK_QUEUES}) == 2, "a message reaches one queue"
 

@@ -51,7 +51,7 @@ def test_enrollment_is_limited_per_client_address_even_when_x_forwarded_for_vari
     servers = cycle(two_servers)
 
     def enroll(n):
-        return requests.post(next(servers).url + "/api/v1/devices/enroll/", json={"code": f"WRONG-{n:05d}"},
+        return requests.post(next(servers).url + "/api/v1/devices/enroll/", json={"code": f"WRNGX-{'ABCDEF'[n] * 5}"},
                              headers={"X-Forwarded-For": f"203.0.113.{n}"}, timeout=30)
 
     assert [enroll(n).json()["code"] for n in range(3)] == ["enrollment_code_invalid"] * 3
