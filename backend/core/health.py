@@ -8,8 +8,11 @@ which check failed (the exception class), never connection strings.
 import logging
 import time
 
+from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
+
+from backend.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +28,6 @@ def database_check() -> dict:
 
 
 def broker_check() -> dict:
-    from django.conf import settings
-
-    from backend.celery import app
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "detail": "no broker: tasks run in process"}
     with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:

@@ -1,7 +1,7 @@
 """Writes of the rollup: fold finished batches into the 15-minute slot counts (PostgreSQL only).
 
 Two writers, one statement: `rollup_batches_fold` right after a batch lands (done or failed; the
-ingest service calls it once the batch's transaction has committed), and `rollup_refresh_all` on
+workflows layer calls it once the batch's transaction has committed), and `rollup_refresh_all` on
 beat's schedule, which also catches any batch whose fold after landing did not run (a worker killed
 between the commit and the fold, a database blip). The selectors only read the rollup.
 """
@@ -15,7 +15,7 @@ from django.db.models import Max
 from backend.ingest.models import FrameBatch
 from backend.patients.services import patient_lock
 
-from .models import CaptureSlotCount, RollupState
+from .models import CaptureSlotCount, MoodSlotCount, RollupState, UploadSlotCount
 
 SLOT_SECONDS = 15 * 60
 
@@ -142,7 +142,7 @@ ON CONFLICT (patient_id, slot_start) DO UPDATE SET
 def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) -> None:
     """Add a landing batch's frames, (captured_at, processed, with_face) each, to the capture slots.
 
-    Called by the ingest service inside the transaction that marks the batch done or failed, which
+    Called (by the workflows layer) inside the transaction that marks the batch done or failed, which
     happens once per batch, so each frame is counted once. One upsert per slot touched (a batch
     usually spans one or two)."""
     if not frames:
@@ -164,3 +164,10 @@ def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) 
     sql = _CAPTURE_UPSERT.format(table=connection.ops.quote_name(CaptureSlotCount._meta.db_table))
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def slot_counts_delete(*, patient_id) -> None:
+    """Delete the patient's slot counts (moods, uploads, capture times): a deletion of their data
+    on request (backend.workflows.services.patient_data_delete)."""
+    for model in (MoodSlotCount, UploadSlotCount, CaptureSlotCount):
+        model.objects.filter(patient_id=patient_id).delete()
