@@ -14,6 +14,8 @@ from django.http import JsonResponse
 
 from backend.celery import app
 
+from .errors import error_body
+
 logger = logging.getLogger(__name__)
 
 PATH = "/healthz"
@@ -61,7 +63,7 @@ class HealthCheckMiddleware:
         if request.path != PATH and request.path != PATH + "/":
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
-            return JsonResponse({"code": "method_not_allowed", "detail": "Use GET."}, status=405)
+            return JsonResponse(error_body("method_not_allowed", "Use GET."), status=405)
         healthy, body = health_report()
         response = JsonResponse(body, status=200 if healthy else 503)
         response["Cache-Control"] = "no-store"
