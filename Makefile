@@ -60,9 +60,11 @@ services: postgres redis
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Lint and import order (ruff, configured in pyproject.toml): part of `make test`, so CI fails on it.
+# Lint and import order (ruff), then the import contracts (import-linter: the layers of
+# docs/architecture.md), both configured in pyproject.toml: part of `make test`, so CI fails on them.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: venv lint services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
