@@ -93,23 +93,6 @@ def rollup_fold_after_landing(*, batch_id: int, patient_id) -> None:
         logger.exception("rollup fold of batch %s failed; the periodic refresh will fold it", batch_id)
 
 
-def _watermark() -> int:
-    state = RollupState.objects.filter(pk=1).values_list("batch_watermark", flat=True).first()
-    return state or 0
-
-
-def rollup_refresh(*, patient_ids: list) -> None:
-    """Fold these patients' batches finished since the last periodic refresh (no-op off PostgreSQL).
-
-    Batches at or below the watermark that finished after that refresh wait for the next one.
-    """
-    if not uses_rollup() or not patient_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL.format(patients="AND b.patient_id = ANY(%(ids)s)"),
-                       {"ids": list(patient_ids), "after": _watermark()})
-
-
 def rollup_refresh_all() -> None:
     """Fold every finished batch of every patient, then move the watermark to the highest batch id
     seen before folding: every batch at or below it was either folded now or will be next time."""
