@@ -287,7 +287,7 @@ def batch_complete(
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
             _landing_announce(batch, with_face={r.index for r in results if r.faces},
-                                  processed={r.index for r in results}, captured=captured)
+                              processed={r.index for r in results}, captured=captured)
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
