@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients (a 14-day demo replay), serve on http://$(HOST):$(PORT)"
 	@echo "make test   - set up .venv, start PostgreSQL and Redis if needed, run the whole suite"
-	@echo "make stack-test - build the image and run docker-compose.yml on podman, end to end (deploy/stack_test.py)"
+	@echo "make stack-test - build the image and run docker-compose.yml on podman, end to end (deploy/stack_check.py)"
 	@echo "make worker - a Celery worker (needs CELERY_BROKER_URL and DATABASE_URL)"
 	@echo "make beat   - the Celery beat scheduler (runs the stuck-batch sweeper)"
 
@@ -60,19 +60,21 @@ services: postgres redis
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Lint and import order (ruff, configured in pyproject.toml): part of `make test`, so CI fails on it.
+# Lint and import order (ruff), then the import contracts (import-linter: the layers of
+# docs/architecture.md), both configured in pyproject.toml: part of `make test`, so CI fails on them.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: venv lint services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-# The real image and docker-compose.yml, run on podman (see deploy/stack_test.py): run by .ci/run after make test.
+# The real image and docker-compose.yml, run on podman (see deploy/stack_check.py): run by .ci/run after make test.
 stack-test: venv
 	@for tool in podman runc mmdebstrap; do command -v $$tool >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap; break; }; done
-	$(PY) deploy/stack_test.py
+	$(PY) deploy/stack_check.py
 
 worker: venv
 	$(VENV)/bin/celery -A backend worker --loglevel=INFO

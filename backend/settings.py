@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.rollups",
     "backend.clinician_api",
     "backend.twofactor",
+    "backend.workflows",  # the orchestration layer: cross-app workflows (docs/architecture.md)
     "dashboard",
 ]
 if not PRODUCTION:

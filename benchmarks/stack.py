@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from clients.simulator.api import ApiError, DeviceApi, TransientError  # noqa: E402
+from profiling.memory import rss_kib  # noqa: E402
 from profiling.stages import ENV as STAGE_TIMES_ENV  # noqa: E402
 
 PY = sys.executable
@@ -179,16 +180,6 @@ def postgres_backends(database: str) -> list[int]:
         except OSError:
             pass
     return found
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class Stack:

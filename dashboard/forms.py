@@ -15,7 +15,6 @@ from backend.patients.selectors import clinician_list_assignable
 PRESETS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days", "custom": "Custom"}
 PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_BUCKET = {"24h": "hour", "7d": "day", "30d": "day", "90d": "day", "custom": "day"}
-MAX_HOURLY_RANGE = MAX_RANGE["hour"]
 MAX_CUSTOM_RANGE = MAX_RANGE["day"]
 
 

@@ -91,7 +91,3 @@ class Alert(models.Model):
     @property
     def severity(self) -> int:
         return self.SEVERITY.get(self.kind, 0)
-
-    @property
-    def needs_attention(self) -> bool:
-        return self.is_open and not self.is_acknowledged

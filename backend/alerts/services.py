@@ -271,3 +271,9 @@ def alert_thresholds_set(
     audit_record(action=AuditAction.ALERT_THRESHOLDS_CHANGE, actor=actor, patient=patient, context=context,
                  detail={"before": before, "after": values})
     return row
+
+
+def alerts_delete(*, patient_id) -> int:
+    """Delete every alert of the patient (a deletion of their data on request); how many."""
+    deleted, _ = Alert.objects.filter(patient_id=patient_id).delete()
+    return deleted

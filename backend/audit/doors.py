@@ -2,9 +2,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from backend.patients.models import Patient
-
-from .models import AuditAction, AuditChannel
+from .models import AuditAction, AuditChannel, AuditEvent
 from .services import AuditContext, audit_record
 
 
@@ -27,7 +25,8 @@ class AuditedReadAdminMixin(admin.ModelAdmin):
         response = super().change_view(request, object_id, form_url, extra_context)
         if response.status_code == 200:
             obj = response.context_data["original"]  # the row the page shows, as the admin fetched it
+            patient_model = AuditEvent._meta.get_field("patient").related_model  # audit imports no patients
             audit_record(action=AuditAction.ADMIN_VIEW, actor=request.user, context=admin_context(request),
-                         patient=obj if isinstance(obj, Patient) else getattr(obj, "patient", None),
+                         patient=obj if isinstance(obj, patient_model) else getattr(obj, "patient", None),
                          detail={"model": self.model._meta.label_lower, "object": str(object_id)[:64]})
         return response

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Model
 from django.http import HttpRequest
-
-from backend.patients.models import Patient
 
 from .models import SYSTEM_ACTOR, AuditAction, AuditChannel, AuditEvent
 
@@ -53,7 +52,7 @@ def audit_record(
     *,
     action: AuditAction,
     actor: AbstractBaseUser | None,
-    patient: Patient | None = None,
+    patient: Model | None = None,  # a patients.Patient: audit sits below patients, imports none
     context: AuditContext | None = None,
     detail: dict | None = None,
 ) -> AuditEvent:
@@ -76,7 +75,7 @@ def patient_data_read_record(
     *,
     action: AuditAction,
     actor: AbstractBaseUser,
-    patient: Patient,
+    patient: Model,
     start,
     end,
     bucket: str | None = None,
@@ -105,7 +104,7 @@ def alert_inbox_read_record(
 
 
 def patient_page_view_record(
-    *, actor: AbstractBaseUser, patient: Patient, page: str, context: AuditContext | None = None
+    *, actor: AbstractBaseUser, patient: Model, page: str, context: AuditContext | None = None
 ) -> AuditEvent:
     """A view of one of a patient's pages that shows no mood records (devices, consent, deletion)."""
     return audit_record(action=AuditAction.PATIENT_VIEW, actor=actor, patient=patient, context=context,

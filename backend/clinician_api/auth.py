@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from backend.audit.models import AuditChannel
 from backend.audit.services import AuditContext
-from backend.core.errors import ApplicationError
+from backend.core.errors import ApplicationError, error_body
 from backend.core.serializers import ErrorSerializer
 from backend.core.throttling import login_throttle_check
 from backend.twofactor.services import second_factor_required, second_factor_verify
@@ -75,7 +75,7 @@ class ApiTokenCreateView(APIView):
 
 
 def _error(code: str, detail: str, status: int, *, retry_after: int | None = None) -> Response:
-    response = Response({"code": code, "detail": detail}, status=status)
+    response = Response(error_body(code, detail), status=status)
     if status == 401:
         response["WWW-Authenticate"] = "Token"
     if retry_after is not None:

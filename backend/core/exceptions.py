@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import ApplicationError, FieldError, InputInvalid
+from .errors import ApplicationError, FieldError, InputInvalid, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,8 @@ def _flatten(detail, prefix: str = "") -> list[FieldError]:
 
 
 def _validation_response(errors: list[FieldError]) -> Response:
-    body = {
-        "code": "validation_error",
-        "detail": "; ".join(f"{e.field}: {e.detail}" for e in errors) or "Invalid input.",
-        "errors": [e.as_dict() for e in errors],
-    }
+    body = error_body("validation_error", "; ".join(f"{e.field}: {e.detail}" for e in errors) or "Invalid input.")
+    body["errors"] = [e.as_dict() for e in errors]
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
@@ -47,20 +44,20 @@ def api_exception_handler(exc, context):
         return _handle(exc, context)
     except Exception:
         logger.exception("the API exception handler failed on %r", exc)
-        return Response({"code": "server_error", "detail": "Internal server error."}, status=500)
+        return Response(error_body("server_error", "Internal server error."), status=500)
 
 
 def _handle(exc, context):
     if isinstance(exc, InputInvalid):
         return _validation_response(exc.errors)
     if isinstance(exc, ApplicationError):
-        return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
+        return Response(error_body(exc.code, exc.detail), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     if isinstance(exc, SuspiciousOperation):
         # e.g. Django's TooManyFieldsSent / TooManyFilesSent while parsing a multipart body.
         logger.warning("Refused suspicious request: %s", exc)
-        return Response({"code": "bad_request", "detail": str(exc) or "Bad request."}, status=400)
+        return Response(error_body("bad_request", str(exc) or "Bad request."), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -74,5 +71,5 @@ def _handle(exc, context):
         return None  # a real bug: let Django log it and answer 500
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-    response.data = {"code": code, "detail": str(detail)}
+    response.data = error_body(code, str(detail))
     return response

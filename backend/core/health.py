@@ -8,8 +8,13 @@ which check failed (the exception class), never connection strings.
 import logging
 import time
 
+from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
+
+from backend.celery import app
+
+from .errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +30,6 @@ def database_check() -> dict:
 
 
 def broker_check() -> dict:
-    from django.conf import settings
-
-    from backend.celery import app
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "detail": "no broker: tasks run in process"}
     with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
@@ -62,7 +63,7 @@ class HealthCheckMiddleware:
         if request.path != PATH and request.path != PATH + "/":
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
-            return JsonResponse({"code": "method_not_allowed", "detail": "Use GET."}, status=405)
+            return JsonResponse(error_body("method_not_allowed", "Use GET."), status=405)
         healthy, body = health_report()
         response = JsonResponse(body, status=200 if healthy else 503)
         response["Cache-Control"] = "no-store"

@@ -12,22 +12,18 @@ import socket
 import sys
 import urllib.request
 
+from backend.celery import app  # the package sets DJANGO_SETTINGS_MODULE first
+from backend.core.health import PATH
+
 TIMEOUT = 10
 
 
 def web_healthy(port: str = "8000") -> bool:
-    from backend.core.health import PATH
-
     with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}{PATH}", timeout=TIMEOUT) as response:
         return response.status == 200
 
 
 def worker_healthy(node: str = "celery") -> bool:
-    import os
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    from backend.celery import app
-
     return bool(app.control.ping(destination=[f"{node}@{socket.gethostname()}"], timeout=TIMEOUT))
 
 

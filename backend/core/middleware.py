@@ -9,8 +9,8 @@ import logging
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
 
+from .errors import bad_request_answer, error_answer, error_response, is_api
 from .throttling import (
     device_cookie_set,
     login_device_mark,
@@ -22,17 +22,7 @@ from .throttling import (
 logger = logging.getLogger(__name__)
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-ERROR_STATUSES = (400, 403, 404, 500)  # those backend.core.views has an answer for
-
-
-def error_response(code: str, detail: str, status: int, *, retry_after: int | None = None) -> JsonResponse:
-    response = JsonResponse({"code": code, "detail": detail}, status=status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    response["Cache-Control"] = "no-store"
-    # Returned before CommonMiddleware: without a length gunicorn would chunk this small answer.
-    response["Content-Length"] = str(len(response.content))
-    return response
+ERROR_STATUSES = (400, 403, 404, 500)  # those backend.core.views answers (with core.errors.error_answer)
 
 
 class RequestSizeLimitMiddleware:
@@ -93,8 +83,6 @@ class UriTooLongMiddleware:
     def __call__(self, request):
         length = len(request.META.get("PATH_INFO", "")) + len(request.META.get("QUERY_STRING", ""))
         if length > MAX_URI_LENGTH:
-            from .views import error_answer
-
             return error_answer(request, 414, detail=(
                 f"The address is {length} characters long; at most {MAX_URI_LENGTH} are accepted."))
         return self.get_response(request)
@@ -129,8 +117,6 @@ class RequestParseErrorMiddleware:
 
 
 def request_parse_refusal(request, exc):
-    from .views import error_answer
-
     logger.warning("refused %s %s: %s", request.method, request.path, exc)
     return error_answer(request, 400, detail=f"The request could not be parsed: {exc}")
 
@@ -151,8 +137,6 @@ class NulCharacterMiddleware:
         except REQUEST_PARSE_REFUSALS as exc:
             return request_parse_refusal(request, exc)
         if "\x00" in request.path or any("\x00" in k or any("\x00" in v for v in values) for k, values in query):
-            from .views import error_answer
-
             return error_answer(request, 400, detail="NUL characters are not allowed in the address.")
         return self.get_response(request)
 
@@ -165,8 +149,6 @@ class ApiJsonErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from .views import error_answer, is_api
-
         response = self.get_response(request)
         if (is_api(request) and response.status_code in ERROR_STATUSES
                 and not response.get("Content-Type", "").startswith("application/json")):
@@ -187,9 +169,7 @@ class BadRequestMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, BadRequest):
             return None
-        from .views import bad_request
-
-        return bad_request(request, exception)
+        return bad_request_answer(request, exception)
 
 
 # Scripts only from our own static files (Plotly, the charts, Swagger UI's split view); inline
@@ -269,8 +249,6 @@ class LoginThrottleMiddleware:
             return None
         refusal = login_username_refusal(request)
         if refusal is not None:
-            from .views import error_answer
-
             return error_answer(request, 400, detail=refusal)
         device = login_device_mark(request)
         wait = login_throttle_check(request)

@@ -29,6 +29,8 @@ from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
+from .errors import error_body
+
 DEVICE_COOKIE_SALT = "moodwatch.login-device"
 USERNAME_FIELD = "username"  # the login forms' field (AXES_USERNAME_FORM_FIELD's default)
 
@@ -203,7 +205,7 @@ def login_lockout_response(request: HttpRequest, credentials: dict | None = None
     username exists, nor which rule refused."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     response = JsonResponse(
-        {"code": "login_locked", "detail": "Too many failed logins. Try again later."}, status=429,
+        error_body("login_locked", "Too many failed logins. Try again later."), status=429,
     )
     response["Retry-After"] = str(seconds)
     response["Cache-Control"] = "no-store"

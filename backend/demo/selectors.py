@@ -4,6 +4,8 @@ from django.db.models import Count
 from backend.moods.models import MoodRecord
 from backend.patients.models import Patient
 
+from .services import DEMO_PATIENTS
+
 
 def demo_record_counts(*, patients: list[Patient]) -> dict:
     counts = dict(MoodRecord.objects.filter(patient__in=patients).values_list("patient").annotate(n=Count("id")))
@@ -12,6 +14,4 @@ def demo_record_counts(*, patients: list[Patient]) -> dict:
 
 def demo_patient_is(*, patient: Patient) -> bool:
     """A patient of the `make run` demo (its pages say that the data is a replay)."""
-    from .services import DEMO_PATIENTS
-
     return patient.reference in {spec.reference for spec in DEMO_PATIENTS}

@@ -1,9 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from backend.audit.doors import admin_context
+from backend.core.errors import ApplicationError
+from backend.patients.admin import PatientAdmin
 
 from .models import Device, EnrollmentCode
-from .services import device_revoke
+from .services import device_revoke, enrollment_code_issue
 
 
 @admin.register(Device)
@@ -47,3 +49,22 @@ class EnrollmentCodeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # an issued code is part of the record of who could enroll a device
+
+
+@admin.action(description="Issue a device enrollment code")
+def issue_enrollment_code(modeladmin, request, queryset):
+    for patient in queryset:
+        try:
+            row, code = enrollment_code_issue(patient=patient, actor=request.user, context=admin_context(request))
+        except ApplicationError as error:
+            modeladmin.message_user(request, f"{patient.reference}: {error.detail}", messages.ERROR)
+            continue
+        modeladmin.message_user(
+            request, f"{patient.reference}: code {code} (expires {row.expires_at:%Y-%m-%d %H:%M} UTC; shown once)",
+            messages.WARNING,
+        )
+
+
+# Enrollment codes are this app's: it adds its action to the patients' admin page, so the patients
+# app (a layer below devices) imports nothing of devices.
+PatientAdmin.actions = [*PatientAdmin.actions, issue_enrollment_code]

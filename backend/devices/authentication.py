@@ -25,10 +25,6 @@ class DevicePrincipal:
         return self.device.pk
 
 
-class DeviceTokenInvalid(exceptions.AuthenticationFailed):
-    pass
-
-
 class DeviceAuthentication(authentication.BaseAuthentication):
     keyword = "Device"
 

@@ -19,10 +19,10 @@ from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord
 from backend.patients.services import patient_lock
-from backend.rollups.services import capture_slots_add, rollup_fold_after_landing
 from profiling.stages import stage
 
 from .models import Frame, FrameBatch
+from .signals import batch_landing
 from .uploads import ValidUpload
 
 logger = logging.getLogger(__name__)
@@ -286,8 +286,8 @@ def batch_complete(
         with stage("record insert"):
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
-            _capture_coverage_add(batch, with_face={r.index for r in results if r.faces},
-                                  processed={r.index for r in results}, captured=captured)
+            _landing_announce(batch, with_face={r.index for r in results if r.faces},
+                              processed={r.index for r in results}, captured=captured)
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
@@ -301,7 +301,6 @@ def batch_complete(
                 Frame.objects.filter(batch=batch).delete()
             batch.frames_deleted_at = now
         batch.save()
-        _fold_on_commit(batch)
     return batch
 
 
@@ -318,32 +317,16 @@ def _batch_lock(*, batch_pk: int, skip_locked: bool = False) -> FrameBatch | Non
     return batch
 
 
-def _capture_coverage_add(batch: FrameBatch, *, with_face: set[int], processed: set[int],
-                          captured: dict[int, datetime] | None = None) -> None:
-    """Count the batch's frames by capture time, before they are deleted (in the landing transaction)."""
+def _landing_announce(batch: FrameBatch, *, with_face: set[int], processed: set[int],
+                      captured: dict[int, datetime] | None = None) -> None:
+    """Announce the landing batch (signals.batch_landing) inside its landing transaction, with its
+    frames by capture time, read before they are deleted. The workflows layer adds them to the
+    capture-time coverage now and, once this transaction commits, folds the batch into the
+    dashboard's rollup and has the patient's alert rules evaluated."""
     if captured is None:
         captured = dict(Frame.objects.filter(batch=batch).values_list("index", "captured_at"))
-    capture_slots_add(patient_id=batch.patient_id,
-                      frames=[(at, index in processed, index in with_face) for index, at in captured.items()])
-
-
-def _fold_on_commit(batch: FrameBatch) -> None:
-    """Once the batch's results are committed, fold it into the dashboard's rollup and have the
-    patient's alert rules evaluated."""
-    from backend.alerts.services import alerts_after_landing  # alerts read ingest models
-
-    patient_pk, batch_pk = batch.patient_id, batch.pk
-
-    def fold() -> None:
-        with stage("roll-up upkeep"):
-            rollup_fold_after_landing(batch_id=batch_pk, patient_id=patient_pk)
-
-    def alerts() -> None:
-        with stage("alert evaluation"):
-            alerts_after_landing(patient_pk=patient_pk)
-
-    transaction.on_commit(fold)
-    transaction.on_commit(alerts, robust=True)
+    batch_landing.send(sender=FrameBatch, batch=batch,
+                       frames=[(at, index in processed, index in with_face) for index, at in captured.items()])
 
 
 def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:
@@ -390,12 +373,11 @@ def _batch_mark_failed(batch: FrameBatch) -> None:
     now = timezone.now()
     batch.status = FrameBatch.Status.FAILED
     batch.processed_at = now
-    _capture_coverage_add(batch, with_face=set(), processed=set())
+    _landing_announce(batch, with_face=set(), processed=set())
     if settings.MOODWATCH["FRAME_RETENTION"] <= timedelta(0):
         Frame.objects.filter(batch=batch).delete()
         batch.frames_deleted_at = now
     batch.save()
-    _fold_on_commit(batch)
 
 
 # --- sweeping ------------------------------------------------------------------------------------
@@ -490,3 +472,18 @@ def frames_purge_expired(*, now) -> int:
         deleted, _ = Frame.objects.filter(batch_id__in=locked).delete()
         FrameBatch.objects.filter(pk__in=locked).update(frames_deleted_at=now)
     return deleted
+
+
+# --- deletion on a patient's request (backend.workflows.services.patient_data_delete) --------------
+
+def batches_lock(*, patient_id) -> None:
+    """Lock every batch of the patient, in id order, until the transaction ends: the periodic
+    roll-up refresh locks batches (not patients) before claiming them, so a deletion waits for a
+    refresh holding them, and a refresh waits for the deletion and then skips the batches."""
+    list(FrameBatch.objects.filter(patient_id=patient_id).order_by("pk").select_for_update()
+         .values_list("pk", flat=True))
+
+
+def batches_delete(*, patient_id) -> None:
+    """Delete every batch of the patient, cascading to its frames and roll-up claims."""
+    FrameBatch.objects.filter(patient_id=patient_id).delete()

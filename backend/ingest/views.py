@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from backend.core.errors import error_body
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
 from backend.devices.permissions import IsDevice, PatientAcceptsUploads
@@ -106,5 +107,5 @@ class FrameBatchDetailView(APIView):
         try:
             batch = batch_get_for_device(device=request.auth, batch_id=uuid.UUID(batch_id))
         except (ValueError, FrameBatch.DoesNotExist):
-            return Response({"code": "not_found", "detail": "No such batch for this device."}, status=404)
+            return Response(error_body("not_found", "No such batch for this device."), status=404)
         return Response(BatchStatusSerializer(batch).data)

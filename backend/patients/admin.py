@@ -1,8 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from backend.audit.doors import AuditedReadAdminMixin, admin_context
-from backend.core.errors import ApplicationError
-from backend.devices.services import enrollment_code_issue
 
 from .models import Patient
 from .services import patient_consent_record, patient_consent_withdraw, patient_update
@@ -23,7 +21,7 @@ class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     filter_horizontal = ["clinicians"]
     readonly_fields = ["id", "reference", "consent_recorded_at", "consent_recorded_by", "created_at"]
-    actions = ["record_consent", "withdraw_consent", "issue_enrollment_code"]
+    actions = ["record_consent", "withdraw_consent"]  # and devices.admin adds issue_enrollment_code
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("clinicians")
@@ -70,16 +68,3 @@ class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
         for patient in queryset:
             patient_consent_withdraw(patient=patient, actor=request.user, context=admin_context(request))
         self.message_user(request, f"Consent withdrawn for {queryset.count()} patient(s).")
-
-    @admin.action(description="Issue a device enrollment code")
-    def issue_enrollment_code(self, request, queryset):
-        for patient in queryset:
-            try:
-                row, code = enrollment_code_issue(patient=patient, actor=request.user, context=admin_context(request))
-            except ApplicationError as error:
-                self.message_user(request, f"{patient.reference}: {error.detail}", messages.ERROR)
-                continue
-            self.message_user(
-                request, f"{patient.reference}: code {code} (expires {row.expires_at:%Y-%m-%d %H:%M} UTC; shown once)",
-                messages.WARNING,
-            )

@@ -3,6 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
+from backend.audit.models import AuditAction, AuditEvent
+
 from .models import Patient
 from .references import reference_key
 
@@ -33,22 +35,9 @@ def patient_list_search(
     return patients
 
 
-def patient_data_counts(*, patient: Patient) -> dict[str, int]:
-    """What deleting the patient's data on request would remove: mood records and uploads."""
-    from backend.ingest.models import FrameBatch
-    from backend.moods.models import MoodRecord
-
-    return {
-        "records": MoodRecord.objects.filter(patient=patient).count(),
-        "batches": FrameBatch.objects.filter(patient=patient).count(),
-    }
-
-
 def patient_data_deletions(*, patient: Patient) -> int:
     """How many times the patient's data were deleted on request (their `data.delete` audit rows).
     A deletion confirmation names this number, so it is good for one deletion only."""
-    from backend.audit.models import AuditAction, AuditEvent
-
     return AuditEvent.objects.filter(patient=patient, action=AuditAction.DATA_DELETE).count()
 
 

@@ -1,25 +1,16 @@
 """Writes for patients. Each service records its own audit event."""
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from backend.alerts.models import Alert
 from backend.audit.models import AuditAction
 from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
-from backend.ingest.models import FrameBatch
-from backend.moods.models import MoodRecord
-from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
 
 from .models import Patient
 from .references import reference_key, reference_normalize
-from .selectors import patient_data_counts, patient_data_deletions
-
-CONFIRMATION_USED = ("This confirmation was already used: the patient's data were deleted since it was given. "
-                     "Nothing more was deleted. Start again to delete what was stored since.")
 
 # Only ever about the new patient's own care team: a reference held by patients nobody on the team
 # can see is free for this team (references are unique per clinician, not hospital-wide), so a
@@ -110,8 +101,9 @@ def patient_active_set(
 def patient_lock(*, patient_id, exclusive: bool = False) -> bool:
     """Lock the patient's row until the current transaction ends; False when there is no such patient.
 
-    The one rule that keeps a deletion of the patient's data whole: `patient_data_delete` takes the
-    row exclusively (FOR UPDATE) before it reads anything; every writer of rows derived from the
+    The one rule that keeps a deletion of the patient's data whole: `patient_data_delete` (in
+    backend.workflows.services) takes the row exclusively (FOR UPDATE) before it reads anything;
+    every writer of rows derived from the
     patient's batches (an upload storing a batch, a batch landing, the fold after it, an alert
     evaluation) takes it shared (FOR SHARE) first, so writers of one patient never wait for each
     other, only for a deletion. A writer that waited for a deletion then finds the batch gone and
@@ -126,49 +118,6 @@ def patient_lock(*, patient_id, exclusive: bool = False) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {table} WHERE {pk} = %s FOR {mode}", [patient_id])
         return cursor.fetchone() is not None
-
-
-@dataclass(frozen=True)
-class DeletionReport:
-    records: int
-    batches: int
-    alerts: int
-
-
-@transaction.atomic
-def patient_data_delete(
-    *, patient: Patient, actor: AbstractBaseUser | None, context: AuditContext | None = None,
-    deletions_seen: int | None = None,
-) -> DeletionReport:
-    """Delete, on the patient's request, every mood record and frame batch (with any frames left) and
-    everything derived from them (rollup counts, alerts). The patient, devices and audit trail remain.
-
-    Deletion wins over a batch landing at the same moment: with the patient locked (see
-    `patient_lock`) a landing has either committed, and is deleted here, or waits and then finds its
-    batch gone. The batches are locked too, in id order, because the periodic roll-up refresh locks
-    batches (not patients) before claiming them: it either finished, and its counts are deleted here,
-    or skips the batches deleted here.
-
-    `deletions_seen`, from a confirmation: how many deletions there had been when it was given. Any
-    deletion since (this very confirmation replayed, or another) refuses it with `confirmation_used`
-    (409): a confirmation deletes once, never data stored after it was given. Checked under the lock,
-    so two submissions of one confirmation at the same moment delete once."""
-    patient_lock(patient_id=patient.pk, exclusive=True)
-    if deletions_seen is not None and patient_data_deletions(patient=patient) != deletions_seen:
-        raise ApplicationError(CONFIRMATION_USED, code="confirmation_used", status_code=409)
-    list(FrameBatch.objects.filter(patient=patient).order_by("pk").select_for_update().values_list("pk", flat=True))
-    counts = patient_data_counts(patient=patient)
-    records, batches = counts["records"], counts["batches"]
-    MoodRecord.objects.filter(patient=patient).delete()  # one DELETE: nothing references a record
-    FrameBatch.objects.filter(patient=patient).delete()  # cascades to frames and rollup claims
-    MoodSlotCount.objects.filter(patient=patient).delete()
-    UploadSlotCount.objects.filter(patient=patient).delete()
-    CaptureSlotCount.objects.filter(patient=patient).delete()
-    alerts, _ = Alert.objects.filter(patient=patient).delete()
-    report = DeletionReport(records=records, batches=batches, alerts=alerts)
-    audit_record(action=AuditAction.DATA_DELETE, actor=actor, patient=patient, context=context,
-                 detail={"records": records, "batches": batches, "alerts": alerts})
-    return report
 
 
 @transaction.atomic

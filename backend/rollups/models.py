@@ -62,8 +62,9 @@ class CaptureSlotCount(models.Model):
 
 
 class RollupState(models.Model):
-    """One row. Page views fold only batches with an id above `batch_watermark`; the periodic
-    refresh folds every finished batch (so nothing waits longer than one period) and moves it."""
+    """One row: the highest batch id seen by the last periodic refresh (rollup_refresh_all), which
+    folds every finished batch, so nothing waits longer than one period. Nothing reads it now that
+    page views no longer fold; kept rather than dropped by a migration in a structure-only change."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     batch_watermark = models.BigIntegerField(default=0)

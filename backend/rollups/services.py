@@ -1,7 +1,7 @@
 """Writes of the rollup: fold finished batches into the 15-minute slot counts (PostgreSQL only).
 
 Two writers, one statement: `rollup_batches_fold` right after a batch lands (done or failed; the
-ingest service calls it once the batch's transaction has committed), and `rollup_refresh_all` on
+workflows layer calls it once the batch's transaction has committed), and `rollup_refresh_all` on
 beat's schedule, which also catches any batch whose fold after landing did not run (a worker killed
 between the commit and the fold, a database blip). The selectors only read the rollup.
 """
@@ -15,7 +15,7 @@ from django.db.models import Max
 from backend.ingest.models import FrameBatch
 from backend.patients.services import patient_lock
 
-from .models import CaptureSlotCount, RollupState
+from .models import CaptureSlotCount, MoodSlotCount, RollupState, UploadSlotCount
 
 SLOT_SECONDS = 15 * 60
 
@@ -93,23 +93,6 @@ def rollup_fold_after_landing(*, batch_id: int, patient_id) -> None:
         logger.exception("rollup fold of batch %s failed; the periodic refresh will fold it", batch_id)
 
 
-def _watermark() -> int:
-    state = RollupState.objects.filter(pk=1).values_list("batch_watermark", flat=True).first()
-    return state or 0
-
-
-def rollup_refresh(*, patient_ids: list) -> None:
-    """Fold these patients' batches finished since the last periodic refresh (no-op off PostgreSQL).
-
-    Batches at or below the watermark that finished after that refresh wait for the next one.
-    """
-    if not uses_rollup() or not patient_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL.format(patients="AND b.patient_id = ANY(%(ids)s)"),
-                       {"ids": list(patient_ids), "after": _watermark()})
-
-
 def rollup_refresh_all() -> None:
     """Fold every finished batch of every patient, then move the watermark to the highest batch id
     seen before folding: every batch at or below it was either folded now or will be next time."""
@@ -142,7 +125,7 @@ ON CONFLICT (patient_id, slot_start) DO UPDATE SET
 def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) -> None:
     """Add a landing batch's frames, (captured_at, processed, with_face) each, to the capture slots.
 
-    Called by the ingest service inside the transaction that marks the batch done or failed, which
+    Called (by the workflows layer) inside the transaction that marks the batch done or failed, which
     happens once per batch, so each frame is counted once. One upsert per slot touched (a batch
     usually spans one or two)."""
     if not frames:
@@ -164,3 +147,10 @@ def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) 
     sql = _CAPTURE_UPSERT.format(table=connection.ops.quote_name(CaptureSlotCount._meta.db_table))
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def slot_counts_delete(*, patient_id) -> None:
+    """Delete the patient's slot counts (moods, uploads, capture times): a deletion of their data
+    on request (backend.workflows.services.patient_data_delete)."""
+    for model in (MoodSlotCount, UploadSlotCount, CaptureSlotCount):
+        model.objects.filter(patient_id=patient_id).delete()

@@ -1,4 +1,4 @@
-"""Periodic rollup refresh (settings.CELERY_BEAT_SCHEDULE). Page views refresh their patients too."""
+"""Periodic rollup refresh (settings.CELERY_BEAT_SCHEDULE); each batch is also folded right after it lands."""
 from celery import shared_task
 
 from .services import rollup_refresh_all

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from backend.core.middleware import error_response
+from backend.core.errors import error_response
 
 from .services import second_factor_required
 

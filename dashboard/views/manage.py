@@ -13,16 +13,17 @@ from backend.core.errors import ApplicationError
 from backend.devices.selectors import device_list_for_patient
 from backend.devices.services import device_revoke as device_revoke_service
 from backend.devices.services import enrollment_code_issue
-from backend.patients.selectors import patient_data_counts, patient_data_deletions
+from backend.patients.selectors import patient_data_deletions
 from backend.patients.services import (
     patient_active_set,
     patient_consent_record,
     patient_consent_withdraw,
-    patient_data_delete,
 )
 from backend.patients.services import (
     patient_create as patient_create_service,
 )
+from backend.workflows.selectors import patient_data_counts
+from backend.workflows.services import patient_data_delete
 
 from ..access import audit_context, patient_for_request
 from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm

@@ -8,7 +8,7 @@ from backend.audit.models import AuditAction, AuditEvent
 from backend.ingest.models import FrameBatch
 from backend.moods.models import MoodRecord
 from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
-from backend.rollups.services import rollup_refresh
+from backend.rollups.services import rollup_refresh_all
 from tests.backend.factories import add_records
 
 
@@ -35,7 +35,7 @@ def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(
     now = timezone.now()
     add_records(patient, now - timedelta(days=1), "negative", 4)
     add_records(other_patient, now - timedelta(days=1), "positive", 2)
-    rollup_refresh(patient_ids=[patient.pk, other_patient.pk])
+    rollup_refresh_all()
     Alert.objects.create(patient=patient, kind=Alert.Kind.NO_DATA, raised_at=now, evaluated_at=now)
     token = confirm_step_one(clinician_web, patient)
     response = clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPHA"})

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, os, sys
 import numpy as np
-from benchmarks.stack import rss_kib
+from profiling.memory import rss_kib
 from inference import MoodEstimator
 
 def rss_mib():

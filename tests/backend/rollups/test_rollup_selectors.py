@@ -9,7 +9,7 @@ from backend.ingest.models import Frame
 from backend.moods.selectors import mood_summary
 from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
 from backend.rollups.selectors import capture_coverage_by_day, mood_buckets, mood_overview, upload_overview
-from backend.rollups.services import rollup_batches_fold, rollup_refresh, rollup_refresh_all
+from backend.rollups.services import rollup_batches_fold, rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory, add_records
 
 UTC = ZoneInfo("UTC")
@@ -73,8 +73,8 @@ def test_a_paris_day_across_the_dst_change_is_cut_at_local_midnight(clinician, p
 
 
 def test_refreshing_twice_never_counts_a_batch_twice(scattered):
-    rollup_refresh(patient_ids=[scattered.pk])
-    rollup_refresh(patient_ids=[scattered.pk])
+    rollup_refresh_all()
+    rollup_refresh_all()
     totals = sum(s.positive + s.negative + s.neutral + s.other for s in MoodSlotCount.objects.filter(patient=scattered))
     assert totals == 300
     assert RolledUpBatch.objects.count() == 30
@@ -82,7 +82,7 @@ def test_refreshing_twice_never_counts_a_batch_twice(scattered):
 
 def test_unfinished_batches_wait_until_they_are_done(patient):
     batch = FrameBatchFactory(device__patient=patient, patient=patient, status="processing")
-    rollup_refresh(patient_ids=[patient.pk])
+    rollup_refresh_all()
     assert not RolledUpBatch.objects.filter(batch=batch).exists()
 
 

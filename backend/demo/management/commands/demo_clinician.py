@@ -1,4 +1,4 @@
-"""python manage.py demo_clinician: an idempotent DEMO login for `make run` (never for production)."""
+"""python manage.py demo_clinician: an idempotent DEMO login for `make run` (the demo app: never in production)."""
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError

@@ -1,0 +1,8 @@
+"""What the ingest service announces to the layer above it (backend.workflows), which decides what
+follows in the apps that read ingest (roll-ups, alerts). Ingest imports none of them."""
+from django.dispatch import Signal
+
+# Sent inside the transaction that marks a batch done, before it commits, with `batch` (the locked
+# FrameBatch) and `frames`: (captured_at, processed, with_face) for every frame of the batch. A
+# receiver may write in that transaction and register work for after the commit.
+batch_landing = Signal()
