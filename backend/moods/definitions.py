@@ -70,6 +70,17 @@ VALENCE_FLAT = 0.05
 VALENCE_CHANGE_MIN_RECORDS = 20
 
 
+def valence(positive_share, negative_share):
+    """Valence, the one formula: the positive share minus the negative share. Works on numbers and
+    on ORM expressions alike (F("share_positive"), ...), so the SQL and Python paths agree bit for bit."""
+    return positive_share - negative_share
+
+
+def valence_of_counts(*, positive: int, negative: int, records: int) -> float | None:
+    """Valence of counts over `records` records; None when there are none."""
+    return valence(positive / records, negative / records) if records else None
+
+
 def valence_direction(value: float | None) -> str:
     """"pos", "neg" or "flat" for a valence or a change of valence; "" for no value."""
     if value is None:

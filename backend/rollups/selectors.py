@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDay
 
 from backend.ingest.models import Frame, FrameBatch
 from backend.ingest.selectors import batch_overview_by_patient
-from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS
+from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
@@ -93,7 +93,7 @@ def _row(bucket_start: datetime, counts: dict[str, int]) -> dict:
     for mood in MOODS:
         row[f"count_{mood}"] = counts[mood]
         row[f"share_{mood}"] = counts[mood] / records if records else 0.0
-    row["valence"] = row["share_positive"] - row["share_negative"]
+    row["valence"] = valence(row["share_positive"], row["share_negative"])
     return row
 
 
@@ -134,13 +134,13 @@ class MoodOverview:
 
     @property
     def valence(self) -> float | None:
-        return self.share("positive") - self.share("negative") if self.records else None
+        return valence_of_counts(positive=self.counts["positive"], negative=self.counts["negative"],
+                                 records=self.records)
 
     @property
     def previous_valence(self) -> float | None:
-        if not self.previous_records:
-            return None
-        return (self.previous_positive - self.previous_negative) / self.previous_records
+        return valence_of_counts(positive=self.previous_positive, negative=self.previous_negative,
+                                 records=self.previous_records)
 
     @property
     def valence_change(self) -> float | None:

@@ -19,6 +19,7 @@ from backend.moods.definitions import (
     MOOD_ORDER,
     VALENCE_CHANGE_MIN_RECORDS,
     bucket_starts,
+    valence_of_counts,
 )
 from backend.moods.selectors import mood_timeline
 from backend.patients.selectors import patient_list_search
@@ -63,7 +64,7 @@ def _summary(rows: list[dict], coverage: list[dict]) -> dict:
     return {
         "records": records,
         "shares": [(m, MOOD_LABELS[m], counts[m] / records * 100 if records else 0, counts[m]) for m in MOOD_ORDER],
-        "valence": (counts["positive"] - counts["negative"]) / records if records else None,
+        "valence": valence_of_counts(positive=counts["positive"], negative=counts["negative"], records=records),
         "buckets_with_data": len(rows),
         "frames": frames,
         "frames_without_face": processed - with_face,
