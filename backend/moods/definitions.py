@@ -62,6 +62,10 @@ MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": tim
 # A range that is not given ends now and starts this long before.
 DEFAULT_RANGE = timedelta(days=7)
 
+# The patients list's window, in days: today and the days before it in the patient's time zone,
+# compared with as many days before that (rollups.selectors.mood_overview and upload_overview).
+OVERVIEW_DAYS = 7
+
 # Valence = positive share minus negative share, in [-1, 1]. Within +-VALENCE_FLAT of 0 (or of no
 # change) it reads as flat: the noise of a few records either way.
 VALENCE_FLAT = 0.05

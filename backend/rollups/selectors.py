@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDay
 
 from backend.ingest.models import Frame, FrameBatch
 from backend.ingest.selectors import batch_overview_by_patient
-from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
+from backend.moods.definitions import OVERVIEW_DAYS, VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
@@ -54,8 +54,10 @@ FROM counts GROUP BY 1 HAVING sum(positive + negative + neutral + other) > 0 ORD
 _OVERVIEW_SQL = """
 WITH p AS (
     SELECT id, timezone,
-           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start,
-           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '13 days') AT TIME ZONE timezone AS prev_start
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(cur_back)s))
+               AT TIME ZONE timezone AS cur_start,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(prev_back)s))
+               AT TIME ZONE timezone AS prev_start
     FROM patients_patient WHERE id = ANY(%(ids)s)
 ), counts AS (
     SELECT s.patient_id, s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
@@ -117,7 +119,8 @@ def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: st
 
 @dataclass(frozen=True)
 class MoodOverview:
-    """One patient's last 7 days (today and the 6 days before, in their time zone) against the 7 before."""
+    """One patient's last OVERVIEW_DAYS days (today and the days before, in their time zone) against as
+    many days before those."""
 
     counts: dict[str, int]
     previous_positive: int
@@ -151,14 +154,23 @@ class MoodOverview:
 
     @property
     def days_without_data(self) -> int:
-        return 7 - self.days_with_data
+        return OVERVIEW_DAYS - self.days_with_data
+
+
+def _days_back(weeks_back: int) -> int:
+    """Days from today back to the first day of the window (weeks_back=0) or of the one before (1)."""
+    return OVERVIEW_DAYS - 1 + OVERVIEW_DAYS * weeks_back
+
+
+def _window_params() -> dict:
+    return {"cur_back": _days_back(0), "prev_back": _days_back(1)}
 
 
 def week_start(*, patient: Patient, now: datetime, weeks_back: int = 0) -> datetime:
-    """Local midnight 6 days before today (weeks_back=0), or 7 days before that (weeks_back=1)."""
+    """Local midnight at the start of the overview window (weeks_back=0), or of the one before (1)."""
     tz = ZoneInfo(patient.timezone)
     local_today = now.astimezone(tz).date()
-    day = local_today - timedelta(days=6 + 7 * weeks_back)
+    day = local_today - timedelta(days=_days_back(weeks_back))
     return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
@@ -170,7 +182,7 @@ def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
         return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
     ids = [p.pk for p in patients]
     with connection.cursor() as cursor:
-        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": slot_floor(now)})
+        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": slot_floor(now), **_window_params()})
         fetched = cursor.fetchall()
     return {
         pk: MoodOverview(
@@ -211,7 +223,9 @@ def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
 
 _UPLOAD_OVERVIEW_SQL = """
 WITH p AS (
-    SELECT id, (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start
+    SELECT id,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(cur_back)s))
+               AT TIME ZONE timezone AS cur_start
     FROM patients_patient WHERE id = ANY(%(ids)s)
 ), u AS (
     SELECT s.patient_id, s.frames, s.frames_processed, s.frames_with_face, s.last_received_at AS last
@@ -257,7 +271,7 @@ def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime)
     return [days[key] for key in sorted(days)]
 
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
-    """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same 7 local days
+    """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same local days
     as mood_overview."""
     if not patients:
         return {}
@@ -269,7 +283,7 @@ def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
             out[p.pk]["last_upload"] = row.get("last_upload")
         return out
     with connection.cursor() as cursor:
-        cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now})
+        cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now, **_window_params()})
         fetched = cursor.fetchall()
     return {
         pk: {
