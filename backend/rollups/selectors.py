@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDay
 
 from backend.ingest.models import Frame, FrameBatch
-from backend.ingest.selectors import batch_overview_by_patient
 from backend.moods.definitions import OVERVIEW_DAYS, VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
@@ -217,6 +216,21 @@ def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
     )
 
 
+def _upload_overview_orm(*, patient: Patient, now: datetime) -> dict:
+    """upload_overview of one patient from the batches themselves: last upload (ever), and frames
+    received / processed / with a face since the window's start."""
+    recent = Q(received_at__gte=week_start(patient=patient, now=now))
+    done = recent & Q(status=FrameBatch.Status.DONE)
+    row = FrameBatch.objects.filter(patient=patient).aggregate(
+        last_upload=Max("received_at"),
+        frames=Sum("frame_count", filter=recent),
+        frames_processed=Sum("frame_count", filter=done),
+        frames_with_face=Sum("frames_with_face", filter=done),
+    )
+    return {**{k: row[k] or 0 for k in ("frames", "frames_processed", "frames_with_face")},
+            "last_upload": row["last_upload"]}
+
+
 # --- uploads: frames received, processed and with a face ------------------------------------------
 # Finished batches come from the upload slots (15-minute granularity: a range edge includes the
 # whole slot it falls in); queued and processing batches are added live (a small partial index).
@@ -276,12 +290,7 @@ def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
     if not patients:
         return {}
     if not uses_rollup():
-        out = {}
-        for p in patients:
-            row = next(iter(batch_overview_by_patient(patient_ids=[p.pk], since=week_start(patient=p, now=now))), {})
-            out[p.pk] = {k: row.get(k) or 0 for k in ("frames", "frames_processed", "frames_with_face")}
-            out[p.pk]["last_upload"] = row.get("last_upload")
-        return out
+        return {p.pk: _upload_overview_orm(patient=p, now=now) for p in patients}
     with connection.cursor() as cursor:
         cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now, **_window_params()})
         fetched = cursor.fetchall()
