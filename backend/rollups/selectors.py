@@ -129,7 +129,7 @@ class MoodOverview:
 
     @property
     def records(self) -> int:
-        return self.counts["positive"] + self.counts["negative"] + self.counts["neutral"] + self.counts["other"]
+        return sum(self.counts.values())
 
     def share(self, mood: str) -> float:
         return self.counts[mood] / self.records if self.records else 0.0
