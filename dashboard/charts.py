@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER
+from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER, valence_of_counts
 
 ROLLING_WINDOW = {"hour": 24, "day": 7, "week": 4}
 BUCKET_MS = {name: step.total_seconds() * 1000 for name, step in BUCKET_STEPS.items()}  # Plotly's time unit
@@ -134,16 +134,14 @@ def mood_share_figure(
 
 
 def rolling_valence(cells: list[dict | None], window: int) -> list[float | None]:
-    """Valence of the records of the last `window` buckets (time, not buckets with data), pooled:
-    (positive - negative) / records. None where the whole window is empty, so the line breaks."""
+    """Valence of the records of the last `window` buckets (time, not buckets with data), pooled.
+    None where the whole window is empty, so the line breaks."""
     out = []
     for i in range(len(cells)):
         chunk = [c for c in cells[max(0, i - window + 1): i + 1] if c]
-        records = sum(c["records"] for c in chunk)
-        if not records:
-            out.append(None)
-            continue
-        out.append((sum(c["count_positive"] for c in chunk) - sum(c["count_negative"] for c in chunk)) / records)
+        out.append(valence_of_counts(positive=sum(c["count_positive"] for c in chunk),
+                                     negative=sum(c["count_negative"] for c in chunk),
+                                     records=sum(c["records"] for c in chunk)))
     return out
 
 

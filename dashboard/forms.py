@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
+from backend.alerts.definitions import THRESHOLD_NAMES
 from backend.alerts.models import AlertThresholds
 from backend.core.bounds import validate_date_in_bounds
 from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MAX_RANGE
@@ -134,7 +135,7 @@ class AcknowledgeForm(forms.Form):
 class ThresholdsForm(forms.ModelForm):
     class Meta:
         model = AlertThresholds
-        fields = ["window_days", "negative_share", "min_records", "no_data_days"]
+        fields = list(THRESHOLD_NAMES)
 
 
 class DeleteDataConfirmForm(forms.Form):

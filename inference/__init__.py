@@ -13,7 +13,17 @@ Importing this package loads neither TensorFlow nor a model; ``MoodEstimator.loa
 """
 
 from .errors import DatasetError, InferenceError
-from .estimator import FaceMood, MoodEstimator
 from .labels import MOODS
+
+
+def __getattr__(name: str):
+    # The estimator brings numpy and the stage profiler: loaded on first use, so the web process,
+    # which reads only the mood names (backend.moods.models), stays without them.
+    if name in ("MoodEstimator", "FaceMood"):
+        from . import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["MoodEstimator", "FaceMood", "InferenceError", "DatasetError", "MOODS"]

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from backend.audit.doors import AuditedReadAdminMixin, admin_context
 
+from .definitions import THRESHOLD_NAMES
 from .models import Alert, AlertThresholds
 from .services import alert_thresholds_set
 
@@ -33,7 +34,7 @@ class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
 @admin.register(AlertThresholds)
 class AlertThresholdsAdmin(admin.ModelAdmin):
     list_display = [
-        "patient", "window_days", "negative_share", "min_records", "no_data_days", "updated_at", "updated_by",
+        "patient", *THRESHOLD_NAMES, "updated_at", "updated_by",
     ]
     search_fields = ["patient__reference", "patient__display_name"]
     list_select_related = ["patient", "updated_by"]
@@ -45,9 +46,6 @@ class AlertThresholdsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service, so the change is audited like one made on the dashboard.
-        values = {
-            name: form.cleaned_data.get(name)
-            for name in ["window_days", "negative_share", "min_records", "no_data_days"]
-        }
+        values = {name: form.cleaned_data.get(name) for name in THRESHOLD_NAMES}
         obj.pk = alert_thresholds_set(patient=obj.patient, actor=request.user, values=values,
                                       context=admin_context(request)).pk

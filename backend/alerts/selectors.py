@@ -1,6 +1,4 @@
 """Reads of alerts and of the thresholds in force for a patient."""
-from dataclasses import asdict, dataclass
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
@@ -8,30 +6,15 @@ from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, W
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
 
+from .definitions import THRESHOLD_NAMES, Thresholds
 from .models import Alert, AlertThresholds
 
 F_ACK_NULLS_FIRST = F("acknowledged_at").desc(nulls_first=True)
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    window_days: int
-    negative_share: float
-    min_records: int
-    no_data_days: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def alert_thresholds_default() -> Thresholds:
     defaults = settings.MOODWATCH_ALERTS
-    return Thresholds(
-        window_days=defaults["WINDOW_DAYS"],
-        negative_share=defaults["NEGATIVE_SHARE"],
-        min_records=defaults["MIN_RECORDS"],
-        no_data_days=defaults["NO_DATA_DAYS"],
-    )
+    return Thresholds(**{name: defaults[name.upper()] for name in THRESHOLD_NAMES})
 
 
 def alert_thresholds_override(*, patient: Patient) -> AlertThresholds | None:

@@ -35,8 +35,9 @@ from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
 from backend.patients.services import patient_lock
 
+from .definitions import THRESHOLD_NAMES, Thresholds
 from .models import Alert, AlertThresholds
-from .selectors import Thresholds, alert_thresholds_for
+from .selectors import alert_thresholds_for
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,8 @@ def alert_thresholds_set(
     *, patient: Patient, actor: AbstractBaseUser, values: dict, context: AuditContext | None = None
 ) -> AlertThresholds:
     """Store the patient's overrides (None = the settings default) and audit the change."""
+    if unknown := set(values) - set(THRESHOLD_NAMES):
+        raise ValueError(f"not alert thresholds: {sorted(unknown)}")  # a caller's mistake, never user input
     row, _ = AlertThresholds.objects.get_or_create(patient=patient)
     before = {name: getattr(row, name) for name in values}
     for name, value in values.items():

@@ -62,12 +62,27 @@ MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": tim
 # A range that is not given ends now and starts this long before.
 DEFAULT_RANGE = timedelta(days=7)
 
+# The patients list's window, in days: today and the days before it in the patient's time zone,
+# compared with as many days before that (rollups.selectors.mood_overview and upload_overview).
+OVERVIEW_DAYS = 7
+
 # Valence = positive share minus negative share, in [-1, 1]. Within +-VALENCE_FLAT of 0 (or of no
 # change) it reads as flat: the noise of a few records either way.
 VALENCE_FLAT = 0.05
 # The patients list compares the last 7 days with the 7 before only when each holds this many
 # records: a change computed from a handful of faces is noise, not a trend.
 VALENCE_CHANGE_MIN_RECORDS = 20
+
+
+def valence(positive_share, negative_share):
+    """Valence, the one formula: the positive share minus the negative share. Works on numbers and
+    on ORM expressions alike (F("share_positive"), ...), so the SQL and Python paths agree bit for bit."""
+    return positive_share - negative_share
+
+
+def valence_of_counts(*, positive: int, negative: int, records: int) -> float | None:
+    """Valence of counts over `records` records; None when there are none."""
+    return valence(positive / records, negative / records) if records else None
 
 
 def valence_direction(value: float | None) -> str:

@@ -1,12 +1,12 @@
 """Mood records: one per detected face, the only thing kept once a frame is processed."""
 from django.db import models
 
+from inference.labels import MOODS
 
-class Mood(models.TextChoices):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    NEUTRAL = "neutral"
-    OTHER = "other"
+# The four moods are the classifier's (inference.labels.MOODS, no Django there); the records'
+# choices are built from them, so a record can only hold a mood the model can output.
+# Mood.POSITIVE == "positive", and so on; the labels are the capitalised names.
+Mood = models.TextChoices("Mood", [(mood.upper(), mood) for mood in MOODS])
 
 
 class MoodRecord(models.Model):

@@ -7,6 +7,7 @@ from django.db.models.functions import Cast, TruncDay, TruncHour, TruncWeek
 
 from backend.patients.models import Patient
 
+from .definitions import valence
 from .models import Mood, MoodRecord
 
 # How the database truncates a timestamp to each bucket of definitions.BUCKET_STEPS.
@@ -43,7 +44,7 @@ def mood_summary(*, patient: Patient, start: datetime, end: datetime, bucket: st
         .values("bucket_start")
         .annotate(records=Count("id"), **counts)
         .annotate(**shares)
-        .annotate(valence=F("share_positive") - F("share_negative"))
+        .annotate(valence=valence(F("share_positive"), F("share_negative")))
         .order_by("bucket_start")
     )
 

@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDay
 
 from backend.ingest.models import Frame, FrameBatch
-from backend.ingest.selectors import batch_overview_by_patient
-from backend.moods.definitions import VALENCE_CHANGE_MIN_RECORDS
+from backend.moods.definitions import OVERVIEW_DAYS, VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
 from backend.moods.models import Mood, MoodRecord
 from backend.moods.selectors import mood_summary
 from backend.patients.models import Patient
@@ -54,8 +53,10 @@ FROM counts GROUP BY 1 HAVING sum(positive + negative + neutral + other) > 0 ORD
 _OVERVIEW_SQL = """
 WITH p AS (
     SELECT id, timezone,
-           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start,
-           (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '13 days') AT TIME ZONE timezone AS prev_start
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(cur_back)s))
+               AT TIME ZONE timezone AS cur_start,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(prev_back)s))
+               AT TIME ZONE timezone AS prev_start
     FROM patients_patient WHERE id = ANY(%(ids)s)
 ), counts AS (
     SELECT s.patient_id, s.slot_start AS t, s.positive, s.negative, s.neutral, s.other
@@ -93,7 +94,7 @@ def _row(bucket_start: datetime, counts: dict[str, int]) -> dict:
     for mood in MOODS:
         row[f"count_{mood}"] = counts[mood]
         row[f"share_{mood}"] = counts[mood] / records if records else 0.0
-    row["valence"] = row["share_positive"] - row["share_negative"]
+    row["valence"] = valence(row["share_positive"], row["share_negative"])
     return row
 
 
@@ -117,7 +118,8 @@ def mood_buckets(*, patient: Patient, start: datetime, end: datetime, bucket: st
 
 @dataclass(frozen=True)
 class MoodOverview:
-    """One patient's last 7 days (today and the 6 days before, in their time zone) against the 7 before."""
+    """One patient's last OVERVIEW_DAYS days (today and the days before, in their time zone) against as
+    many days before those."""
 
     counts: dict[str, int]
     previous_positive: int
@@ -127,20 +129,20 @@ class MoodOverview:
 
     @property
     def records(self) -> int:
-        return self.counts["positive"] + self.counts["negative"] + self.counts["neutral"] + self.counts["other"]
+        return sum(self.counts.values())
 
     def share(self, mood: str) -> float:
         return self.counts[mood] / self.records if self.records else 0.0
 
     @property
     def valence(self) -> float | None:
-        return self.share("positive") - self.share("negative") if self.records else None
+        return valence_of_counts(positive=self.counts["positive"], negative=self.counts["negative"],
+                                 records=self.records)
 
     @property
     def previous_valence(self) -> float | None:
-        if not self.previous_records:
-            return None
-        return (self.previous_positive - self.previous_negative) / self.previous_records
+        return valence_of_counts(positive=self.previous_positive, negative=self.previous_negative,
+                                 records=self.previous_records)
 
     @property
     def valence_change(self) -> float | None:
@@ -151,14 +153,23 @@ class MoodOverview:
 
     @property
     def days_without_data(self) -> int:
-        return 7 - self.days_with_data
+        return OVERVIEW_DAYS - self.days_with_data
+
+
+def _days_back(weeks_back: int) -> int:
+    """Days from today back to the first day of the window (weeks_back=0) or of the one before (1)."""
+    return OVERVIEW_DAYS - 1 + OVERVIEW_DAYS * weeks_back
+
+
+def _window_params() -> dict:
+    return {"cur_back": _days_back(0), "prev_back": _days_back(1)}
 
 
 def week_start(*, patient: Patient, now: datetime, weeks_back: int = 0) -> datetime:
-    """Local midnight 6 days before today (weeks_back=0), or 7 days before that (weeks_back=1)."""
+    """Local midnight at the start of the overview window (weeks_back=0), or of the one before (1)."""
     tz = ZoneInfo(patient.timezone)
     local_today = now.astimezone(tz).date()
-    day = local_today - timedelta(days=6 + 7 * weeks_back)
+    day = local_today - timedelta(days=_days_back(weeks_back))
     return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
@@ -170,7 +181,7 @@ def mood_overview(*, patients: list[Patient], now: datetime) -> dict:
         return {p.pk: _overview_orm(patient=p, now=now) for p in patients}
     ids = [p.pk for p in patients]
     with connection.cursor() as cursor:
-        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": slot_floor(now)})
+        cursor.execute(_OVERVIEW_SQL, {"ids": ids, "now": now, "b": slot_floor(now), **_window_params()})
         fetched = cursor.fetchall()
     return {
         pk: MoodOverview(
@@ -205,13 +216,30 @@ def _overview_orm(*, patient: Patient, now: datetime) -> MoodOverview:
     )
 
 
+def _upload_overview_orm(*, patient: Patient, now: datetime) -> dict:
+    """upload_overview of one patient from the batches themselves: last upload (ever), and frames
+    received / processed / with a face since the window's start."""
+    recent = Q(received_at__gte=week_start(patient=patient, now=now))
+    done = recent & Q(status=FrameBatch.Status.DONE)
+    row = FrameBatch.objects.filter(patient=patient).aggregate(
+        last_upload=Max("received_at"),
+        frames=Sum("frame_count", filter=recent),
+        frames_processed=Sum("frame_count", filter=done),
+        frames_with_face=Sum("frames_with_face", filter=done),
+    )
+    return {**{k: row[k] or 0 for k in ("frames", "frames_processed", "frames_with_face")},
+            "last_upload": row["last_upload"]}
+
+
 # --- uploads: frames received, processed and with a face ------------------------------------------
 # Finished batches come from the upload slots (15-minute granularity: a range edge includes the
 # whole slot it falls in); queued and processing batches are added live (a small partial index).
 
 _UPLOAD_OVERVIEW_SQL = """
 WITH p AS (
-    SELECT id, (date_trunc('day', %(now)s AT TIME ZONE timezone) - interval '6 days') AT TIME ZONE timezone AS cur_start
+    SELECT id,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(cur_back)s))
+               AT TIME ZONE timezone AS cur_start
     FROM patients_patient WHERE id = ANY(%(ids)s)
 ), u AS (
     SELECT s.patient_id, s.frames, s.frames_processed, s.frames_with_face, s.last_received_at AS last
@@ -257,19 +285,14 @@ def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime)
     return [days[key] for key in sorted(days)]
 
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
-    """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same 7 local days
+    """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same local days
     as mood_overview."""
     if not patients:
         return {}
     if not uses_rollup():
-        out = {}
-        for p in patients:
-            row = next(iter(batch_overview_by_patient(patient_ids=[p.pk], since=week_start(patient=p, now=now))), {})
-            out[p.pk] = {k: row.get(k) or 0 for k in ("frames", "frames_processed", "frames_with_face")}
-            out[p.pk]["last_upload"] = row.get("last_upload")
-        return out
+        return {p.pk: _upload_overview_orm(patient=p, now=now) for p in patients}
     with connection.cursor() as cursor:
-        cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now})
+        cursor.execute(_UPLOAD_OVERVIEW_SQL, {"ids": [p.pk for p in patients], "now": now, **_window_params()})
         fetched = cursor.fetchall()
     return {
         pk: {

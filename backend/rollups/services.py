@@ -17,6 +17,7 @@ from backend.patients.services import patient_lock
 
 from .models import CaptureSlotCount, MoodSlotCount, RollupState, UploadSlotCount
 
+# The one slot grid of every rollup, in seconds: slot_floor in Python, the refresh SQL as %(slot)s.
 SLOT_SECONDS = 15 * 60
 
 
@@ -41,7 +42,7 @@ WITH claimed AS (
 ), uploads AS (
     INSERT INTO rollups_uploadslotcount
         (patient_id, slot_start, batches, frames, frames_processed, frames_with_face, last_received_at)
-    SELECT b.patient_id, to_timestamp(floor(extract(epoch FROM b.received_at) / 900) * 900), count(*),
+    SELECT b.patient_id, to_timestamp(floor(extract(epoch FROM b.received_at) / %(slot)s) * %(slot)s), count(*),
            sum(b.frame_count), coalesce(sum(b.frame_count) FILTER (WHERE b.status = 'done'), 0),
            coalesce(sum(b.frames_with_face) FILTER (WHERE b.status = 'done'), 0), max(b.received_at)
     FROM ingest_framebatch b JOIN claimed c ON c.batch_id = b.id
@@ -54,7 +55,7 @@ WITH claimed AS (
         last_received_at = greatest(rollups_uploadslotcount.last_received_at, EXCLUDED.last_received_at)
 )
 INSERT INTO rollups_moodslotcount (patient_id, slot_start, positive, negative, neutral, other)
-SELECT m.patient_id, to_timestamp(floor(extract(epoch FROM m.captured_at) / 900) * 900),
+SELECT m.patient_id, to_timestamp(floor(extract(epoch FROM m.captured_at) / %(slot)s) * %(slot)s),
        count(*) FILTER (WHERE m.mood = 'positive'), count(*) FILTER (WHERE m.mood = 'negative'),
        count(*) FILTER (WHERE m.mood = 'neutral'), count(*) FILTER (WHERE m.mood = 'other')
 FROM moods_moodrecord m JOIN claimed c ON c.batch_id = m.batch_id
@@ -76,7 +77,7 @@ def rollup_batches_fold(*, batch_ids: list[int]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(_REFRESH_SQL.format(patients="AND b.id = ANY(%(batch_ids)s)"),
-                       {"batch_ids": list(batch_ids), "after": 0})
+                       {"batch_ids": list(batch_ids), "after": 0, "slot": SLOT_SECONDS})
 
 
 def rollup_fold_after_landing(*, batch_id: int, patient_id) -> None:
@@ -100,7 +101,7 @@ def rollup_refresh_all() -> None:
         return
     highest = FrameBatch.objects.aggregate(highest=Max("id"))["highest"] or 0
     with connection.cursor() as cursor:
-        cursor.execute(_REFRESH_SQL.format(patients=""), {"after": 0})
+        cursor.execute(_REFRESH_SQL.format(patients=""), {"after": 0, "slot": SLOT_SECONDS})
     RollupState.objects.update_or_create(pk=1, defaults={"batch_watermark": highest})
 
 

@@ -6,6 +6,7 @@ from django.core import signing
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from backend.alerts.definitions import THRESHOLD_LABELS, THRESHOLD_NAMES
 from backend.alerts.selectors import alert_thresholds_default, alert_thresholds_override
 from backend.alerts.services import alert_thresholds_set
 from backend.audit.services import patient_page_view_record
@@ -62,9 +63,14 @@ def patient_manage(request, patient_id):
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
-        "thresholds_form": ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
-        "threshold_defaults": alert_thresholds_default(),
+        "thresholds": _threshold_fields(form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
+                                        defaults=alert_thresholds_default()),
     })
+
+
+def _threshold_fields(*, form, defaults) -> list[tuple]:
+    """(label, form field, default) for each threshold, in their defined order."""
+    return [(THRESHOLD_LABELS[name], form[name], getattr(defaults, name)) for name in THRESHOLD_NAMES]
 
 
 @login_required

@@ -20,14 +20,12 @@ from backend.moods.definitions import (
     VALENCE_CHANGE_MIN_RECORDS,
     bucket_starts,
 )
-from backend.moods.selectors import mood_timeline
 from backend.patients.selectors import patient_list_search
-from backend.rollups.selectors import capture_coverage_by_day, mood_buckets
 
 from .. import charts
 from ..access import audit_context, patient_for_request
 from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
-from ..overview import DEFAULT_SORT, SORT_KEYS, patient_rows
+from ..selectors import DEFAULT_SORT, SORT_KEYS, patient_list_rows, patient_period_read
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -42,7 +40,7 @@ def patient_list(request):
     sort = sort if sort in SORT_KEYS else DEFAULT_SORT
     descending = request.GET.get("dir") == "desc"
     patients = patient_list_search(user=request.user, query=query, include_inactive=include_inactive)
-    rows = patient_rows(patients=patients, now=timezone.now(), sort=sort, descending=descending)
+    rows = patient_list_rows(patients=patients, now=timezone.now(), sort=sort, descending=descending)
     patient_list_read_record(actor=request.user, patients=len(rows), query=query, context=audit_context(request))
     # Figures are computed for every patient (sorting needs them); a page shows PAGE_SIZE rows.
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -52,23 +50,6 @@ def patient_list(request):
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
         "change_min_records": VALENCE_CHANGE_MIN_RECORDS,
     })
-
-
-def _summary(rows: list[dict], coverage: list[dict]) -> dict:
-    records = sum(r["records"] for r in rows)
-    counts = {m: sum(r[f"count_{m}"] for r in rows) for m in MOOD_ORDER}
-    frames = sum(d["frames"] or 0 for d in coverage)
-    processed = sum(d["frames_processed"] or 0 for d in coverage)
-    with_face = sum(d["frames_with_face"] or 0 for d in coverage)
-    return {
-        "records": records,
-        "shares": [(m, MOOD_LABELS[m], counts[m] / records * 100 if records else 0, counts[m]) for m in MOOD_ORDER],
-        "valence": (counts["positive"] - counts["negative"]) / records if records else None,
-        "buckets_with_data": len(rows),
-        "frames": frames,
-        "frames_without_face": processed - with_face,
-        "face_share": with_face / processed if processed else None,
-    }
 
 
 def _figures(*, patient, period, rows, coverage, timeline) -> dict:
@@ -103,11 +84,10 @@ def patient_detail(request, patient_id):
     # An invalid range: the page of the default period, with the form's message, answered 400.
     invalid = form.is_bound and not form.is_valid()
     period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
-    rows = mood_buckets(patient=patient, start=period.start, end=period.end, bucket=period.bucket)
-    coverage = capture_coverage_by_day(patient=patient, start=period.start, end=period.end)
-    timeline = mood_timeline(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
-    summary = _summary(rows, coverage)
-    figures = _figures(patient=patient, period=period, rows=rows, coverage=coverage, timeline=timeline)
+    read = patient_period_read(patient=patient, start=period.start, end=period.end, bucket=period.bucket,
+                               timeline_limit=TIMELINE_LIMIT)
+    summary, timeline = read.summary, read.timeline
+    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,

@@ -2,6 +2,7 @@
 thresholds."""
 import pytest
 
+from backend.alerts.definitions import THRESHOLD_LABELS, THRESHOLD_NAMES
 from backend.alerts.models import AlertThresholds
 from backend.audit.models import AuditAction, AuditEvent
 from backend.devices.models import EnrollmentCode
@@ -153,6 +154,17 @@ def test_per_patient_thresholds_are_saved_and_audited(clinician_web, patient):
     row = AlertThresholds.objects.get(patient=patient)
     assert (row.window_days, row.negative_share, row.min_records, row.no_data_days) == (None, 0.5, 20, None)
     assert actions(patient) == [AuditAction.ALERT_THRESHOLDS_CHANGE]
+
+
+def test_the_manage_page_offers_every_threshold_with_its_override_and_default(clinician_web, patient, settings):
+    AlertThresholds.objects.create(patient=patient, min_records=17)
+    settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "NO_DATA_DAYS": 11}
+    page = clinician_web.get(f"/patients/{patient.pk}/manage/").content.decode()
+    for name in THRESHOLD_NAMES:
+        assert f'name="{name}"' in page
+        assert f"{THRESHOLD_LABELS[name]} <input" in page
+    assert 'name="min_records" value="17"' in page
+    assert "default 11</span>" in page
 
 
 def test_an_out_of_range_threshold_is_refused(clinician_web, patient):

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 INFERENCE = Path(__file__).resolve().parents[2] / "inference"
-FORBIDDEN = {"tensorflow", "keras", "tf_keras", "sklearn", "training", "benchmarks"}
+# Nor Django or the backend: the backend reads the moods from here (inference.labels.MOODS builds
+# backend.moods.models.Mood), never the other way round.
+FORBIDDEN = {"tensorflow", "keras", "tf_keras", "sklearn", "training", "benchmarks", "django", "backend"}
 
 
 def imported_tops(path: Path) -> set[str]:

@@ -161,3 +161,19 @@ def test_the_upload_overview_has_the_last_upload_and_a_weeks_frames(patient):
     overview = upload_overview(patients=[patient], now=now)[patient.pk]
     assert (overview["frames"], overview["frames_processed"], overview["frames_with_face"]) == (6, 6, 2)
     assert overview["last_upload"] == now - timedelta(days=1)
+
+
+def test_the_overviews_without_the_rollup_equal_those_from_it(patient, monkeypatch):
+    """The ORM path (the SQLite demo) gives the figures the rollup gives, for moods and uploads."""
+    now = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+    add_records(patient, now - timedelta(days=1), "negative", 3, frame_count=6, frames_with_face=3)
+    add_records(patient, now - timedelta(days=3), "positive", 2, frame_count=5, frames_with_face=2)
+    add_records(patient, now - timedelta(days=9), "positive", 4, frame_count=8, frames_with_face=4)  # the week before
+    add_records(patient, now - timedelta(days=20), "neutral", 1)  # outside both weeks
+    idle = PatientFactory(reference="P-IDLE")
+    rolled = (mood_overview(patients=[patient, idle], now=now), upload_overview(patients=[patient, idle], now=now))
+    monkeypatch.setattr("backend.rollups.selectors.uses_rollup", lambda: False)
+    direct = (mood_overview(patients=[patient, idle], now=now), upload_overview(patients=[patient, idle], now=now))
+    assert direct == rolled
+    assert rolled[0][patient.pk].records == 5 and rolled[0][patient.pk].previous_records == 4
+    assert rolled[1][patient.pk]["frames"] == 11 and rolled[1][idle.pk]["last_upload"] is None

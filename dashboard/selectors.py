@@ -1,6 +1,12 @@
-"""The "My patients" table: one row per visible patient with 7-day mood figures, coverage and alerts.
+"""The dashboard's page-level reads: what a page shows, gathered from the apps that own the data.
 
-Every figure is computed by the database (a few grouped queries for the whole list, whatever its size).
+They live here, not in one app, because each spans several (rollups, moods, alerts, patients);
+the views call one of them and render. Like every selector, they never write.
+
+- patient_list_rows: the "My patients" table, one row per visible patient with 7-day mood figures,
+  coverage and alerts. Every figure is computed by the database (a few grouped queries for the
+  whole list, whatever its size).
+- patient_period_read: the patient page's buckets, coverage, timeline and summary for one period.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,9 +14,16 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from backend.alerts.selectors import alert_counts_unresolved
-from backend.moods.definitions import MOOD_ORDER, VALENCE_ARROWS, valence_direction
+from backend.moods.definitions import MOOD_LABELS, MOOD_ORDER, VALENCE_ARROWS, valence_direction, valence_of_counts
+from backend.moods.selectors import mood_timeline
 from backend.patients.models import Patient
-from backend.rollups.selectors import MoodOverview, mood_overview, upload_overview
+from backend.rollups.selectors import (
+    MoodOverview,
+    capture_coverage_by_day,
+    mood_buckets,
+    mood_overview,
+    upload_overview,
+)
 
 # Each key returns a sortable value, or None for "no data": such rows go last in either direction.
 SORT_KEYS = {
@@ -72,7 +85,7 @@ def _signed(value: float | None) -> tuple[str, str]:
     return f"{value:+.2f}".replace("-", "−"), valence_direction(value)
 
 
-def patient_rows(
+def patient_list_rows(
     *, patients: QuerySet[Patient], now: datetime, sort: str = DEFAULT_SORT, descending: bool = False
 ) -> list[PatientRow]:
     patients = list(patients)
@@ -94,3 +107,40 @@ def patient_rows(
     rows.sort(key=lambda r: str(r.patient).lower())  # ties: by name
     present = sorted((r for r in rows if key(r) is not None), key=key, reverse=descending)
     return present + [r for r in rows if key(r) is None]
+
+
+@dataclass(frozen=True)
+class PatientPeriod:
+    """One patient's figures over one period: the non-empty buckets (rollups.selectors.mood_buckets
+    rows), coverage per local day, the most recent records, and the summary of them all."""
+
+    rows: list[dict]
+    coverage: list[dict]
+    timeline: list[dict]
+    summary: dict
+
+
+def patient_period_read(
+    *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int
+) -> PatientPeriod:
+    rows = mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
+    coverage = capture_coverage_by_day(patient=patient, start=start, end=end)
+    timeline = mood_timeline(patient=patient, start=start, end=end, limit=timeline_limit)
+    return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage))
+
+
+def _period_summary(rows: list[dict], coverage: list[dict]) -> dict:
+    records = sum(r["records"] for r in rows)
+    counts = {m: sum(r[f"count_{m}"] for r in rows) for m in MOOD_ORDER}
+    frames = sum(d["frames"] or 0 for d in coverage)
+    processed = sum(d["frames_processed"] or 0 for d in coverage)
+    with_face = sum(d["frames_with_face"] or 0 for d in coverage)
+    return {
+        "records": records,
+        "shares": [(m, MOOD_LABELS[m], counts[m] / records * 100 if records else 0, counts[m]) for m in MOOD_ORDER],
+        "valence": valence_of_counts(positive=counts["positive"], negative=counts["negative"], records=records),
+        "buckets_with_data": len(rows),
+        "frames": frames,
+        "frames_without_face": processed - with_face,
+        "face_share": with_face / processed if processed else None,
+    }
