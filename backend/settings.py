@@ -347,13 +347,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- alerts and audit (dashboard) ---------------------------------------------------------------------
-_ALERT_DEFAULTS = Thresholds(window_days=3, negative_share=0.6, min_records=50, no_data_days=2)
+# Each threshold from ALERT_<NAME>, written out so that operators (and the configuration tests) find
+# the variable; the Thresholds dataclass refuses a missing or unknown name.
+_ALERT_THRESHOLDS = Thresholds(
+    window_days=env.int("ALERT_WINDOW_DAYS", default=3),
+    negative_share=env.float("ALERT_NEGATIVE_SHARE", default=0.6),
+    min_records=env.int("ALERT_MIN_RECORDS", default=50),
+    no_data_days=env.int("ALERT_NO_DATA_DAYS", default=2),
+)
 MOODWATCH_ALERTS = {
-    # WINDOW_DAYS, NEGATIVE_SHARE, MIN_RECORDS, NO_DATA_DAYS from ALERT_WINDOW_DAYS, ... (same type as the default)
-    **{
-        name.upper(): env(f"ALERT_{name.upper()}", cast=type(value), default=value)
-        for name, value in _ALERT_DEFAULTS.as_dict().items()
-    },
+    **{name.upper(): value for name, value in _ALERT_THRESHOLDS.as_dict().items()},
     # After a batch lands its patient's rules are evaluated once the quiet period has passed, so a
     # phone uploading a backlog triggers one evaluation, not one per batch. Tasks in process: at once.
     "LANDING_DEBOUNCE_SECONDS": env.int(
