@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -36,17 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.stack import (  # noqa: E402
     Stack,
     StackOptions,
+    capture_stamps,
     exit_cleanly_on_sigterm,
     frame_pool,
     machine_note,
     percentile,
 )
 from clients.simulator.api import ApiError, DeviceApi, TransientError  # noqa: E402
-
-
-def stamps(count: int) -> list[str]:
-    now = datetime.now(UTC).astimezone()
-    return [(now - timedelta(seconds=count - i)).isoformat() for i in range(count)]
 
 
 class Phones:
@@ -76,7 +71,7 @@ class Phones:
             jpegs = [self.pool[(n + i) % len(self.pool)].jpeg for i in range(size)]
             n += size
             try:
-                self.flooder.upload(batch_id=str(uuid.uuid4()), jpegs=jpegs, captured_at=stamps(size))
+                self.flooder.upload(batch_id=str(uuid.uuid4()), jpegs=jpegs, captured_at=capture_stamps(size))
                 self.flood_accepted += 1
             except TransientError as error:  # 429 at the throttle: wait as told, then go on
                 self.flood_throttled += 1
@@ -94,7 +89,7 @@ class Phones:
             batch_id, began = str(uuid.uuid4()), time.time()
             try:
                 phone.upload(batch_id=batch_id, jpegs=[self.pool[index % len(self.pool)].jpeg],
-                             captured_at=stamps(1))
+                             captured_at=capture_stamps(1))
             except (TransientError, ApiError) as error:
                 with self.lock:
                     self.other_refused.append(str(error))

@@ -95,6 +95,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def capture_stamps(count: int) -> list[str]:
+    """Capture times for a batch of `count` frames, one a second, the last a second ago (with offset)."""
+    now = datetime.now(UTC).astimezone()
+    return [(now - timedelta(seconds=count - i)).isoformat() for i in range(count)]
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); nan for no values."""
     if not values:
@@ -497,8 +503,7 @@ class Load:
 
     def _upload(self, phone: DeviceApi, rng: random.Random) -> None:
         indexes = [rng.randrange(len(self.pool)) for _ in range(self.batch_size)]
-        now = datetime.now(UTC).astimezone()
-        stamps = [(now - timedelta(seconds=self.batch_size - i)).isoformat() for i in range(self.batch_size)]
+        stamps = capture_stamps(self.batch_size)
         batch_id = str(uuid.uuid4())
         jpegs = [self.pool[i].jpeg for i in indexes]
         started_wall, started = time.time(), time.monotonic()
