@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "backend.twofactor",
     "backend.workflows",  # the orchestration layer: cross-app workflows (docs/architecture.md)
     "dashboard",
+    "clients.patient_app",  # the patient app (PWA) at /app/: static files and its shell page
 ]
 if not PRODUCTION:
     INSTALLED_APPS.append("backend.demo")  # `make run`: demo_run (DEMO clinician, patients, simulator feed)

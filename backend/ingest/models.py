@@ -10,6 +10,10 @@ class FrameBatch(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    class Kind(models.TextChoices):
+        FRAMES = "frames", "Frames (analysed on the server)"
+        MOODS = "moods", "Mood records (computed on the device)"
+
     UNFINISHED = (Status.QUEUED, Status.PROCESSING)
 
     device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="batches")
@@ -19,10 +23,14 @@ class FrameBatch(models.Model):
     # from a client bug reusing an id (different content, 409).
     content_digest = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # A mood batch (kind `moods`) carries the device's mood records and never a frame: it lands `done`.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FRAMES)
     frame_count = models.PositiveIntegerField()
     frames_with_face = models.PositiveIntegerField(default=0)
     frames_undecodable = models.PositiveIntegerField(default=0)
     record_count = models.PositiveIntegerField(default=0)
+    # Faces other than the patient's (the largest face in a frame is the patient's): counted, never classified.
+    bystanders = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

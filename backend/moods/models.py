@@ -9,6 +9,13 @@ from inference.labels import MOODS
 Mood = models.TextChoices("Mood", [(mood.upper(), mood) for mood in MOODS])
 
 
+class RecordSource(models.TextChoices):
+    """Where a record's mood was computed: by a worker from an uploaded frame, or on the patient's device
+    (only the mood record left the phone)."""
+    SERVER = "server", "Server (from an uploaded frame)"
+    DEVICE = "device", "Device (computed on the phone)"
+
+
 class MoodRecord(models.Model):
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="mood_records")
     batch = models.ForeignKey("ingest.FrameBatch", on_delete=models.CASCADE, related_name="mood_records")
@@ -26,6 +33,7 @@ class MoodRecord(models.Model):
     box_h = models.PositiveIntegerField()
     detection_score = models.FloatField()
     model_version = models.CharField(max_length=64)
+    source = models.CharField(max_length=8, choices=RecordSource.choices, default=RecordSource.SERVER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,6 +14,13 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone name.", code="invalid_timezone")
 
 
+class InferenceMode(models.TextChoices):
+    """Where the mood model runs for a patient: on the phone (only mood records leave it) or on the
+    server (the phone uploads frames, which workers analyse and then delete)."""
+    ON_DEVICE = "on_device", "On the device (no frame leaves the phone)"
+    FRAMES = "frames", "Frames uploaded to the server"
+
+
 class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Pseudonymous: the hospital maps it to the real person elsewhere; no real name is required.
@@ -32,6 +39,9 @@ class Patient(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     is_active = models.BooleanField(default=True)
+    # New patients run the model on their phone; patients that existed before the on-device app keep
+    # `frames` (migration 0003), since their phones send frames.
+    inference_mode = models.CharField(max_length=16, choices=InferenceMode.choices, default=InferenceMode.ON_DEVICE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
