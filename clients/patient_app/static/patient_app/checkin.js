@@ -1,0 +1,105 @@
+// A check-in: the front camera, sampled every `sampling_seconds`. In on_device mode each sample goes
+// through the in-browser pipeline and only its numbers are queued; in frames mode a JPEG is queued
+// for upload. No image is kept or shown beyond the live preview (and, in frames mode, the queue).
+
+// captured_at in the phone's local time with its UTC offset, e.g. 2026-12-05T09:15:02.250+01:00.
+export function localIso(date) {
+  const pad = (n, width = 2) => String(n).padStart(width, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const abs = Math.abs(offset);
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}` +
+    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+function jpegOf(video) {
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("JPEG encoding failed"))), "image/jpeg", 0.85);
+  });
+}
+
+export class CheckIn {
+  // video: the preview element; onSample({face, bystanders}); onError(error)
+  constructor({ manifest, pipeline, video, queue, onSample, onError }) {
+    this.manifest = manifest;
+    this.pipeline = pipeline;
+    this.video = video;
+    this.queue = queue; // async (entry) => void
+    this.onSample = onSample || (() => {});
+    this.onError = onError || (() => {});
+    this.stream = null;
+    this.timer = null;
+    this.busy = false;
+    this.samples = 0;
+    this.faces = 0;
+  }
+
+  get running() {
+    return this.stream !== null;
+  }
+
+  async start() {
+    if (this.stream) return;
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
+    this.stream = stream;
+    this.video.srcObject = stream;
+    await this.video.play().catch(() => {});
+    if (!this.stream) return; // stopped while starting
+    await new Promise((resolve) => {
+      if (this.video.readyState >= 2 && this.video.videoWidth) resolve();
+      else this.video.addEventListener("loadeddata", resolve, { once: true });
+    });
+    const every = Math.max(1, Number(this.manifest.sampling_seconds) || 5) * 1000;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), every);
+  }
+
+  // Stops the camera at once: the tracks end, so the phone's camera light goes off.
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+    if (this.stream) for (const track of this.stream.getTracks()) track.stop();
+    this.stream = null;
+    this.video.srcObject = null;
+  }
+
+  async sample() {
+    if (this.busy || !this.stream || !this.video.videoWidth) return;
+    this.busy = true;
+    const capturedAt = localIso(new Date());
+    try {
+      if (this.manifest.mode === "frames") {
+        const blob = await jpegOf(this.video);
+        if (!this.stream) return;
+        await this.queue({ kind: "jpeg", captured_at: capturedAt, blob });
+        this.samples += 1;
+        this.onSample({ face: undefined });
+      } else {
+        const result = await this.pipeline.analyze(this.video);
+        if (!this.stream) return; // paused while the model ran: this sample is not kept
+        const face = result.face
+          ? { box: result.face.box, detection_score: result.face.detection_score, probabilities: result.face.probabilities }
+          : null;
+        await this.queue({
+          kind: "mood", captured_at: capturedAt, face, bystanders: result.bystanders || 0,
+          frame_size: result.frame_size, model_version: this.manifest.version,
+        });
+        this.samples += 1;
+        if (face) this.faces += 1;
+        this.onSample({ face, bystanders: result.bystanders || 0 });
+      }
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
