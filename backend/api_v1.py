@@ -9,13 +9,14 @@ from backend.clinician_api.views import (
     PatientMoodSummaryView,
 )
 from backend.devices.views import DeviceEnrollView
-from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView
+from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView, MoodBatchCreateView
 
 urlpatterns = [
     # device API
     path("devices/enroll/", DeviceEnrollView.as_view(), name="device-enroll"),
     path("frame-batches/", FrameBatchCreateView.as_view(), name="frame-batch-list"),
     path("frame-batches/<str:batch_id>/", FrameBatchDetailView.as_view(), name="frame-batch-detail"),
+    path("mood-batches/", MoodBatchCreateView.as_view(), name="mood-batch-list"),
     # clinician API
     path("auth/token/", ApiTokenCreateView.as_view(), name="api-token"),
     path("patients/", PatientListView.as_view(), name="patient-list"),

@@ -241,6 +241,12 @@ MOODWATCH = {
 MOODWATCH["MAX_REQUEST_BYTES"] = env.int("MAX_REQUEST_BYTES", default=32 * 1024 * 1024)
 # A JSON body nested deeper than this is a 400 (backend.core.parsers); ours nest two or three levels.
 MOODWATCH["JSON_MAX_DEPTH"] = env.int("JSON_MAX_DEPTH", default=32)
+# Mood batches (POST /api/v1/mood-batches/, computed on the phone): bounds of the contract, not tunables.
+# A frame's side in pixels (a 16K camera is absurd), the faces a frame may hold besides the patient's,
+# and the body's size: an entry is about 250 bytes, so 2 KiB an entry is far above any honest batch.
+MOODWATCH["MAX_MOOD_FRAME_SIDE"] = 16_384
+MOODWATCH["MAX_BYSTANDERS"] = 100
+MOODWATCH["MAX_MOOD_BATCH_BYTES"] = 4096 + 2048 * MOODWATCH["MAX_FRAMES_PER_BATCH"]
 # Uploaded frames are read into memory up to the frame limit; bigger ones spill to temp files.
 FILE_UPLOAD_MAX_MEMORY_SIZE = MOODWATCH["MAX_FRAME_BYTES"]
 # Let a few more files than the frame limit through Django's parser, so an over-long batch

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,13 +29,10 @@ import numpy as np
 
 from profiling.stages import stage
 
+from .card import CARD_NAME, DEFAULT_MODEL, MODELS_DIR, card_read, version_of  # noqa: F401 - re-exported
 from .detection import Detection, FaceDetector, crop_face, square_box
 from .errors import InferenceError
 from .labels import MOODS
-
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "mood_mini_xception.tflite"
-CARD_NAME = "model_card.json"
 
 MAX_PIXELS = 40_000_000  # decoded pixels allowed per frame (decompression-bomb guard)
 MIN_SIDE = 16  # smaller frames cannot hold a face the detector can find
@@ -241,7 +237,7 @@ class MoodEstimator:
         self.card = card
         self.model_path = model_path
         self.model_sha256 = hashlib.sha256(model_bytes).hexdigest()
-        self.version = str(card.get("version") or f"unversioned-{self.model_sha256[:12]}")
+        self.version = version_of(card, self.model_sha256)
         self.max_pixels = max_pixels
         self.classifier = MoodClassifier(model_bytes, num_threads=num_threads)
         self.input_size = self.classifier.input_size
@@ -265,9 +261,7 @@ class MoodEstimator:
         model_path = Path(path) if path is not None else DEFAULT_MODEL
         if not model_path.is_file():
             raise InferenceError(f"mood model not found at {model_path}")
-        card_path = model_path.with_name(CARD_NAME)
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        return cls(model_path.read_bytes(), card, model_path=model_path, **options)
+        return cls(model_path.read_bytes(), card_read(model_path), model_path=model_path, **options)
 
     def detector(self) -> FaceDetector:
         det = getattr(self._local, "detector", None)

@@ -17,11 +17,14 @@ from django.utils import timezone
 from backend.core.errors import ApplicationError
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
-from backend.moods.models import MoodRecord
+from backend.moods.models import MoodRecord, RecordSource
+from backend.patients.models import InferenceMode, Patient
+from backend.patients.modes import inference_mode_require
 from backend.patients.services import patient_lock
 from profiling.stages import stage
 
 from .models import Frame, FrameBatch
+from .mood_batches import ValidMoodBatch
 from .signals import batch_landing
 from .uploads import ValidUpload
 
@@ -77,10 +80,21 @@ def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
     return existing
 
 
+def inference_mode_check(*, patient_id, expected: str) -> None:
+    """Refuse (403 `inference_mode_mismatch`) a batch of the kind the patient's mode does not take:
+    a patient in `on_device` mode never has a frame stored, whatever a device sends. Called under
+    the patient's lock (patient_lock), so a mode changed at the same moment (patient_inference_mode_set
+    updates the row) is either seen here or waits until this batch has committed."""
+    mode = Patient.objects.filter(pk=patient_id).values_list("inference_mode", flat=True).first()
+    if mode is not None:
+        inference_mode_require(mode=mode, expected=expected)
+
+
 @transaction.atomic
 def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBatch:
     # A deletion of the patient's data in progress finishes first; this batch is then new data.
     patient_lock(patient_id=device.patient_id)
+    inference_mode_check(patient_id=device.patient_id, expected=InferenceMode.FRAMES)
     batch = FrameBatch.objects.create(
         device=device,
         patient_id=device.patient_id,
@@ -116,6 +130,90 @@ def _frames_insert(*, batch: FrameBatch, upload: ValidUpload) -> None:
                         for name in ("batch", "index", "captured_at", "content_type", "data"))
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.executemany(f"INSERT INTO {q(table)} ({columns}) VALUES (%s, %s, %s, %s, %b)", rows)
+
+
+# --- mood batches: records computed on the device ----------------------------------------------------
+
+def mood_batch_ingest(*, device: Device, batch: ValidMoodBatch) -> tuple[FrameBatch, bool]:
+    """Store a validated mood batch: its records land at once, in one transaction, as a processed
+    frame batch's do (records, capture-time coverage, then roll-up and alerts after the commit).
+    Returns (batch, created).
+
+    Like batch_ingest: a new batch's frame entries count against the device's frames for the hour
+    (one budget for both modes: a phone samples the same frames either way; 429
+    `frame_budget_exceeded`); the same batch_id with the same content returns the stored batch
+    (created=False) and stores nothing, with other content it is a 409 `batch_id_conflict`; a
+    patient whose mode is `frames` gets a 403 `inference_mode_mismatch`. As for frame batches, the
+    batch row itself is the record of the upload (with its device, model version and digest): no
+    audit row is written per batch."""
+    existing = next(iter(FrameBatch.objects.filter(device=device, batch_id=batch.batch_id)[:1]), None)
+    if existing is not None:
+        return _batch_replay(existing, batch.digest), False
+    reservation = frame_budget_reserve(device_pk=device.pk, frames=len(batch.frames))
+    try:
+        return _mood_batch_store(device=device, batch=batch), True
+    except IntegrityError:
+        reservation.release()
+        existing = FrameBatch.objects.get(device=device, batch_id=batch.batch_id)  # a concurrent copy won
+        return _batch_replay(existing, batch.digest), False
+    except BaseException:
+        reservation.release()
+        raise
+
+
+@transaction.atomic
+def _mood_batch_store(*, device: Device, batch: ValidMoodBatch) -> FrameBatch:
+    patient_lock(patient_id=device.patient_id)  # as _batch_store: a deletion in progress finishes first
+    inference_mode_check(patient_id=device.patient_id, expected=InferenceMode.ON_DEVICE)
+    now = timezone.now()
+    row = FrameBatch.objects.create(
+        device=device,
+        patient_id=device.patient_id,
+        batch_id=batch.batch_id,
+        content_digest=batch.digest,
+        kind=FrameBatch.Kind.MOODS,
+        status=FrameBatch.Status.DONE,
+        frame_count=len(batch.frames),
+        frames_with_face=batch.frames_with_face,
+        record_count=batch.frames_with_face,  # one record per frame with a face: the patient's
+        bystanders=batch.bystanders,
+        processed_at=now,
+        model_version=batch.model_version,
+    )
+    with stage("record insert"):
+        MoodRecord.objects.bulk_create(
+            _device_record_build(row, index, frame) for index, frame in enumerate(batch.frames) if frame.face
+        )
+    with stage("roll-up upkeep"):
+        every = set(range(len(batch.frames)))
+        _landing_announce(row, with_face={i for i, f in enumerate(batch.frames) if f.face}, processed=every,
+                          captured={i: frame.captured_at for i, frame in enumerate(batch.frames)})
+    return row
+
+
+def _device_record_build(batch: FrameBatch, index: int, frame) -> MoodRecord:
+    face = frame.face
+    x, y, w, h = face.box
+    p = face.probabilities
+    return MoodRecord(
+        patient_id=batch.patient_id,
+        batch=batch,
+        frame_index=index,
+        face_index=0,
+        captured_at=frame.captured_at,
+        mood=face.mood,
+        p_positive=p["positive"],
+        p_negative=p["negative"],
+        p_neutral=p["neutral"],
+        p_other=p["other"],
+        box_x=x,
+        box_y=y,
+        box_w=w,
+        box_h=h,
+        detection_score=face.detection_score,
+        model_version=batch.model_version,
+        source=RecordSource.DEVICE,
+    )
 
 
 # --- dispatch: fair shares between devices ---------------------------------------------------------
@@ -457,6 +555,7 @@ def frames_purge_expired(*, now) -> int:
     cutoff = now - settings.MOODWATCH["FRAME_RETENTION"]
     finished = FrameBatch.objects.filter(
         status__in=[FrameBatch.Status.DONE, FrameBatch.Status.FAILED],
+        kind=FrameBatch.Kind.FRAMES,  # a mood batch never held a frame
         frames_deleted_at__isnull=True,
         processed_at__lte=cutoff,
     )

@@ -47,7 +47,7 @@ def frame_batch_upload_validate(
     errors += _kind_errors("frames", frames, want_file=True)
     if errors:
         raise InputInvalid(errors)
-    parsed_id = _batch_id_parse(batch_id, errors)
+    parsed_id = batch_id_parse(batch_id, errors)
     if not frames:
         errors.append(FieldError("frames", "required", "At least one frame file is required."))
     elif len(frames) > limits["MAX_FRAMES_PER_BATCH"]:
@@ -64,7 +64,7 @@ def frame_batch_upload_validate(
         raise InputInvalid(errors)
 
     now = timezone.now()
-    times = [_timestamp_parse(raw, i, now, errors) for i, raw in enumerate(captured_at)]
+    times = [captured_at_parse(raw, i, now, errors) for i, raw in enumerate(captured_at)]
     images = [_frame_read(f, i, errors) for i, f in enumerate(frames)]
     if errors:
         raise InputInvalid(errors)
@@ -89,7 +89,8 @@ def _kind_errors(field: str, values: list, *, want_file: bool) -> list[FieldErro
     return errors
 
 
-def _batch_id_parse(raw: str | None, errors: list[FieldError]) -> uuid.UUID | None:
+def batch_id_parse(raw: str | None, errors: list[FieldError]) -> uuid.UUID | None:
+    """The batch's UUID, or None with a FieldError added (frame and mood batches alike)."""
     if not raw:
         errors.append(FieldError("batch_id", "required", "batch_id (a UUID) is required."))
         return None
@@ -100,7 +101,10 @@ def _batch_id_parse(raw: str | None, errors: list[FieldError]) -> uuid.UUID | No
         return None
 
 
-def _timestamp_parse(raw: str, index: int, now: datetime, errors: list[FieldError]) -> datetime | None:
+def captured_at_parse(raw: str, index: int, now: datetime, errors: list[FieldError]) -> datetime | None:
+    """A frame's capture time (frame and mood batches alike): ISO-8601 with an offset, inside the
+    calendar window, at most MAX_FUTURE_SKEW ahead and MAX_FRAME_AGE behind `now`; else None with
+    a FieldError for `captured_at` at `index` added to `errors`."""
     limits = settings.MOODWATCH
     try:
         when = datetime.fromisoformat(raw.strip())

@@ -1,25 +1,29 @@
 """Device API: upload a frame batch, read a batch's status."""
 import uuid
 
+from django.conf import settings
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from backend.core.errors import error_body
+from backend.core.errors import ApplicationError, FieldError, InputInvalid, error_body
+from backend.core.parsers import BoundedJSONParser
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
-from backend.devices.permissions import IsDevice, PatientAcceptsUploads
+from backend.devices.permissions import IsDevice, PatientAcceptsUploads, PatientInferenceMode
+from backend.patients.models import InferenceMode
 from profiling.stages import stage
 
 from .models import FrameBatch
-from .selectors import batch_get_for_device
-from .services import batch_ingest
+from .mood_batches import mood_batch_validate
+from .selectors import batch_get_for_device, model_versions_published
+from .services import batch_ingest, mood_batch_ingest
 from .uploads import frame_batch_upload_validate
 
 
@@ -55,7 +59,8 @@ class FrameBatchUploadSerializer(serializers.Serializer):
 
 class FrameBatchCreateView(APIView):
     authentication_classes = [DeviceAuthentication]
-    permission_classes = [IsDevice, PatientAcceptsUploads]
+    permission_classes = [IsDevice, PatientAcceptsUploads, PatientInferenceMode]
+    inference_mode = InferenceMode.FRAMES
     parser_classes = [MultiPartParser]
     throttle_classes = [ScopedRateThrottle]  # keyed on the device (request.user.pk)
     throttle_scope = "upload"
@@ -71,13 +76,14 @@ class FrameBatchCreateView(APIView):
             200: OpenApiResponse(BatchReplaySerializer, description="Same batch_id and content again"),
             400: ErrorSerializer,
             401: ErrorSerializer,
-            403: OpenApiResponse(ErrorSerializer, description="consent_missing | patient_inactive"),
+            403: OpenApiResponse(ErrorSerializer,
+                                 description="consent_missing | patient_inactive | inference_mode_mismatch"),
             409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
             413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
             429: OpenApiResponse(ErrorSerializer, description="throttled | frame_budget_exceeded (see Retry-After)"),
             503: OpenApiResponse(ErrorSerializer, description="service_unavailable (see Retry-After)"),
         },
-        summary="Upload a batch of frames (idempotent on batch_id).",
+        summary="Upload a batch of frames (idempotent on batch_id); patients in `frames` mode only.",
     )
     def post(self, request):
         with stage("multipart parse"):
@@ -96,6 +102,98 @@ class FrameBatchCreateView(APIView):
         with stage("response"):
             body = BatchReplaySerializer(batch).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+# --- mood batches: the records a phone computed (on_device mode) ---------------------------------------
+
+class MoodBatchJSONParser(BoundedJSONParser):
+    """JSON with NaN and Infinity read as numbers (Python's json reads them; DRF refuses them by
+    default with a bare parse error), so that a probability sent as NaN gets the mood batch's own
+    answer: a validation_error naming its frame's index."""
+
+    strict = False
+
+
+class MoodProbabilitiesSerializer(serializers.Serializer):
+    positive = serializers.FloatField(min_value=0, max_value=1)
+    negative = serializers.FloatField(min_value=0, max_value=1)
+    neutral = serializers.FloatField(min_value=0, max_value=1)
+    other = serializers.FloatField(min_value=0, max_value=1)
+
+
+class MoodFaceSerializer(serializers.Serializer):
+    box = serializers.ListField(child=serializers.FloatField(min_value=0), min_length=4, max_length=4,
+                                help_text="[x, y, w, h] in pixels of the frame, inside frame_size.")
+    detection_score = serializers.FloatField(min_value=0, max_value=1)
+    probabilities = MoodProbabilitiesSerializer(help_text="The four moods, summing to 1 within 1e-3.")
+
+
+class MoodFrameSerializer(serializers.Serializer):
+    captured_at = serializers.DateTimeField(help_text="ISO-8601 with offset; unique within the batch.")
+    face = MoodFaceSerializer(allow_null=True, help_text="The patient's face (the largest), or null.")
+    bystanders = serializers.IntegerField(min_value=0, help_text="Other faces in the frame: counted, never classified.")
+
+
+class MoodBatchUploadSerializer(serializers.Serializer):
+    """Documentation only: the JSON body is validated by mood_batches.mood_batch_validate."""
+
+    batch_id = serializers.UUIDField()
+    model_version = serializers.CharField(help_text="The version of GET /api/v1/model/ (the served model).")
+    frame_size = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=2, max_length=2,
+                                       help_text="[width, height] of the sampled frames, in pixels.")
+    frames = serializers.ListField(child=MoodFrameSerializer(), min_length=1,
+                                   help_text="One entry per sampled frame, with or without a face.")
+
+
+class MoodBatchSerializer(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=FrameBatch.Status.choices)
+    frames = serializers.IntegerField(source="frame_count")
+    frames_with_face = serializers.IntegerField()
+    records = serializers.IntegerField(source="record_count")
+
+
+class MoodBatchCreateView(APIView):
+    authentication_classes = [DeviceAuthentication]
+    permission_classes = [IsDevice, PatientAcceptsUploads, PatientInferenceMode]
+    inference_mode = InferenceMode.ON_DEVICE
+    parser_classes = [MoodBatchJSONParser]
+    throttle_classes = [ScopedRateThrottle]  # the frame uploads' scope: one rate per device for both
+    throttle_scope = "upload"
+
+    @extend_schema(
+        request=MoodBatchUploadSerializer,
+        responses={
+            201: OpenApiResponse(MoodBatchSerializer, description="Stored: the records have landed"),
+            200: OpenApiResponse(MoodBatchSerializer, description="Same batch_id and content again"),
+            400: OpenApiResponse(ErrorSerializer, description="validation_error (errors[].index: the frame)"),
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer,
+                                 description="consent_missing | patient_inactive | inference_mode_mismatch"),
+            409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
+            413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
+            429: OpenApiResponse(ErrorSerializer, description="throttled | frame_budget_exceeded (see Retry-After)"),
+        },
+        summary="Upload mood records computed on the device (idempotent on batch_id); `on_device` patients only.",
+    )
+    def post(self, request):
+        limit = settings.MOODWATCH["MAX_MOOD_BATCH_BYTES"]
+        length = int(request.META.get("CONTENT_LENGTH") or 0)  # the middleware has checked it is a number
+        if length > limit:
+            raise ApplicationError(f"The body is {length} bytes; a mood batch is at most {limit} bytes.",
+                                   code="request_too_large", status_code=413)
+        if not request.content_type.startswith("application/json"):
+            raise UnsupportedMediaType(request.content_type or "(none)", detail="Send application/json.")
+        try:
+            data = request.data
+        except ParseError as error:
+            if getattr(error.detail, "code", None) != "json_too_deep":
+                raise
+            raise InputInvalid([FieldError("body", "json_too_deep", str(error.detail))]) from None
+        batch = mood_batch_validate(data, published_versions=model_versions_published())
+        row, created = mood_batch_ingest(device=request.auth, batch=batch)
+        body = MoodBatchSerializer(row).data  # the same for the first answer and every retry
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class FrameBatchDetailView(APIView):

@@ -4,6 +4,7 @@ colours; the buckets and their lengths; the ranges a summary may cover; the vale
 The selectors, the clinician API, the dashboard's forms, charts and tables, and the FHIR export all
 read these names; none keeps a copy.
 """
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,14 @@ MOOD_COLORS = {
     "other": "#858585",  # grey, 3.7:1 on white
     "negative": "#D55E00",  # vermillion
 }
+
+
+
+def mood_of(probabilities: Mapping[str, float]) -> str:
+    """The most probable of the four moods; a tie goes to the first in the classifier's order
+    (Mood.values), as numpy's argmax over its output picks it. A record's mood, wherever it was computed."""
+    return max(Mood.values, key=lambda mood: probabilities[mood])
+
 
 # Buckets of a summary, by name: their nominal length (a local day is 23 or 25 hours across a DST
 # change; summaries truncate in the patient's time zone, see moods.selectors).
