@@ -56,9 +56,11 @@ redis:
 
 services: postgres redis
 
-# The browser test drives Debian's chromium through Playwright (Playwright never downloads a browser).
+# The browser test drives Debian's chromium through Playwright (Playwright never downloads a browser);
+# ffmpeg makes the patient app test's fake camera (a y4m of real photos).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg; }
 
 # Lint and import order (ruff), then the import contracts (import-linter: the layers of
 # docs/architecture.md), both configured in pyproject.toml: part of `make test`, so CI fails on them.

@@ -13,6 +13,16 @@ export function localIso(date) {
     `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
+// A face at the frame's edge may reach past it; the server refuses a box outside frame_size (and with
+// it the whole batch), so the box is clipped to the frame.
+export function insideFrame([x, y, w, h], [width, height]) {
+  const left = Math.min(Math.max(0, x), width - 1);
+  const top = Math.min(Math.max(0, y), height - 1);
+  const right = Math.min(width, Math.max(x + w, left + 1));
+  const bottom = Math.min(height, Math.max(y + h, top + 1));
+  return [left, top, right - left, bottom - top];
+}
+
 function jpegOf(video) {
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth;
@@ -86,7 +96,8 @@ export class CheckIn {
         const result = await this.pipeline.analyze(this.video);
         if (!this.stream) return; // paused while the model ran: this sample is not kept
         const face = result.face
-          ? { box: result.face.box, detection_score: result.face.detection_score, probabilities: result.face.probabilities }
+          ? { box: insideFrame(result.face.box, result.frame_size), detection_score: result.face.detection_score,
+              probabilities: result.face.probabilities }
           : null;
         await this.queue({
           kind: "mood", captured_at: capturedAt, face, bystanders: result.bystanders || 0,
