@@ -9,7 +9,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 
-from .models import Patient
+from .models import InferenceMode, Patient
 from .references import reference_key, reference_normalize
 
 # Only ever about the new patient's own care team: a reference held by patients nobody on the team
@@ -28,9 +28,11 @@ def patient_create(
     display_name: str = "",
     timezone_name: str = "UTC",
     consent: bool = False,
+    inference_mode: str = InferenceMode.ON_DEVICE,
     context: AuditContext | None = None,
 ) -> Patient:
-    """A patient assigned to `clinicians`, with consent recorded by `actor` when `consent`.
+    """A patient assigned to `clinicians`, with consent recorded by `actor` when `consent`, whose
+    phone runs the mood model (`inference_mode` on_device, the default) or uploads frames (`frames`).
 
     The reference is stored normalised (references.reference_normalize). Raises ApplicationError
     `reference_unavailable` (409) when a patient of one of `clinicians` (or, with none, an unassigned
@@ -38,7 +40,8 @@ def patient_create(
     reference = reference_normalize(reference)
     key = reference_key(reference)
     team = list({c.pk: c for c in clinicians}.values())
-    patient = Patient(reference=reference, reference_key=key, display_name=display_name, timezone=timezone_name)
+    patient = Patient(reference=reference, reference_key=key, display_name=display_name, timezone=timezone_name,
+                      inference_mode=inference_mode)
     patient.full_clean(validate_unique=False)
     _reference_lock(key)
     holders = Patient.objects.filter(reference_key=key)
@@ -48,7 +51,8 @@ def patient_create(
     patient.save()
     patient.clinicians.set(team)
     audit_record(action=AuditAction.PATIENT_CREATE, actor=actor, patient=patient, context=context,
-                 detail={"timezone": timezone_name, "clinicians": sorted(c.get_username() for c in team)})
+                 detail={"timezone": timezone_name, "clinicians": sorted(c.get_username() for c in team),
+                         "inference_mode": str(inference_mode)})
     if consent:
         patient_consent_record(patient=patient, actor=actor, context=context)
     return patient

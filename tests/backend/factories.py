@@ -7,7 +7,7 @@ from django.utils import timezone as dj_timezone
 
 from backend.devices import tokens
 from backend.devices.models import Device
-from backend.patients.models import Patient
+from backend.patients.models import InferenceMode, Patient
 from backend.rollups.services import capture_slots_add, rollup_batches_fold
 from tests.support import PASSWORD
 
@@ -23,7 +23,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
-    """An active patient with recorded consent (override consent_recorded_at=None for none)."""
+    """An active patient with recorded consent (override consent_recorded_at=None for none), in
+    `frames` mode: the tests built before the on-device app upload frames for it. A patient whose
+    phone runs the model is PatientFactory(inference_mode="on_device"), the model's default."""
 
     class Meta:
         model = Patient
@@ -35,6 +37,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     consent_recorded_at = factory.LazyFunction(dj_timezone.now)
     consent_recorded_by = factory.SubFactory(UserFactory)
     is_active = True
+    inference_mode = InferenceMode.FRAMES
 
     @factory.post_generation
     def clinicians(self, create, extracted, **kwargs):
