@@ -283,7 +283,8 @@ def batch_complete(
         if batch.claimed_by_task != task_id:
             logger.info("batch %s: finished by a stale run %s; results are identical", batch_pk, task_id)
         # One record per frame at most: the patient's face (face_index 0); bystanders are counted.
-        records = [_record_build(batch, result, 0, result.faces[0], model_version) for result in results if result.faces]
+        records = [_record_build(batch, result, 0, result.faces[0], model_version)
+                   for result in results if result.faces]
         with stage("record insert"):
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
