@@ -4,6 +4,7 @@
     est = MoodEstimator.load()             # the committed model; no network access
     faces = est.estimate(frame)            # [FaceMood(box, detection_score, mood, probabilities)]
     results = est.estimate_batch(frames)   # every face of every frame classified in one call
+    patient = est.estimate_patient_batch(frames)  # per frame: the largest face only, others counted
 
 Thread-safety rule: a MoodEstimator may be shared by any number of threads. The model bytes and
 the model card are loaded once; each thread lazily gets its own LiteRT interpreters (detector and
@@ -64,6 +65,25 @@ class FaceMood:
     detection_score: float
     mood: str
     probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PatientFace:
+    """One frame as the platform reads it: the patient's face (the largest detected face, by box
+    area) with its mood, or None when no face was found, and how many other faces (bystanders:
+    someone beside the patient, a face on a screen) were seen. Bystanders are never classified."""
+
+    face: FaceMood | None
+    bystanders: int
+
+
+def largest_face(detections: Sequence[Detection]) -> tuple[list[Detection], int]:
+    """([the largest detection by box area], number of the others); ([], 0) for none. On equal areas
+    the first (the most confident: the detector sorts by score) wins."""
+    if not detections:
+        return [], 0
+    largest = max(detections, key=lambda d: (d.x1 - d.x0) * (d.y1 - d.y0))
+    return [largest], len(detections) - 1
 
 
 def _image_size_error(w: int, h: int, max_pixels: int) -> str | None:
@@ -322,6 +342,18 @@ class MoodEstimator:
         A bad frame raises InferenceError naming its index. With ``return_errors=True`` its slot
         holds the InferenceError instead, so that one bad upload does not block the others.
         """
+        return [item if isinstance(item, InferenceError) else item[0]
+                for item in self._estimate(frames, return_errors=return_errors, largest_only=False)]
+
+    def estimate_patient_batch(self, frames: Sequence, *, return_errors: bool = False) -> list:
+        """One :class:`PatientFace` per frame: only the largest face is cropped and classified (the
+        patient's, nearest the phone); the others are only counted. Errors as in estimate_batch."""
+        return [item if isinstance(item, InferenceError) else PatientFace(face=(item[0] or [None])[0],
+                                                                           bystanders=item[1])
+                for item in self._estimate(frames, return_errors=return_errors, largest_only=True)]
+
+    def _estimate(self, frames: Sequence, *, return_errors: bool, largest_only: bool) -> list:
+        """Per frame ([FaceMood, ...], faces left unclassified) or its InferenceError."""
         found: list = []
         all_crops = []
         for index, frame in enumerate(frames):
@@ -336,11 +368,14 @@ class MoodEstimator:
                 continue
             with stage("detection"):
                 detections = self.detect(image)
+            others = 0
+            if largest_only:  # before refining: only the patient's face needs the sharper decode
+                detections, others = largest_face(detections)
             with stage("decode"):
                 image, scale, detections = self.refine(frame, image, scale, detections)
             h, w = image.shape[:2]
             boxes = [_face_box(d, scale, w * scale, h * scale) for d in detections]
-            found.append(list(zip(boxes, detections)))
+            found.append((list(zip(boxes, detections)), others))
             with stage("classification"):
                 all_crops.append(self.crops(image, detections))
         size = self.input_size
@@ -353,10 +388,11 @@ class MoodEstimator:
                 results.append(item)
                 continue
             faces = []
-            for box, det in item:
+            detected, others = item
+            for box, det in detected:
                 p = next(probs)
                 faces.append(FaceMood(box=box, detection_score=float(det.score),
                                       mood=MOODS[int(np.argmax(p))],
                                       probabilities={m: float(v) for m, v in zip(MOODS, p)}))
-            results.append(faces)
+            results.append((faces, others))
         return results

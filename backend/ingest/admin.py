@@ -12,8 +12,8 @@ class FrameBatchAdmin(AuditedReadAdminMixin, ReadOnlyModelAdmin):
     on request" action of the dashboard."""
 
     list_display = [
-        "batch_id", "patient", "device", "status", "frame_count", "frames_with_face", "record_count", "received_at",
-        "processed_at",
+        "batch_id", "patient", "device", "status", "frame_count", "frames_with_face", "record_count", "bystanders",
+        "received_at", "processed_at",
     ]
     list_filter = ["status", "model_version", "received_at"]
     search_fields = ["=batch_id", "patient__reference"]

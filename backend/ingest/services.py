@@ -281,7 +281,8 @@ def batch_enqueue_on_commit(*, batch_pk: int) -> None:
 class FrameResult:
     index: int
     captured_at: object
-    faces: list  # list[inference.FaceMood]
+    faces: list  # list[inference.FaceMood]: the patient's face only (the largest), or none
+    bystanders: int = 0  # the frame's other faces: counted, never classified nor stored
 
 
 def _claimable(*, task_id: str, now: datetime) -> Q:
@@ -339,7 +340,8 @@ def batch_process(*, batch_pk: int, task_id: str | None = None) -> FrameBatch | 
 
 
 def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[FrameResult], int, str]:
-    """Detect and classify every frame in one batched call; skip (and count) undecodable frames.
+    """Detect faces in every frame and classify the patient's (the largest face of each frame) in one
+    batched call; the other faces are only counted as bystanders. Skip (and count) undecodable frames.
 
     The estimator decodes the encoded bytes itself (at reduced scale where the frame allows),
     which is cheaper than handing it full-size arrays. With return_errors=True a bad frame's
@@ -350,13 +352,15 @@ def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[Fram
     from .estimator import estimator_get
 
     estimator = estimator_get()  # decode, detection and classification are timed inside
-    outcomes = estimator.estimate_batch([bytes(data) for _, _, data in frames], return_errors=True) if frames else []
+    outcomes = (estimator.estimate_patient_batch([bytes(data) for _, _, data in frames], return_errors=True)
+                if frames else [])
     results = []
     for (index, captured_at, _), outcome in zip(frames, outcomes, strict=True):
         if isinstance(outcome, InferenceError):
             logger.warning("frame %s skipped: %s", index, outcome)
             continue
-        results.append(FrameResult(index, captured_at, outcome))
+        faces = [outcome.face] if outcome.face is not None else []
+        results.append(FrameResult(index, captured_at, faces, bystanders=outcome.bystanders))
     return results, len(frames) - len(results), estimator.version
 
 
@@ -376,11 +380,9 @@ def batch_complete(
             return None  # another run finished (or gave up on) it first
         if batch.claimed_by_task != task_id:
             logger.info("batch %s: finished by a stale run %s; results are identical", batch_pk, task_id)
-        records = [
-            _record_build(batch, result, face_index, face, model_version)
-            for result in results
-            for face_index, face in enumerate(result.faces)
-        ]
+        # One record per frame at most: the patient's face (face_index 0); bystanders are counted.
+        records = [_record_build(batch, result, 0, result.faces[0], model_version)
+                   for result in results if result.faces]
         with stage("record insert"):
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
@@ -390,6 +392,7 @@ def batch_complete(
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
         batch.frames_undecodable = undecodable
+        batch.bystanders = sum(r.bystanders for r in results)
         batch.record_count = len(records)
         batch.processed_at = now
         batch.model_version = model_version

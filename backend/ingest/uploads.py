@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from backend.core.bounds import EARLIEST_DATE, OUT_OF_RANGE_MESSAGE, date_in_bounds
 from backend.core.errors import FieldError, InputInvalid
+from backend.core.timestamps import device_timestamp_parse
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 JPEG_START_OF_SCAN = 0xDA
@@ -102,35 +102,12 @@ def batch_id_parse(raw: str | None, errors: list[FieldError]) -> uuid.UUID | Non
 
 
 def captured_at_parse(raw: str, index: int, now: datetime, errors: list[FieldError]) -> datetime | None:
-    """A frame's capture time (frame and mood batches alike): ISO-8601 with an offset, inside the
-    calendar window, at most MAX_FUTURE_SKEW ahead and MAX_FRAME_AGE behind `now`; else None with
-    a FieldError for `captured_at` at `index` added to `errors`."""
-    limits = settings.MOODWATCH
-    try:
-        when = datetime.fromisoformat(raw.strip())
-    except (ValueError, AttributeError):
-        errors.append(FieldError("captured_at", "invalid_timestamp", f"{raw[:64]!r} is not ISO-8601.", index))
-        return None
-    if not date_in_bounds(when):  # before comparing: a UTC conversion overflows at the calendar's edges
-        code = "timestamp_too_old" if when.date() < EARLIEST_DATE else "timestamp_in_future"
-        errors.append(FieldError("captured_at", code, f"{raw[:64]!r}: {OUT_OF_RANGE_MESSAGE}", index))
-        return None
-    if when.tzinfo is None or when.utcoffset() is None:
-        errors.append(FieldError(
-            "captured_at", "timestamp_without_offset",
-            f"{raw!r} has no UTC offset; send e.g. 2026-01-31T14:05:00+01:00.", index,
-        ))
-        return None
-    if when > now + limits["MAX_FUTURE_SKEW"]:
-        errors.append(FieldError(
-            "captured_at", "timestamp_in_future",
-            f"{raw!r} is more than {limits['MAX_FUTURE_SKEW']} ahead of the server clock.", index,
-        ))
-    elif when < now - limits["MAX_FRAME_AGE"]:
-        errors.append(FieldError(
-            "captured_at", "timestamp_too_old",
-            f"{raw!r} is older than the maximum age of {limits['MAX_FRAME_AGE']}.", index,
-        ))
+    """A frame's capture time (frame and mood batches alike), by the device timestamp rule
+    (backend/core/timestamps.py); else None with a FieldError for `captured_at` at `index` added to
+    `errors`."""
+    when, problem = device_timestamp_parse(raw, field="captured_at", now=now, index=index)
+    if problem is not None:
+        errors.append(problem)
     return when
 
 

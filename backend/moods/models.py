@@ -51,3 +51,29 @@ class MoodRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mood} at {self.captured_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SelfReport(models.Model):
+    """The patient's own answer to "How do you feel right now?" (one tap at the end of a check-in in the
+    patient app), in the same four moods as the records. Sent by the patient's device
+    (POST /api/v1/self-reports/); compared with the expression records around it (moods.agreement)."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="self_reports")
+    # PROTECT, as for frame batches: a device that sent data is revoked, never deleted.
+    device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="self_reports")
+    report_id = models.UUIDField(help_text="Chosen by the device; a retry with the same id is idempotent.")
+    reported_at = models.DateTimeField(help_text="When the patient answered, from the device.")
+    mood = models.CharField(max_length=16, choices=Mood.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["reported_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "report_id"], name="unique_report_id_per_device"),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "reported_at"], name="selfreport_patient_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"self-report {self.mood} at {self.reported_at:%Y-%m-%d %H:%M:%S}"

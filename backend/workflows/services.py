@@ -14,7 +14,7 @@ from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.ingest.models import FrameBatch
 from backend.ingest.services import batches_delete, batches_lock
-from backend.moods.services import mood_records_delete
+from backend.moods.services import mood_records_delete, self_reports_delete
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_data_deletions
 from backend.patients.services import patient_lock
@@ -32,6 +32,7 @@ class DeletionReport:
     records: int
     batches: int
     alerts: int
+    self_reports: int = 0
 
 
 @transaction.atomic
@@ -39,7 +40,7 @@ def patient_data_delete(
     *, patient: Patient, actor: AbstractBaseUser | None, context: AuditContext | None = None,
     deletions_seen: int | None = None,
 ) -> DeletionReport:
-    """Delete, on the patient's request, every mood record and frame batch (with any frames left) and
+    """Delete, on the patient's request, every mood record, self-report and frame batch (with any frames left) and
     everything derived from them (rollup counts, alerts). The patient, devices and audit trail remain.
 
     Deletion wins over a batch landing at the same moment: with the patient locked (see
@@ -59,12 +60,13 @@ def patient_data_delete(
     counts = patient_data_counts(patient=patient)
     records, batches = counts["records"], counts["batches"]
     mood_records_delete(patient=patient)
+    self_reports = self_reports_delete(patient=patient)
     batches_delete(patient_id=patient.pk)
     slot_counts_delete(patient_id=patient.pk)
     alerts = alerts_delete(patient_id=patient.pk)
-    report = DeletionReport(records=records, batches=batches, alerts=alerts)
+    report = DeletionReport(records=records, batches=batches, alerts=alerts, self_reports=self_reports)
     audit_record(action=AuditAction.DATA_DELETE, actor=actor, patient=patient, context=context,
-                 detail={"records": records, "batches": batches, "alerts": alerts})
+                 detail={"records": records, "batches": batches, "alerts": alerts, "self_reports": self_reports})
     return report
 
 

@@ -185,6 +185,7 @@ def data_delete(request, patient_id):
         return render(request, "dashboard/data_delete.html",
                       {"patient": patient, "counts": counts, "step": 1}, status=error.status_code)
     messages.success(
-        request, f"Deleted {report.records} mood records and {report.batches} uploads of {patient.reference}."
+        request, f"Deleted {report.records} mood records, {report.self_reports} self-reports and {report.batches} "
+                 f"uploads of {patient.reference}."
     )
     return redirect("dashboard:patient-manage", patient_id=patient.pk)

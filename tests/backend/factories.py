@@ -114,3 +114,16 @@ def add_records(
     capture_slots_add(patient_id=patient.pk, frames=[(when, True, i < frames_with_face) for i in range(frame_count)])
     rollup_batches_fold(batch_ids=[batch.pk])
     return batch
+
+
+class SelfReportFactory(factory.django.DjangoModelFactory):
+    """A stored self-report, for read-side tests (the write side is tested through the endpoint)."""
+
+    class Meta:
+        model = "moods.SelfReport"
+
+    device = factory.SubFactory(DeviceFactory)
+    patient = factory.SelfAttribute("device.patient")
+    report_id = factory.Faker("uuid4", cast_to=None)
+    reported_at = factory.LazyFunction(dj_timezone.now)
+    mood = "neutral"

@@ -6,10 +6,10 @@ from django.utils import timezone
 from backend.alerts.models import Alert
 from backend.audit.models import AuditAction, AuditEvent
 from backend.ingest.models import FrameBatch
-from backend.moods.models import MoodRecord
+from backend.moods.models import MoodRecord, SelfReport
 from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
 from backend.rollups.services import rollup_refresh_all
-from tests.backend.factories import add_records
+from tests.backend.factories import SelfReportFactory, add_records
 
 
 def url(patient) -> str:
@@ -29,21 +29,27 @@ def confirm_step_one(client, patient):
     return response.context["token"]
 
 
-def test_after_both_confirmations_records_batches_rollups_and_alerts_are_gone(
+def test_after_both_confirmations_records_self_reports_batches_rollups_and_alerts_are_gone(
     clinician_web, clinician, patient, other_patient
 ):
     now = timezone.now()
     add_records(patient, now - timedelta(days=1), "negative", 4)
     add_records(other_patient, now - timedelta(days=1), "positive", 2)
+    SelfReportFactory.create_batch(2, device__patient=patient, mood="negative")
+    SelfReportFactory(device__patient=other_patient)
     rollup_refresh_all()
     Alert.objects.create(patient=patient, kind=Alert.Kind.NO_DATA, raised_at=now, evaluated_at=now)
+    assert b"<strong>2</strong> self-reports" in clinician_web.get(url(patient)).content
     token = confirm_step_one(clinician_web, patient)
     response = clinician_web.post(url(patient), {"step": "2", "token": token, "reference": "P-ALPHA"})
     assert response.status_code == 302
     assert data_of(patient) == (0, 0, 0) and not Alert.objects.filter(patient=patient).exists()
+    assert not SelfReport.objects.filter(patient=patient).exists()
+    assert SelfReport.objects.filter(patient=other_patient).count() == 1
     assert data_of(other_patient) == (2, 1, 3)  # one slot each of moods, uploads and captures
     event = AuditEvent.objects.get(action=AuditAction.DATA_DELETE)
-    assert (event.actor, event.patient, event.detail) == (clinician, patient, {"records": 4, "batches": 1, "alerts": 1})
+    assert (event.actor, event.patient) == (clinician, patient)
+    assert event.detail == {"records": 4, "batches": 1, "alerts": 1, "self_reports": 2}
     patient.refresh_from_db()  # the patient and their audit trail remain
 
 

@@ -194,3 +194,29 @@ def test_a_phone_jpeg_with_exif_orientation_is_turned_upright_and_boxed_in_the_u
     assert len(faces) == 1
     reference = estimator.estimate((photos / "obama-480p.jpg").read_bytes())[0]
     np.testing.assert_allclose(faces[0].box, reference.box, atol=6)
+
+
+def test_the_patient_path_classifies_only_the_largest_face_and_counts_the_others(estimator, photo, monkeypatch):
+    """Issue 29: the largest face is the patient's; the others are counted as bystanders and are
+    never cropped nor classified (cheaper, and no mood of a bystander is ever computed)."""
+    frames = [photo("obama-480p.jpg"), jpeg(photo("two_people.jpg")), np.full((100, 100, 3), 0, np.uint8)]
+    every_face = estimator.estimate_batch(frames)
+    calls = []
+    real_run = estimator.classifier._run
+    monkeypatch.setattr(estimator.classifier, "_run", lambda batch: calls.append(len(batch)) or real_run(batch))
+    patient = estimator.estimate_patient_batch(frames)
+    assert calls == [2 * 2], "two faces (one a frame with a face) and their mirrors: the bystander is not classified"
+    assert [p.bystanders for p in patient] == [0, 1, 0]
+    assert patient[2].face is None
+    for faces, found in zip(every_face[:2], patient[:2]):
+        largest = max(faces, key=lambda f: f.box[2] * f.box[3])
+        assert found.face.box == largest.box
+
+
+def test_largest_face_keeps_the_most_confident_on_equal_areas():
+    from inference.detection import Detection
+    from inference.estimator import largest_face
+
+    assert largest_face([]) == ([], 0)
+    first, same_size, small = Detection(0, 0, 10, 10, 0.9), Detection(50, 50, 60, 60, 0.8), Detection(0, 0, 5, 5, 0.99)
+    assert largest_face([small, first, same_size]) == ([first], 2)

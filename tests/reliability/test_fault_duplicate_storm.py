@@ -45,7 +45,7 @@ def test_ten_concurrent_copies_of_one_batch_store_it_once_and_all_get_the_same_a
     batch = batch_wait_done(batch_id, stack=stack)
     assert batch.status == "done" and batch.attempts == 1
     records = MoodRecord.objects.filter(batch=batch)
-    assert records.count() == batch.record_count >= 4
+    assert records.count() == batch.record_count == 3  # one record a frame (the largest face)
     assert records.values("frame_index", "face_index").distinct().count() == records.count()
 
     with ThreadPoolExecutor(COPIES) as pool:

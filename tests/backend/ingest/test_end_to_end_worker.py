@@ -46,9 +46,10 @@ def test_an_uploaded_batch_is_turned_into_mood_records_by_a_worker_and_its_frame
     assert done["frames_with_face"] == 4
     records = MoodRecord.objects.filter(patient=patient).order_by("frame_index", "face_index")
     assert done["records"] == records.count()
-    assert records.count() >= 5, "one record per face: 1 + 2 + 1 + 1"
-    assert {r.frame_index for r in records if r.face_index == 1} >= {1}
+    assert records.count() == 4, "one record per frame: the largest face of two_people.jpg, not both"
+    assert {r.face_index for r in records} == {0}
     batch = FrameBatch.objects.get(batch_id=payload["batch_id"])
+    assert batch.bystanders == 1
     assert batch.model_version and all(r.model_version == batch.model_version for r in records)
     assert batch.processed_at and batch.frames_deleted_at
     assert Frame.objects.filter(batch=batch).count() == 0, "no face image outlives its processing"
@@ -119,3 +120,25 @@ def test_a_batch_whose_worker_process_is_killed_is_redelivered_and_finished_once
     assert records.values("frame_index", "face_index").distinct().count() == records.count(), "no duplicates"
     assert set(records.values_list("frame_index", flat=True)) == set(range(60))
     assert "WorkerLostError" in celery_worker_process.log_path.read_text()
+
+
+def test_a_frame_of_two_people_gives_one_record_for_the_largest_face_and_one_bystander(
+    celery_worker_process, device_client, patient, two_faces_jpeg, wait_for
+):
+    """Issue 29 part 2: the largest face is the patient's; the other person gets no mood record."""
+    from inference import MoodEstimator
+
+    payload = batch_payload([two_faces_jpeg])
+    assert device_client.post(URL, payload, format="multipart").status_code == 202
+    done = wait_until_finished(device_client, payload["batch_id"], celery_worker_process, wait_for)
+    assert (done["status"], done["frames_with_face"], done["records"]) == ("done", 1, 1)
+    batch = FrameBatch.objects.get(batch_id=payload["batch_id"])
+    assert batch.bystanders == 1
+    record = MoodRecord.objects.get(batch=batch)
+    assert (record.frame_index, record.face_index) == (0, 0)
+    estimator = MoodEstimator.load()
+    faces = estimator.estimate(two_faces_jpeg)  # every face, as the detector sees them
+    assert len(faces) == 2
+    largest = max(faces, key=lambda f: f.box[2] * f.box[3])
+    assert (record.box_x, record.box_y, record.box_w, record.box_h) == tuple(largest.box)
+    assert record.mood == estimator.estimate_patient_batch([two_faces_jpeg])[0].face.mood
