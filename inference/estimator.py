@@ -36,6 +36,9 @@ from .labels import MOODS
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "mood_mini_xception.tflite"
+# The browser's copy (LiteRT.js cannot resize a dynamic batch dimension): the same weights with the
+# batch fixed at 1, written by `python -m training export` beside the served model.
+BROWSER_MODEL_SUFFIX = "_b1"
 CARD_NAME = "model_card.json"
 
 MAX_PIXELS = 40_000_000  # decoded pixels allowed per frame (decompression-bomb guard)
@@ -68,6 +71,11 @@ class FaceMood:
     detection_score: float
     mood: str
     probabilities: dict[str, float] = field(default_factory=dict)
+
+
+def browser_model_path(model_path: Path) -> Path:
+    """Where the fixed-batch browser copy of a served .tflite file lives (beside it)."""
+    return model_path.with_name(f"{model_path.stem}{BROWSER_MODEL_SUFFIX}{model_path.suffix}")
 
 
 def _image_size_error(w: int, h: int, max_pixels: int) -> str | None:
