@@ -9,6 +9,7 @@ from backend.clinician_api.views import (
     PatientMoodSummaryView,
 )
 from backend.devices.views import DeviceEnrollView
+from backend.ingest.model_views import ModelFileView, ModelManifestView
 from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     path("devices/enroll/", DeviceEnrollView.as_view(), name="device-enroll"),
     path("frame-batches/", FrameBatchCreateView.as_view(), name="frame-batch-list"),
     path("frame-batches/<str:batch_id>/", FrameBatchDetailView.as_view(), name="frame-batch-detail"),
+    path("model/", ModelManifestView.as_view(), name="model-manifest"),
+    path("model/files/<str:sha256>/<str:filename>", ModelFileView.as_view(), name="model-file"),
     # clinician API
     path("auth/token/", ApiTokenCreateView.as_view(), name="api-token"),
     path("patients/", PatientListView.as_view(), name="patient-list"),
