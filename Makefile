@@ -6,6 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
+# The patient app's JavaScript packages (LiteRT.js), served as static files: `npm ci` from the
+# committed package-lock.json, re-run only when the lock changes.
+NODE_STAMP := node_modules/.package-lock.stamp
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -15,7 +18,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test stack-test lint services postgres redis worker beat schema chromium
+.PHONY: help venv npm run test stack-test lint services postgres redis worker beat schema chromium
 
 help:
 	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients (a 14-day demo replay), serve on http://$(HOST):$(PORT)"
@@ -34,8 +37,15 @@ $(STAMP): requirements.txt | $(PY)
 
 venv: $(STAMP)
 
+$(NODE_STAMP): package-lock.json package.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+npm: $(NODE_STAMP)
+
 # VIDEO=path also uploads that video for the first demo patient; DEMO_STATE_DIR moves the simulated phones' state.
-run: venv
+run: venv npm
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_run --host $(HOST) --port $(PORT) $(if $(VIDEO),--video "$(VIDEO)") \
 		$(if $(DEMO_STATE_DIR),--state-dir "$(DEMO_STATE_DIR)")
@@ -68,12 +78,12 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: venv lint services chromium
+test: venv npm lint services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 # The real image and docker-compose.yml, run on podman (see deploy/stack_check.py): run by .ci/run after make test.
-stack-test: venv
+stack-test: venv npm
 	@for tool in podman runc mmdebstrap; do command -v $$tool >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap; break; }; done
 	$(PY) deploy/stack_check.py

@@ -9,6 +9,7 @@ from backend.clinician_api.views import (
     PatientMoodSummaryView,
 )
 from backend.devices.views import DeviceEnrollView
+from backend.ingest.model_views import ModelFileView, ModelManifestView
 from backend.ingest.self_report_views import SelfReportCreateView
 from backend.ingest.views import FrameBatchCreateView, FrameBatchDetailView, MoodBatchCreateView
 
@@ -19,6 +20,8 @@ urlpatterns = [
     path("frame-batches/<str:batch_id>/", FrameBatchDetailView.as_view(), name="frame-batch-detail"),
     path("mood-batches/", MoodBatchCreateView.as_view(), name="mood-batch-list"),
     path("self-reports/", SelfReportCreateView.as_view(), name="self-report-list"),
+    path("model/", ModelManifestView.as_view(), name="model-manifest"),
+    path("model/files/<str:sha256>/<str:filename>", ModelFileView.as_view(), name="model-file"),
     # clinician API
     path("auth/token/", ApiTokenCreateView.as_view(), name="api-token"),
     path("patients/", PatientListView.as_view(), name="patient-list"),

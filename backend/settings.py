@@ -171,6 +171,15 @@ STORAGES = {
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:patient-list"
 LOGOUT_REDIRECT_URL = "dashboard:login"
+# LiteRT.js, the patient app's in-browser model runtime, comes from npm (`npm ci` installs the
+# pinned package-lock.json into node_modules/; never a CDN): only its ES modules and WASM files are
+# served, under static/vendor/litertjs/ (see clients/patient_app/runtime.py and docs/patient-runtime.md).
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/litertjs/core", NODE_MODULES / "@litertjs" / "core" / "dist"),
+    ("vendor/litertjs/wasm", NODE_MODULES / "@litertjs" / "core" / "wasm"),
+    ("vendor/litertjs/wasm-utils", NODE_MODULES / "@litertjs" / "wasm-utils" / "dist"),
+]
 # Plotly's JavaScript comes from the installed `plotly` package (never a CDN): see dashboard/staticfiles.py.
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
@@ -225,6 +234,8 @@ MOODWATCH = {
     # Frames one device may upload per hour (0: no limit). A phone at 1 frame/s sends 3,600; this leaves
     # room for a phone catching up hours offline, and bounds the worker CPU one device can claim.
     "DEVICE_FRAME_BUDGET_PER_HOUR": env.int("DEVICE_FRAME_BUDGET_PER_HOUR", default=20_000),
+    # Seconds between two frames a phone samples in a check-in (the model manifest tells the app).
+    "DEVICE_SAMPLING_SECONDS": env.float("DEVICE_SAMPLING_SECONDS", default=1.0),
     # last_seen is refreshed at most this often, so authentication is not a write per request.
     "DEVICE_LAST_SEEN_RESOLUTION": timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION_SECONDS", default=60)),
     # Empty: the model committed under inference/models/. Set to deploy another .tflite (+ model card).

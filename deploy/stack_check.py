@@ -141,8 +141,21 @@ def bases_ensure(podman: Podman) -> None:
                "-t", image, DEPLOY / "bases" / name)
 
 
+# The patient app's runtime (LiteRT.js) comes from npm into node_modules/, which the image build
+# copies (.dockerignore lets in only the files pages load): the build itself has no node.
+LITERT_WASM = ROOT / "node_modules" / "@litertjs" / "core" / "wasm" / "litert_wasm_internal.wasm"
+
+
+def npm_packages_ensure() -> None:
+    if not LITERT_WASM.is_file():
+        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+    if not LITERT_WASM.is_file():
+        raise StackError(f"{LITERT_WASM} is missing after `npm ci`")
+
+
 def image_build(podman: Podman) -> int:
     """The project image, from the real Dockerfile; returns its size in bytes."""
+    npm_packages_ensure()
     podman("build", "--network=host", "-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro",
            "-v", f"{DEPLOY / 'podman' / 'pip.conf'}:/etc/pip.conf:ro",
            "--build-arg", "PYTHON_IMAGE=localhost/moodwatch-base-python:bookworm",

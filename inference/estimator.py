@@ -35,6 +35,10 @@ from .detection import Detection, FaceDetector, crop_face, square_box
 from .errors import InferenceError
 from .labels import MOODS
 
+# The browser's copy (LiteRT.js cannot resize a dynamic batch dimension): the same weights with the
+# batch fixed at 1, written by `python -m training export` beside the served model.
+BROWSER_MODEL_SUFFIX = "_b1"
+
 MAX_PIXELS = 40_000_000  # decoded pixels allowed per frame (decompression-bomb guard)
 MIN_SIDE = 16  # smaller frames cannot hold a face the detector can find
 ENCODED_FORMATS = ("JPEG", "PNG")
@@ -84,6 +88,11 @@ def largest_face(detections: Sequence[Detection]) -> tuple[list[Detection], int]
         return [], 0
     largest = max(detections, key=lambda d: (d.x1 - d.x0) * (d.y1 - d.y0))
     return [largest], len(detections) - 1
+
+
+def browser_model_path(model_path: Path) -> Path:
+    """Where the fixed-batch browser copy of a served .tflite file lives (beside it)."""
+    return model_path.with_name(f"{model_path.stem}{BROWSER_MODEL_SUFFIX}{model_path.suffix}")
 
 
 def _image_size_error(w: int, h: int, max_pixels: int) -> str | None:

@@ -12,7 +12,8 @@ same split, both steps folded into the classifier convolution so that they cost 
    frequency, which moves decisions towards the rare ones).
 
 It is written as the serving model: `.keras`, `.tflite` (float32, or int8 weights and activations
-with `--int8`, calibrated on training images) and the model card with every choice and its
+with `--int8`, calibrated on training images), the browser's fixed-batch copy of that `.tflite`
+(`*_b1.tflite`, for LiteRT.js in the patient app) and the model card with every choice and its
 validation figures.
 """
 
@@ -26,12 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from inference.errors import InferenceError
-from inference.estimator import CARD_NAME, MoodEstimator
+from inference.estimator import CARD_NAME, MoodEstimator, browser_model_path
 from inference.labels import EMOTIONS, MOODS, emotion_to_mood_matrix
 
 from .data import load_dataset
 from .ensemble import build_ensemble
-from .export import export_tflite
+from .export import export_tflite, write_fixed_batch_copy
 from .metrics import classification_report, expected_calibration_error, mood_nll
 from .model import mood_network
 from .networks import (
@@ -241,6 +242,7 @@ def calibrate_and_export(*, run_dirs: list[str | Path], data_dir: str | Path, ou
     network.save(out / f"{MODEL_FILENAME}.keras")  # calibrated; emotion heads sum into moods when served
     representative = _training_sample(Path(data_dir), configs[0]) if int8 else None
     tflite = export_tflite(serving, out / f"{MODEL_FILENAME}.tflite", representative=representative)
+    write_fixed_batch_copy(tflite, browser_model_path(tflite))  # the browser's copy (LiteRT.js)
     served = {"calibration": calibration, "val": val, "val_source": val_source, "serving": serving,
               "tflite": tflite, "int8": int8}
     card = _card(members[0], Path(data_dir), served) if len(members) == 1 else _ensemble_card(members, served)

@@ -182,10 +182,16 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+# The one caching a dynamic answer may keep: content-addressed public bytes that hold no patient
+# data (the model files at /api/v1/model/files/<sha256>/..., whose URL changes with their content).
+PUBLIC_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 class SecurityHeadersMiddleware:
     """A Content-Security-Policy on every page, and Cache-Control: no-store on every dynamic answer
     (pages, exports and API answers carry patient data; shared and browser caches must not keep
-    them). Static files are answered by WhiteNoise before this middleware and keep their caching."""
+    them), except an answer that its view marked PUBLIC_IMMUTABLE. Static files are answered by
+    WhiteNoise before this middleware and keep their caching."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -193,7 +199,8 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if "no-store" not in response.get("Cache-Control", ""):
+        cache_control = response.get("Cache-Control", "")
+        if "no-store" not in cache_control and cache_control != PUBLIC_IMMUTABLE:
             response["Cache-Control"] = "no-store"
         return response
 

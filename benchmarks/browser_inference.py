@@ -1,0 +1,144 @@
+"""In-browser inference benchmark: the patient app's pipeline (LiteRT.js, WASM, one thread, in
+headless Chromium) beside the server's Python pipeline (inference.MoodEstimator on LiteRT), on the
+same real frames, in the same run.
+
+For each frame both pipelines detect every face and classify the largest (the patient's) with its
+mirror image, as pipeline.analyze and MoodEstimator do. It prints ms per frame (median and p95 over
+--repeat runs after one warm-up run) for detect, classify and their sum, browser and Python.
+
+No server and no database: the page's requests (the pipeline's modules, LiteRT.js's WASM, the model
+manifest and files) are answered in process from the same code the server uses (static files
+finders, backend.ingest.model_manifest), on http://localhost (a secure context, for crypto.subtle).
+
+    .venv/bin/python benchmarks/browser_inference.py              # the sample photos, 20 runs each
+    .venv/bin/python benchmarks/browser_inference.py --repeat 50 --json
+
+Needs Debian's chromium at /usr/bin/chromium and `npm ci` (make npm) for LiteRT.js.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+ORIGIN = "http://localhost:8765"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=20, help="timed runs per frame (after one warm-up run)")
+    parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images",
+                        help="folder with the sample photos (default: ../shared/images)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser.parse_args(argv)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    os.environ.setdefault("DJANGO_ENV", "test")
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")  # never connected to
+    import django
+
+    django.setup()
+
+
+def route_server(page) -> None:
+    """Answer the page's requests for static files, the manifest and the model files in process."""
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    from backend.ingest.model_manifest import model_file_get, model_manifest_get
+
+    device = SimpleNamespace(patient=SimpleNamespace(inference_mode="on_device"))
+    static_prefix = "/" + settings.STATIC_URL.strip("/") + "/"
+    types = {".js": "text/javascript", ".wasm": "application/wasm", ".map": "application/json"}
+
+    def handle(route):
+        path = route.request.url[len(ORIGIN):].split("?")[0]
+        if path.startswith(static_prefix):
+            found = finders.find(path[len(static_prefix):])
+            if found:
+                kind = types.get(Path(found).suffix, "application/octet-stream")
+                return route.fulfill(status=200, body=Path(found).read_bytes(), headers={"Content-Type": kind})
+        elif path == "/api/v1/model/":
+            return route.fulfill(status=200, json=model_manifest_get(device=device))
+        elif path.startswith("/api/v1/model/files/"):
+            sha256, filename = path.split("/")[-2:]
+            file = model_file_get(sha256=sha256, filename=filename)
+            if file:
+                return route.fulfill(status=200, body=file.content,
+                                     headers={"Content-Type": "application/octet-stream"})
+        return route.fulfill(status=404, body="not found")
+
+    page.route(f"{ORIGIN}/static/**", handle)
+    page.route(f"{ORIGIN}/api/**", handle)
+
+
+def summary(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {"median": round(statistics.median(ordered), 2),
+            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    setup_django()
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.browser_runtime import browser_result, open_runtime_page, python_ms, real_frames
+    from inference import MoodEstimator
+
+    estimator = MoodEstimator.load()
+    frames = [f for f in real_frames(args.images) if "-" not in f.name or f.name.endswith("-640")]
+    rows = []
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_context().new_page()
+        route_server(page)
+        open_runtime_page(page, ORIGIN, frames, token="benchmark")
+        for frame in frames:
+            browser_result(page, ORIGIN, frame)  # warm-up: compiles this input shape's detector
+            runs = browser_result(page, ORIGIN, frame, repeat=args.repeat)["runs"]
+            python_ms(estimator, frame, 1)
+            py = python_ms(estimator, frame, args.repeat)
+            h, w = frame.bgr.shape[:2]
+            rows.append({
+                "frame": frame.name, "size": f"{w}x{h}",
+                "browser": {"detect": summary([r["detect"] for r in runs]),
+                            "classify": summary([r["classify"] for r in runs]),
+                            "total": summary([r["detect"] + r["classify"] for r in runs])},
+                "python": {"detect": summary(py["detect"]), "classify": summary(py["classify"]),
+                           "total": summary([a + b for a, b in zip(py["detect"], py["classify"])])},
+            })
+        version = page.evaluate("navigator.userAgent")
+        browser.close()
+    result = {"browser": version, "repeat": args.repeat, "frames": rows,
+              "note": "ms per frame; browser: LiteRT.js WASM, 1 thread; python: LiteRT, 1 thread"}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['browser']}\n{result['note']}; median (p95) of {args.repeat} runs\n")
+    print(f"{'frame':<20} {'size':>10}  {'browser detect':>15} {'classify':>15} {'total':>15}"
+          f"  {'python detect':>15} {'classify':>15} {'total':>15}")
+    for row in rows:
+        cells = [f"{row[side][k]['median']:.1f} ({row[side][k]['p95']:.1f})"
+                 for side in ("browser", "python") for k in ("detect", "classify", "total")]
+        print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{c:>15}" for c in cells[:3])
+              + "  " + " ".join(f"{c:>15}" for c in cells[3:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
