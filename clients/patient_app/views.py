@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
-from backend.core.middleware import CONTENT_SECURITY_POLICY
+from . import runtime
 
 # The app's own files (not the model runtime's, which the service worker caches on first use).
 SHELL_FILES = [
@@ -22,12 +22,8 @@ SHELL_FILES = [
     "patient_app/queue.js", "patient_app/checkin.js", "patient_app/text.js",
     "patient_app/icons/icon.svg", "patient_app/icons/icon-192.png", "patient_app/icons/icon-512.png",
     "patient_app/icons/maskable-512.png",
-]
-# The project's policy, plus WebAssembly compilation: the in-browser model runtime (LiteRT.js) is
-# WASM served from our own static files. Still no inline script and nothing from another host.
-APP_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
-)
+    "patient_app/runtime/pipeline.js", "patient_app/runtime/blazeface.js", "patient_app/runtime/imaging.js",
+] + [f"vendor/litertjs/{path}" for path in ("core/index.js", "wasm-utils/index.js")]
 THEME_COLOR = "#1f5f7a"
 
 
@@ -46,7 +42,10 @@ def shell_version() -> str:
 
 
 def _with_app_policy(response: HttpResponse) -> HttpResponse:
-    response["Content-Security-Policy"] = APP_CONTENT_SECURITY_POLICY
+    """The project's policy, plus WebAssembly compilation (the model runtime, LiteRT.js, is WASM
+    served from our own static files) and the runtime's import map, named by its SHA-256 (see
+    runtime.py). Still no other inline script and nothing from another host."""
+    response["Content-Security-Policy"] = runtime.content_security_policy()
     return response
 
 
@@ -54,7 +53,7 @@ def _with_app_policy(response: HttpResponse) -> HttpResponse:
 def app_shell(request):
     """The single page of the app; everything else happens in static/patient_app/app.js."""
     return _with_app_policy(render(request, "patient_app/app.html", {
-        "theme_color": THEME_COLOR, "version": shell_version(),
+        "theme_color": THEME_COLOR, "version": shell_version(), "runtime_import_map": runtime.import_map(),
     }))
 
 

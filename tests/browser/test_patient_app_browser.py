@@ -8,15 +8,12 @@ Offline, then online: every record arrives once.
 
 Screenshots (phone, 390x844) go to var/screenshots/patient-app-*.png; docs/images/ keeps copies.
 """
-import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from django.contrib.staticfiles import finders
-from django.urls import Resolver404, resolve
 
 from backend.devices.services import enrollment_code_issue
 from backend.ingest.models import Frame, FrameBatch
@@ -92,36 +89,6 @@ def assert_no_image_left_the_phone(log):
     assert Frame.objects.count() == 0
 
 
-def runtime_merged() -> bool:
-    try:
-        resolve("/api/v1/model/")
-    except Resolver404:
-        return False
-    return bool(finders.find("patient_app/runtime/pipeline.js"))
-
-
-def runtime_stubs(page):
-    """Until the in-browser runtime (branch `runtime`) is merged, the manifest and the pipeline are
-    answered here (with the service worker blocked, whose requests page.route cannot see)."""
-    from backend.ingest.selectors import model_versions_published
-
-    version = sorted(model_versions_published())[0]
-    manifest = ('{"version": "%s", "moods": ["positive", "negative", "neutral", "other"], "mode": "on_device", '
-                '"sampling_seconds": 1, "files": {}}' % version)
-    pipeline = """export async function createPipeline(manifest) {
-      return { close() {}, async analyze(video) {
-        const w = video.videoWidth, h = video.videoHeight;
-        return { frame_size: [w, h], bystanders: 0, ms: { detect: 1, classify: 1 },
-          face: { box: [200, 100, 220, 230], detection_score: 0.93,
-                  probabilities: { positive: 0.7, negative: 0.1, neutral: 0.15, other: 0.05 } } };
-      } };
-    }"""
-    page.route("**/api/v1/model/", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=manifest))
-    page.route("**/static/patient_app/runtime/pipeline.js", lambda route: route.fulfill(
-        status=200, content_type="text/javascript", body=pipeline))
-
-
 def until(page, expression: str, timeout: float = 60.0):
     """Polls `expression` in the page (page.wait_for_function would eval a string in the page, which
     the app's CSP forbids; page.evaluate goes through the debugger protocol)."""
@@ -133,7 +100,7 @@ def until(page, expression: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-def check_in(page, *, samples: int, feeling: str | None):
+def check_in(page, *, samples: int, feeling: str | None, screenshots: bool = False):
     page.get_by_role("button", name="Start check-in").click()
     try:
         page.wait_for_selector("#rec:not([hidden])", timeout=60_000)  # the camera indicator
@@ -143,8 +110,12 @@ def check_in(page, *, samples: int, feeling: str | None):
             "[...document.querySelectorAll('.error')].map(e => e.id + ': ' + e.textContent).join('; ')"))
     assert page.locator("#rec").inner_text().strip() == "Camera on"
     until(page, f"parseInt(document.getElementById('checkin-count').textContent) >= {samples}", timeout=90)
+    if screenshots:
+        page.screenshot(path=str(SCREENSHOTS / "patient-app-checkin.png"))
     page.get_by_role("button", name="Finish").click()
     page.wait_for_selector("#view-feel:not([hidden])")
+    if screenshots:
+        page.screenshot(path=str(SCREENSHOTS / "patient-app-feel.png"))
     assert page.evaluate("document.getElementById('preview').srcObject") is None  # camera released
     if feeling:
         page.locator(f"button[data-mood={feeling}]").click()
@@ -158,15 +129,11 @@ def check_in(page, *, samples: int, feeling: str | None):
 def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server, transactional_db, chromium):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     patient, link = enrollment_link(live_server, mode=InferenceMode.ON_DEVICE)
-    stubbed = not runtime_merged()
-    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                 service_workers="block" if stubbed else "allow")
+    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     log = RequestLog(phone)
     page = phone.new_page()
     console = []
     page.on("console", lambda message: console.append(message.text))
-    if stubbed:
-        runtime_stubs(page)
 
     # Enrollment: the code comes in the fragment, and leaves the address bar at once.
     page.goto(link)
@@ -181,7 +148,7 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     assert not any("enroll=" in r.url for r in log.requests)  # the code never travelled in a URL
 
     # A check-in, then the self-report.
-    check_in(page, samples=2, feeling="positive")
+    check_in(page, samples=2, feeling="positive", screenshots=True)
     until(page, "document.getElementById('queue-status').dataset.waiting === '0'")
     first = MoodRecord.objects.filter(patient=patient).count()
     assert first >= 2
@@ -191,9 +158,8 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     # Offline: a second check-in waits on the phone; online: everything arrives once.
     phone.set_offline(True)
     until(page, "document.getElementById('net').textContent === 'Offline'")
-    if not stubbed:  # the service worker starts the app offline, from its cache
-        page.reload()
-        page.wait_for_selector("#view-home:not([hidden])")
+    page.reload()  # the service worker starts the app offline, from its cache
+    page.wait_for_selector("#view-home:not([hidden])")
     check_in(page, samples=3, feeling="neutral")
     until(page, "document.getElementById('queue-status').dataset.waiting !== '0'")
     assert "when the phone is online" in page.inner_text("#queue-status")
@@ -226,5 +192,3 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     clinic.wait_for_selector("#chart-timeline .main-svg")
     assert clinic.locator("#chart-timeline .main-svg .point").count() >= records.count()
     clinic.screenshot(path=str(SCREENSHOTS / "patient-app-clinician.png"), full_page=True)
-    if stubbed:
-        pytest.xfail("the in-browser runtime (branch runtime) is not merged yet: the pipeline was a stub")
