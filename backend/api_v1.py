@@ -4,6 +4,7 @@ from django.urls import path
 from backend.clinician_api.auth import ApiTokenCreateView
 from backend.clinician_api.views import (
     EnrollmentCodeCreateView,
+    PatientDetailView,
     PatientListView,
     PatientMoodListView,
     PatientMoodSummaryView,
@@ -25,6 +26,7 @@ urlpatterns = [
     # clinician API
     path("auth/token/", ApiTokenCreateView.as_view(), name="api-token"),
     path("patients/", PatientListView.as_view(), name="patient-list"),
+    path("patients/<str:patient_id>/", PatientDetailView.as_view(), name="patient-detail"),
     path("patients/<str:patient_id>/moods/", PatientMoodListView.as_view(), name="patient-moods"),
     path("patients/<str:patient_id>/mood-summary/", PatientMoodSummaryView.as_view(), name="patient-mood-summary"),
     path(

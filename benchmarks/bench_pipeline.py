@@ -96,7 +96,8 @@ def run(args) -> dict:
         try:
             manage(env, "migrate", "--noinput", "-v", "0")
             manage(env, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('bench')")
-            manage(env, "create_patient", "--ref", "BENCH-1", "--clinician", "bench", "--consent")
+            manage(env, "create_patient", "--ref", "BENCH-1", "--clinician", "bench", "--consent",
+                   "--inference-mode", "frames")
             code = manage(env, "enrollment_code", "--patient", "BENCH-1").splitlines()[-1]
             logs = {n: open(scratch / f"{n}.log", "w") for n in ("web", "worker")}
             processes.append(subprocess.Popen(

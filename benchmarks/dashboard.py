@@ -100,14 +100,14 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
         batch_id += 1
         batch_rows.write(
             f"{batch_id}\t{device.pk}\t{patient.pk}\t{uuid.uuid4()}\tbench\tdone\t{n + 2}\t{n}\t0\t{n}\t"
-            f"{moment.isoformat()}\t1\tbench\t\t\n"
+            f"{moment.isoformat()}\t1\tbench\t\t\tframes\t0\n"
         )
         for i in range(n):
             mood, (pp, pn, pu, po) = mood_for(rng, fraction)
             captured = moment - timedelta(seconds=(n - i) * 4)
             record_rows.write(
                 f"{patient.pk}\t{batch_id}\t{i}\t0\t{captured.isoformat()}\t{mood}\t{pp:.4f}\t{pn:.4f}\t{pu:.4f}\t{po:.4f}"
-                f"\t100\t80\t160\t160\t0.93\tbench\t{now.isoformat()}\n"
+                f"\t100\t80\t160\t160\t0.93\tbench\t{now.isoformat()}\tserver\n"
             )
 
     # The busy patient: uploads of 30 faces spread over waking hours (08-22 local) for `days` days.
@@ -136,7 +136,7 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
             with cur.copy(
                 "COPY ingest_framebatch (id, device_id, patient_id, batch_id, content_digest, status, frame_count,"
                 " frames_with_face, frames_undecodable, record_count, received_at, attempts, model_version, error,"
-                " claimed_by_task) FROM STDIN"
+                " claimed_by_task, kind, bystanders) FROM STDIN"
             ) as copy:
                 copy.write(batch_rows.getvalue())
             cur.execute(
@@ -146,7 +146,7 @@ def load(*, records: int, patients: int, days: int, seed: int = 7):
             with cur.copy(
                 "COPY moods_moodrecord (patient_id, batch_id, frame_index, face_index, captured_at, mood, p_positive,"
                 " p_negative, p_neutral, p_other, box_x, box_y, box_w, box_h, detection_score, model_version,"
-                " created_at)"
+                " created_at, source)"
                 " FROM STDIN"
             ) as copy:
                 copy.write(record_rows.getvalue())

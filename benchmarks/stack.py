@@ -342,7 +342,8 @@ class Stack:
             "user = get_user_model().objects.create_user('bench-clinician')\n"
             "codes = []\n"
             f"for i in range({patients}):\n"
-            "    p = patient_create(actor=user, reference=f'BENCH-{i:04d}', clinicians=[user], consent=True)\n"
+            "    p = patient_create(actor=user, reference=f'BENCH-{i:04d}', clinicians=[user], consent=True,\n"
+            "                       inference_mode='frames')\n"
             "    codes.append(enrollment_code_issue(patient=p, actor=user)[1])\n"
             "print('CODES ' + json.dumps(codes))\n"
         )

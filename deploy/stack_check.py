@@ -325,7 +325,8 @@ def phone_round_trip(compose: Compose, proxy: TlsProxy, workdir: Path) -> tuple[
     clinician = "stack-clinician"
     compose.manage("createsuperuser", "--noinput", "--username", clinician, "--email", "stack@hospital.example")
     patient_id = compose.manage("create_patient", "--ref", "STACK-001", "--clinician", clinician, "--consent",
-                                "--actor", clinician, "--timezone", "Europe/Paris").splitlines()[-1]
+                                "--actor", clinician, "--timezone", "Europe/Paris",
+                                "--inference-mode", "frames").splitlines()[-1]
     code = compose.manage("enrollment_code", "--patient", "STACK-001", "--actor", clinician).splitlines()[-1]
     token = compose.manage("api_token", clinician).splitlines()[-1]
     phone = workdir / "phone"

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from backend.core.bounds import OUT_OF_RANGE_CODE, OUT_OF_RANGE_MESSAGE, date_in_bounds
 from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET, DEFAULT_RANGE, MAX_RANGE
 from backend.moods.models import Mood, MoodRecord
-from backend.patients.models import Patient
+from backend.patients.models import InferenceMode, Patient
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -16,7 +16,23 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["id", "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at"]
+        fields = ["id", "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at",
+                  "inference_mode"]
+        read_only_fields = fields
+
+
+class PatientUpdateSerializer(serializers.Serializer):
+    """PATCH /api/v1/patients/{id}/: the fields a clinician may change here (only the inference mode)."""
+
+    inference_mode = serializers.ChoiceField(choices=InferenceMode.choices)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key)[:40] for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["This field cannot be changed here."] for key in unknown},
+                                                  code="unknown_field")
+        return super().to_internal_value(data)
 
 
 class MoodRecordSerializer(serializers.ModelSerializer):

@@ -23,6 +23,7 @@ from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET
 from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
+from backend.patients.services import patient_inference_mode_set
 from backend.rollups.selectors import mood_buckets
 
 from .serializers import (
@@ -30,6 +31,7 @@ from .serializers import (
     MoodRecordSerializer,
     MoodSummarySerializer,
     PatientSerializer,
+    PatientUpdateSerializer,
     RangeSerializer,
     SummaryQuerySerializer,
 )
@@ -68,6 +70,21 @@ class PatientListView(generics.ListAPIView):
         response = super().list(request, *args, **kwargs)
         patient_list_read_record(actor=request.user, patients=len(response.data), context=audit_context(request))
         return response
+
+
+class PatientDetailView(ClinicianPatientMixin, APIView):
+    @extend_schema(
+        request=PatientUpdateSerializer,
+        responses={200: PatientSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        summary="Change a patient's inference mode (on_device: the phone sends mood records only; frames).",
+    )
+    def patch(self, request, patient_id):
+        patient = self.patient_get(request, patient_id)
+        update = PatientUpdateSerializer(data=request.data)
+        update.is_valid(raise_exception=True)
+        patient = patient_inference_mode_set(patient=patient, inference_mode=update.validated_data["inference_mode"],
+                                             actor=request.user, context=audit_context(request))
+        return Response(PatientSerializer(patient).data)
 
 
 class MoodRecordPagination(CursorPagination):

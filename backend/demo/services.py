@@ -12,8 +12,8 @@ from django.utils import timezone
 from backend.audit.services import COMMAND
 from backend.devices.models import Device
 from backend.devices.services import enrollment_code_issue
-from backend.patients.models import Patient
-from backend.patients.services import patient_consent_record, patient_create
+from backend.patients.models import InferenceMode, Patient
+from backend.patients.services import patient_consent_record, patient_create, patient_inference_mode_set
 
 CLINICIAN_USERNAME = "demo"  # created by `manage.py demo_clinician`
 
@@ -24,30 +24,36 @@ class DemoPatient:
     display_name: str
     timezone: str
     photos: tuple[str, ...]  # file names in the sample-photo folder that this patient's phone "sees"
+    # frames: the phone uploads frames, the server's workers analyse them; on_device: the phone runs
+    # the model (the simulator's --on-device) and sends mood batches only.
+    inference_mode: str = InferenceMode.FRAMES
 
 
 DEMO_PATIENTS = (
     DemoPatient("DEMO-001", "Demo patient A (DEMO DATA)", "Europe/Paris",
                 ("obama-480p.jpg", "obama-720p.jpg", "obama1.jpg")),
     DemoPatient("DEMO-002", "Demo patient B (DEMO DATA)", "America/New_York",
-                ("two_people.jpg", "obama1.jpg")),
+                ("two_people.jpg", "obama1.jpg"), InferenceMode.ON_DEVICE),
 )
 
 
 @transaction.atomic
 def demo_patients_ensure(*, clinician: AbstractBaseUser) -> list[Patient]:
-    """The demo patients, created once, assigned to the demo clinician, with consent recorded."""
+    """The demo patients, created once, assigned to the demo clinician, with consent recorded, each in
+    its inference mode (set again on a demo database made before it had one)."""
     patients = []
     for spec in DEMO_PATIENTS:
         patient = Patient.objects.filter(reference=spec.reference).first()
         if patient is None:
             patient = patient_create(actor=clinician, reference=spec.reference, clinicians=[clinician],
                                      display_name=spec.display_name, timezone_name=spec.timezone, consent=True,
-                                     context=COMMAND)
+                                     inference_mode=spec.inference_mode, context=COMMAND)
         else:
             patient.clinicians.add(clinician)
             if not patient.has_consent:
                 patient_consent_record(patient=patient, actor=clinician, context=COMMAND)
+            patient_inference_mode_set(patient=patient, inference_mode=spec.inference_mode, actor=clinician,
+                                       context=COMMAND)
         patients.append(patient)
     return patients
 

@@ -3,20 +3,27 @@ from django.contrib import admin
 from backend.audit.doors import AuditedReadAdminMixin, admin_context
 
 from .models import Patient
-from .services import patient_consent_record, patient_consent_withdraw, patient_update
+from .services import (
+    patient_consent_record,
+    patient_consent_withdraw,
+    patient_inference_mode_set,
+    patient_update,
+)
 
 
 @admin.register(Patient)
 class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     """Patients are created on the dashboard or with `manage.py create_patient`, and their data is
     deleted on request from the dashboard: both are audited there. Here an operator changes the care
-    team, name, time zone or status (audited as `patient.update`) and runs the audited actions."""
+    team, name, time zone, inference mode or status (audited as `patient.update`; the inference mode
+    through patient_inference_mode_set, as on the dashboard and the API) and runs the audited actions."""
 
     list_display = [
         "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at", "clinician_names",
-        "created_at",
+        "inference_mode", "created_at",
     ]
-    list_filter = ["is_active", ("consent_recorded_at", admin.EmptyFieldListFilter), "timezone", "clinicians"]
+    list_filter = ["is_active", ("consent_recorded_at", admin.EmptyFieldListFilter), "inference_mode", "timezone",
+                   "clinicians"]
     search_fields = ["reference", "display_name", "clinicians__username"]
     date_hierarchy = "created_at"
     filter_horizontal = ["clinicians"]
@@ -38,8 +45,11 @@ class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        changed = [name for name in form.changed_data if name != "clinicians"]
+        changed = [name for name in form.changed_data if name not in ("clinicians", "inference_mode")]
         patient_update(patient=obj, actor=request.user, fields=changed, context=admin_context(request))
+        if "inference_mode" in form.changed_data:
+            patient_inference_mode_set(patient=obj, inference_mode=obj.inference_mode, actor=request.user,
+                                       context=admin_context(request))
 
     def save_related(self, request, form, formsets, change):
         before = sorted(u.get_username() for u in form.instance.clinicians.all())

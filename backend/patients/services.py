@@ -102,6 +102,32 @@ def patient_active_set(
     return patient
 
 
+@transaction.atomic
+def patient_inference_mode_set(
+    *, patient: Patient, inference_mode: str, actor: AbstractBaseUser | None, context: AuditContext | None = None
+) -> Patient:
+    """Switch where the patient's mood model runs: `on_device` (the phone sends mood records only) or
+    `frames` (the phone uploads frames). Every door (dashboard, clinician API, admin) comes here, and
+    every change is audited (patient.update, with the mode before and after); setting the mode the
+    patient already has changes and records nothing. Raises ApplicationError `invalid_inference_mode`
+    (400) for another value.
+
+    The row is taken FOR UPDATE: an upload in flight holds it shared (patient_lock) and checks the
+    mode under it, so it either committed under the old mode or waits and sees the new one."""
+    if inference_mode not in InferenceMode.values:
+        raise ApplicationError(
+            f"{str(inference_mode)[:40]!r} is not an inference mode; use one of {', '.join(InferenceMode.values)}.",
+            code="invalid_inference_mode")
+    before = Patient.objects.select_for_update().filter(pk=patient.pk).values_list("inference_mode", flat=True).get()
+    patient.inference_mode = inference_mode
+    if before == inference_mode:
+        return patient
+    patient.save(update_fields=["inference_mode"])
+    audit_record(action=AuditAction.PATIENT_UPDATE, actor=actor, patient=patient, context=context,
+                 detail={"fields": {"inference_mode": str(inference_mode)}, "before": {"inference_mode": before}})
+    return patient
+
+
 def patient_lock(*, patient_id, exclusive: bool = False) -> bool:
     """Lock the patient's row until the current transaction ends; False when there is no such patient.
 

@@ -29,7 +29,7 @@ class TransientError(Exception):
 
 @dataclass(frozen=True)
 class UploadResult:
-    status: int  # 202 accepted, 200 already had it (a replay of the same batch_id)
+    status: int  # 202 accepted (201 for a mood batch), 200 already had it (a replay of the same batch_id)
     body: dict
 
 
@@ -79,6 +79,22 @@ class DeviceApi:
         if response.status_code not in (200, 202):
             raise ApiError(response.status_code, _body(response))
         return UploadResult(response.status_code, response.json())
+
+    def upload_moods(self, body: dict) -> UploadResult:
+        """POST a mood batch (on-device mode): the records computed on this "phone", never a frame."""
+        response = self._request("POST", "/api/v1/mood-batches/", json=body)
+        if response.status_code not in (200, 201):
+            raise ApiError(response.status_code, _body(response))
+        return UploadResult(response.status_code, response.json())
+
+    def model_manifest(self) -> dict | None:
+        """GET /api/v1/model/ (the served model's version and files), or None where the server has none."""
+        response = self._request("GET", "/api/v1/model/")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ApiError(response.status_code, _body(response))
+        return response.json()
 
     def batch_status(self, batch_id: str) -> dict:
         response = self._request("GET", f"/api/v1/frame-batches/{batch_id}/")

@@ -22,6 +22,7 @@ from .frames import (
     now_local,
     video_duration,
 )
+from .on_device import model_version, mood_batches
 from .store import DeviceCredentials, StateStore
 from .uploader import Backoff, FatalApiError, Summary, drain, poll, retrying
 
@@ -52,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=10, help="frames per upload (server default limit 60)")
     p.add_argument("--max-side", type=int, default=640, help="shrink frames so the longer side is at most this")
     p.add_argument("--jpeg-quality", type=int, default=85)
+    p.add_argument("--on-device", action="store_true",
+                   help="run the mood model here, as the patient app does, and upload mood batches "
+                        "(/api/v1/mood-batches/) instead of frames: for a patient in on_device mode")
     p.add_argument("--force", action="store_true", help="queue a source again even if it was already queued")
     p.add_argument("--retries", type=int, default=7, help="retries per batch in one run (default 7)")
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds; doubles each time")
@@ -78,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     store = StateStore(args.state_dir)
     try:
         credentials = _credentials(args, store, log)
-        _queue_source(args, store, log)
+        api = DeviceApi(credentials.server, token=credentials.token)
+        _queue_source(args, store, log, api=api)
     except (SourceError, ApiError, TransientError, ValueError) as error:
         log(f"error: {error}")
         return EXIT_ERROR
 
-    api = DeviceApi(credentials.server, token=credentials.token)
     backoff = Backoff(base=args.backoff, cap=args.backoff_max, attempts=args.retries + 1)
     summary = Summary()
     pending = store.pending()
@@ -129,10 +133,12 @@ def _source_key(args, files: list[Path]) -> str:
         st = path.stat()
         digest.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     digest.update(f"{args.fps}|{args.interval}|{args.max_side}|{args.jpeg_quality}".encode())
+    if args.on_device:
+        digest.update(b"|on-device")
     return digest.hexdigest()
 
 
-def _queue_source(args, store: StateStore, log) -> None:
+def _queue_source(args, store: StateStore, log, *, api: DeviceApi | None = None) -> None:
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
     if args.video:
@@ -162,6 +168,18 @@ def _queue_source(args, store: StateStore, log) -> None:
         frames = frames_from_images(files, interval=args.interval, start=start, max_side=args.max_side,
                                     quality=args.jpeg_quality)
     batch_ids, count = [], 0
+    if args.on_device:
+        from inference import MoodEstimator  # LiteRT only where the model runs here
+
+        estimator = MoodEstimator.load()
+        version = model_version(api, estimator)
+        for body in mood_batches(frames, estimator, version=version, batch_size=args.batch_size):
+            batch_ids.append(store.enqueue_moods(body, source=description).batch_id)
+            count += len(body["frames"])
+        store.source_mark(key, description=description, batch_ids=batch_ids)
+        log(f"{description}: {count} frames analysed here (model {version}), "
+            f"mood records queued in {len(batch_ids)} batches")
+        return
     for chunk in _chunks(frames, args.batch_size):
         batch_ids.append(store.enqueue(chunk, source=description).batch_id)
         count += len(chunk)
@@ -188,6 +206,7 @@ def _report(summary: Summary, *, as_json: bool, log) -> None:
         f"batches sent:      {summary.batches_sent} ({summary.batches_replayed} already on the server)",
         f"batches retried:   {summary.batches_retried} ({summary.retries} retries)",
         f"frames sent:       {summary.frames_sent} in {summary.upload_seconds:.1f} s",
+        *([f"mood entries sent: {summary.moods_sent} (frames analysed on this device)"] if summary.moods_sent else []),
         f"batches processed: {summary.batches_done} done, {summary.batches_failed} failed, "
         f"{summary.batches_unfinished} unfinished",
         f"frames with a face: {summary.frames_with_face}",

@@ -2,6 +2,7 @@
 
     STATE/device.json             token and ids, written once at enrollment (mode 0600)
     STATE/queue/<seq>-<batch_id>/ one batch waiting to be sent: batch.json + 000.jpg, 001.jpg, ...
+                                  (--on-device: batch.json holds the mood batch, and no frame is kept)
     STATE/rejected/...            batches the server refused for good (4xx), with its answer
     STATE/sources.json            the sources (file + sampling) already cut into batches
 
@@ -29,6 +30,7 @@ class QueuedBatch:
     batch_id: str
     captured_at: list[str]
     source: str
+    mood_batch: dict | None = None  # on-device mode: the body of POST /api/v1/mood-batches/
 
     def frame_files(self) -> list[Path]:
         return [self.folder / f"{i:03d}.jpg" for i in range(len(self.captured_at))]
@@ -81,12 +83,26 @@ class StateStore:
         os.replace(tmp, final)
         return QueuedBatch(final, batch_id, stamps, source)
 
+    def enqueue_moods(self, body: dict, *, source: str) -> QueuedBatch:
+        """Queue a mood batch (its batch_id chosen here): the records only, as the phone app keeps them."""
+        batch_id = str(uuid.uuid4())
+        body = {"batch_id": batch_id, **body}
+        final = self.queue_dir / f"{time.time_ns():020d}-{batch_id}"
+        tmp = self.queue_dir / f".tmp-{batch_id}"
+        tmp.mkdir()
+        stamps = [frame["captured_at"] for frame in body["frames"]]
+        (tmp / "batch.json").write_text(json.dumps({"batch_id": batch_id, "captured_at": stamps, "source": source,
+                                                    "mood_batch": body}))
+        os.replace(tmp, final)
+        return QueuedBatch(final, batch_id, stamps, source, body)
+
     def pending(self) -> list[QueuedBatch]:
         """Queued batches, oldest first."""
         batches = []
         for folder in sorted(p for p in self.queue_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             meta = json.loads((folder / "batch.json").read_text())
-            batches.append(QueuedBatch(folder, meta["batch_id"], meta["captured_at"], meta.get("source", "")))
+            batches.append(QueuedBatch(folder, meta["batch_id"], meta["captured_at"], meta.get("source", ""),
+                                       meta.get("mood_batch")))
         return batches
 
     def remove(self, batch: QueuedBatch) -> None:

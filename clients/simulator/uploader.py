@@ -34,7 +34,8 @@ class Summary:
     retries: int = 0  # extra tries, all batches together
     batches_rejected: int = 0  # refused for good (4xx); kept under STATE/rejected
     batches_left_queued: int = 0  # still queued (server unreachable); sent on the next run
-    frames_sent: int = 0
+    frames_sent: int = 0  # frames uploaded (frames mode)
+    moods_sent: int = 0  # frame entries of mood batches (on-device mode: no frame leaves the "phone")
     batches_done: int = 0
     batches_failed: int = 0
     batches_unfinished: int = 0  # not processed before the poll timeout
@@ -71,11 +72,16 @@ def retrying(call: Callable, backoff: Backoff, *, what: str, sleep: Callable[[fl
 
 def send_batch(api: DeviceApi, store: StateStore, batch: QueuedBatch, backoff: Backoff, summary: Summary,
                *, sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> bool:
-    """Upload one queued batch, retrying transient failures with the same batch_id. True when accepted."""
-    jpegs = [path.read_bytes() for path in batch.frame_files()]
+    """Upload one queued batch, retrying transient failures with the same batch_id. True when accepted.
+
+    A mood batch (on-device mode) lands at once: its answer already says what the server stored."""
+    jpegs = [] if batch.mood_batch is not None else [path.read_bytes() for path in batch.frame_files()]
     for attempt in range(backoff.attempts):
         try:
-            result = api.upload(batch_id=batch.batch_id, jpegs=jpegs, captured_at=batch.captured_at)
+            if batch.mood_batch is not None:
+                result = api.upload_moods(batch.mood_batch)
+            else:
+                result = api.upload(batch_id=batch.batch_id, jpegs=jpegs, captured_at=batch.captured_at)
         except TransientError as error:
             if attempt + 1 == backoff.attempts:
                 log(f"batch {batch.batch_id}: giving up for now after {backoff.attempts} tries ({error}); "
@@ -99,8 +105,14 @@ def send_batch(api: DeviceApi, store: StateStore, batch: QueuedBatch, backoff: B
         store.remove(batch)
         summary.batches_sent += 1
         summary.batches_replayed += result.status == 200
-        summary.frames_sent += len(jpegs)
-        summary.sent_batch_ids.append(batch.batch_id)
+        if batch.mood_batch is not None:
+            summary.moods_sent += len(batch.captured_at)
+            summary.batches_done += 1
+            summary.records_created += result.body["records"]
+            summary.frames_with_face += result.body["frames_with_face"]
+        else:
+            summary.frames_sent += len(jpegs)
+            summary.sent_batch_ids.append(batch.batch_id)  # polled until processed
         return True
     return False
 

@@ -14,11 +14,13 @@ from backend.core.errors import ApplicationError
 from backend.devices.selectors import device_list_for_patient
 from backend.devices.services import device_revoke as device_revoke_service
 from backend.devices.services import enrollment_code_issue
+from backend.patients.models import InferenceMode
 from backend.patients.selectors import patient_data_deletions
 from backend.patients.services import (
     patient_active_set,
     patient_consent_record,
     patient_consent_withdraw,
+    patient_inference_mode_set,
 )
 from backend.patients.services import (
     patient_create as patient_create_service,
@@ -63,6 +65,7 @@ def patient_manage(request, patient_id):
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
+        "inference_modes": InferenceMode.choices,
         "thresholds": _threshold_fields(form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
                                         defaults=alert_thresholds_default()),
     })
@@ -122,6 +125,20 @@ def active_set(request, patient_id):
     messages.success(
         request, "Patient reactivated." if active else "Patient deactivated: devices can no longer upload."
     )
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def inference_mode_set(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    try:
+        patient_inference_mode_set(patient=patient, inference_mode=request.POST.get("inference_mode", ""),
+                                   actor=request.user, context=audit_context(request))
+    except ApplicationError as error:
+        messages.error(request, error.detail)
+        return redirect("dashboard:patient-manage", patient_id=patient.pk)
+    messages.success(request, "Inference mode saved: " + InferenceMode(patient.inference_mode).label + ".")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
 

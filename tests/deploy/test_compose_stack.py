@@ -122,7 +122,8 @@ def upload_through_the_web_service(env: dict, where: dict, photos: Path, tmp_pat
         return result.stdout.strip().splitlines()[-1]
 
     manage("shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('dr_compose')")
-    manage("create_patient", "--ref", "P-COMPOSE", "--clinician", "dr_compose", "--consent")
+    manage("create_patient", "--ref", "P-COMPOSE", "--clinician", "dr_compose", "--consent",
+           "--inference-mode", "frames")
     code = manage("enrollment_code", "--patient", "P-COMPOSE")
     result = subprocess.run(
         [sys.executable, "-m", "clients.simulator", "--server", f"http://127.0.0.1:{where['port']}",

@@ -26,7 +26,7 @@ FAST_RETRIES = ["--backoff", "0.05", "--backoff-max", "0.2", "--no-progress", "-
 def patient():
     clinician = UserFactory(username="dr_sim")
     return patient_create(actor=clinician, reference="P-SIM", clinicians=[clinician], timezone_name="Europe/Paris",
-                          consent=True)
+                          consent=True, inference_mode="frames")
 
 
 @pytest.fixture

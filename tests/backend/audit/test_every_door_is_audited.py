@@ -33,6 +33,7 @@ EXEMPT_ROUTES = {
     "api-token": "the API's login (wrong second-factor codes are audited as auth.otp_failure)",
     "frame-batch-list": "a device uploading its own frames (the batch row is the record)",
     "frame-batch-detail": "a device reading the status of its own upload",
+    "mood-batch-list": "a device uploading its own mood records (the batch row is the record)",
 }
 
 
@@ -70,6 +71,12 @@ AUDITED_ROUTES = {
     "device-enroll": (lambda w, web, c: APIClient().post("/api/v1/devices/enroll/",
                                                          {"code": enrollment_code(w, c), "label": "x"}, format="json"),
                       AuditAction.DEVICE_ENROLL),
+    "patient-detail": (lambda w, web, c: api(c).patch(f"/api/v1/patients/{w['patient'].pk}/",
+                                                      {"inference_mode": "on_device"}, format="json"),
+                       AuditAction.PATIENT_UPDATE),
+    "dashboard:patient-inference-mode": (lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/inference-mode/",
+                                                                    {"inference_mode": "on_device"}),
+                                         AuditAction.PATIENT_UPDATE),
     "dashboard:patient-list": (lambda w, web, c: web.get("/patients/"), AuditAction.PATIENT_LIST),
     "dashboard:alert-inbox": (lambda w, web, c: web.get("/alerts/"), AuditAction.ALERT_INBOX),
     "dashboard:patient-create": (lambda w, web, c: web.post("/patients/new/", {

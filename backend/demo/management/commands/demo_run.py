@@ -6,7 +6,9 @@
    and uploads the real sample photos (and --video, if given), then a replay of two weeks of frames
    built from real FER2013 PublicTest faces and stamped over the past 14 days (backend.demo.replay),
    to that server, which runs the real face detection and mood model on them: every record on the
-   dashboard is inferred, none made up; one demo patient's last days trip the negative-mood alert;
+   dashboard is inferred, none made up; one demo patient's last days trip the negative-mood alert.
+   The second demo patient is in `on_device` mode: its simulated phone runs the same model itself
+   (`--on-device`) and sends mood batches only, never a frame;
 4. the URL and the login are printed, and the server keeps serving until Ctrl-C.
 
 Running it again is safe: the saved device tokens are reused and sources already uploaded are
@@ -34,6 +36,7 @@ from backend.demo.services import (
     demo_photos_link,
     demo_replay_prepare,
 )
+from backend.patients.models import InferenceMode
 
 SERVER_START_TIMEOUT = 90
 REPLAY_MAX_AGE_HOURS = 15 * 24
@@ -121,6 +124,8 @@ class Command(BaseCommand):
         for i, source in enumerate(uploads):
             command = [sys.executable, "-m", "clients.simulator", "--server", server_url,
                        "--state-dir", str(folder / "phone"), "--label", f"demo phone ({spec.reference})", *source]
+            if spec.inference_mode == InferenceMode.ON_DEVICE:
+                command.append("--on-device")  # the "phone" runs the model: mood batches, no frame
             if code and i == 0:
                 command += ["--code", code]
             self.stdout.write(f"\n{spec.reference}: {' '.join(command[1:])}")
@@ -137,7 +142,9 @@ class Command(BaseCommand):
             f"MoodWatch is running at {server_url}/   (admin: {server_url}/admin/)",
             "DEMO clinician login (development only): username=demo password=demo-clinician",
             *(f"  {p.reference}: {counts[p.pk]} mood records, all inferred by the model from real faces "
-              "(sample photos and a 14-day DEMO REPLAY of FER2013 faces)" for p in patients),
+              "(sample photos and a 14-day DEMO REPLAY of FER2013 faces), "
+              + ("on the simulated phone (on_device mode)" if p.inference_mode == InferenceMode.ON_DEVICE
+                 else "on the server (frames mode)") for p in patients),
             "Press Ctrl-C to stop.",
             bar,
         ]

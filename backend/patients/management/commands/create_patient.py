@@ -1,5 +1,5 @@
 """python manage.py create_patient --ref REF --clinician USERNAME [--timezone TZ] [--display-name NAME] [--consent]
-[--actor USERNAME]"""
+[--inference-mode on_device|frames] [--actor USERNAME]"""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from backend.audit.services import COMMAND
 from backend.core.commands import ACTOR_HELP, actor_get, text_option
 from backend.core.errors import ApplicationError
+from backend.patients.models import InferenceMode
 from backend.patients.services import patient_create
 
 
@@ -23,9 +24,14 @@ class Command(BaseCommand):
             "--consent", action="store_true",
             help="Record consent to camera monitoring now (by --actor). Without it uploads get 403.",
         )
+        parser.add_argument(
+            "--inference-mode", default=InferenceMode.ON_DEVICE, choices=InferenceMode.values,
+            help="on_device (default): the phone runs the model and sends mood records only; "
+                 "frames: the phone uploads frames for the server to analyse.",
+        )
         parser.add_argument("--actor", default=None, type=text_option, help=ACTOR_HELP)
 
-    def handle(self, *args, ref, clinician, timezone, display_name, consent, actor, **options):
+    def handle(self, *args, ref, clinician, timezone, display_name, consent, inference_mode, actor, **options):
         actor = actor_get(actor)
         users = list(get_user_model().objects.filter(username__in=clinician))
         missing = set(clinician) - {u.username for u in users}
@@ -34,7 +40,7 @@ class Command(BaseCommand):
         try:
             patient = patient_create(
                 actor=actor, reference=ref, clinicians=users, display_name=display_name, timezone_name=timezone,
-                consent=consent, context=COMMAND,
+                consent=consent, inference_mode=inference_mode, context=COMMAND,
             )
         except ValidationError as error:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
