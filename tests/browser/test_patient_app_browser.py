@@ -79,7 +79,8 @@ class RequestLog:
 
 def assert_no_image_left_the_phone(log):
     for request in log.posts():
-        body = request.post_data_buffer or b""
+        body = request.post_data_buffer
+        assert body is not None, request.url  # every body was seen (a Blob part would hide it)
         content_type = request.headers.get("content-type", "")
         assert "multipart" not in content_type and "image/" not in content_type, (request.url, content_type)
         assert content_type.startswith("application/json"), (request.url, content_type)
@@ -166,8 +167,24 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     page.screenshot(path=str(SCREENSHOTS / "patient-app-offline.png"), full_page=True)
     time.sleep(2)
     assert MoodRecord.objects.filter(patient=patient).count() == first
+    # Back online, the first mood batch reaches the server but its answer is lost: the phone
+    # retries with the same batch_id and the server keeps it once.
+    lost = []
+
+    def lose_first_answer(route):
+        if not lost:
+            lost.append(route.fetch())  # the server receives and stores it ...
+            route.abort("connectionreset")  # ... the phone sees a dropped connection
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/mood-batches/", lose_first_answer)
     phone.set_offline(False)
-    until(page, "document.getElementById('queue-status').dataset.waiting === '0'")
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'", timeout=60)
+    assert lost and lost[0].status == 201
+    mood_posts = [r for r in log.posts() if r.url.endswith("/api/v1/mood-batches/")]
+    batch_ids = [r.post_data_json["batch_id"] for r in mood_posts]
+    assert len(batch_ids) == len(set(batch_ids)) + 1  # exactly one retry, with the same id
 
     batches = FrameBatch.objects.filter(patient=patient)
     assert set(batches.values_list("kind", flat=True)) == {"moods"}
@@ -192,3 +209,36 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     clinic.wait_for_selector("#chart-timeline .main-svg")
     assert clinic.locator("#chart-timeline .main-svg .point").count() >= records.count()
     clinic.screenshot(path=str(SCREENSHOTS / "patient-app-clinician.png"), full_page=True)
+
+
+def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
+        live_server, transactional_db, chromium, eager_tasks):
+    patient, link = enrollment_link(live_server, mode=InferenceMode.FRAMES)
+    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    log = RequestLog(phone)
+    page = phone.new_page()
+    page.goto(link)
+    page.get_by_role("button", name="I agree, connect this phone").click()
+    page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
+    assert "photos mode" in page.inner_text("#mode-summary")
+    page.get_by_role("button", name="Start check-in").click()
+    page.wait_for_selector("#rec:not([hidden])", timeout=60_000)
+    until(page, "parseInt(document.getElementById('checkin-count').textContent) >= 2", timeout=90)
+    page.get_by_role("button", name="Finish").click()
+    page.get_by_role("button", name="Skip").click()
+    page.get_by_role("button", name="Done").click()
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'", timeout=60)
+
+    uploads = [r for r in log.posts() if r.url.endswith("/api/v1/frame-batches/")]
+    assert uploads and all("multipart/form-data" in r.headers["content-type"] for r in uploads)
+    assert not [r for r in log.posts() if r.url.endswith("/api/v1/mood-batches/")]
+    batches = FrameBatch.objects.filter(patient=patient)
+    assert set(batches.values_list("kind", "status")) == {("frames", "done")}
+    sent = sum(b.frame_count for b in batches)
+    assert sent >= 2
+    assert Frame.objects.count() == 0  # deleted after analysis
+    records = MoodRecord.objects.filter(patient=patient)
+    assert records.count() == sum(b.frames_with_face for b in batches) >= 2
+    assert set(records.values_list("source", flat=True)) == {"server"}
+    assert page.locator("#col-frames").inner_text() == "Photos"
+    assert int(page.locator("#sent-table tbody tr td").first.inner_text()) == sent
