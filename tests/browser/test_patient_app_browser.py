@@ -101,7 +101,7 @@ def until(page, expression: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-def check_in(page, *, samples: int, feeling: str | None, screenshots: bool = False):
+def check_in(page, *, samples: int, feeling: str | None, screenshots: bool = False, keyboard: bool = False):
     page.get_by_role("button", name="Start check-in").click()
     try:
         page.wait_for_selector("#rec:not([hidden])", timeout=60_000)  # the camera indicator
@@ -118,8 +118,14 @@ def check_in(page, *, samples: int, feeling: str | None, screenshots: bool = Fal
     if screenshots:
         page.screenshot(path=str(SCREENSHOTS / "patient-app-feel.png"))
     assert page.evaluate("document.getElementById('preview').srcObject") is None  # camera released
-    if feeling:
-        page.locator(f"button[data-mood={feeling}]").click()
+    if feeling and keyboard:  # the heading has the focus; Tab walks the four moods in order
+        assert page.evaluate("document.activeElement.id") == "feel-title"
+        for _ in range(1 + ["positive", "neutral", "negative", "other"].index(feeling)):
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.dataset.mood") == feeling
+        page.keyboard.press("Enter")
+    elif feeling:
+        page.locator(f"button[data-mood={feeling}]").tap()
     else:
         page.get_by_role("button", name="Skip").click()
     page.wait_for_selector("#view-thanks:not([hidden])")
@@ -161,7 +167,7 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     until(page, "document.getElementById('net').textContent === 'Offline'")
     page.reload()  # the service worker starts the app offline, from its cache
     page.wait_for_selector("#view-home:not([hidden])")
-    check_in(page, samples=3, feeling="neutral")
+    check_in(page, samples=3, feeling="neutral", keyboard=True)
     until(page, "document.getElementById('queue-status').dataset.waiting !== '0'")
     assert "when the phone is online" in page.inner_text("#queue-status")
     page.screenshot(path=str(SCREENSHOTS / "patient-app-offline.png"), full_page=True)
@@ -214,7 +220,8 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
 def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
         live_server, transactional_db, chromium, eager_tasks):
     patient, link = enrollment_link(live_server, mode=InferenceMode.FRAMES)
-    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    tablet = {"width": 820, "height": 1180}  # a tablet on a stand, in portrait
+    phone = chromium.new_context(viewport=tablet, device_scale_factor=1, is_mobile=True, has_touch=True)
     log = RequestLog(phone)
     page = phone.new_page()
     page.goto(link)
@@ -224,6 +231,7 @@ def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
     page.get_by_role("button", name="Start check-in").click()
     page.wait_for_selector("#rec:not([hidden])", timeout=60_000)
     until(page, "parseInt(document.getElementById('checkin-count').textContent) >= 2", timeout=90)
+    page.screenshot(path=str(SCREENSHOTS / "patient-app-tablet-checkin.png"))
     page.get_by_role("button", name="Finish").click()
     page.get_by_role("button", name="Skip").click()
     page.get_by_role("button", name="Done").click()

@@ -254,6 +254,9 @@ async function startCheckin() {
     uploader.collecting = true;
     show("checkin");
     $("checkin-count").textContent = "";
+    $("checkin-mode").textContent = manifest.mode === "frames"
+      ? `A photo every ${manifest.sampling_seconds} s is sent to your clinic, and deleted after analysis.`
+      : `A moment every ${manifest.sampling_seconds} s is analysed on this phone. No picture leaves it.`;
     await resumeCamera();
   } finally {
     $("start-button").disabled = false;
