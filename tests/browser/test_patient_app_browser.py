@@ -156,6 +156,28 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
 
     # A check-in, then the self-report.
     check_in(page, samples=2, feeling="positive", screenshots=True)
+
+    # The camera stops at once on Pause, and when the page is hidden (another app, the lock screen).
+    live_tracks = ("(document.getElementById('preview').srcObject?.getTracks() || [])"
+                   ".filter(t => t.readyState === 'live').length")
+    page.get_by_role("button", name="Start check-in").click()
+    page.wait_for_selector("#rec:not([hidden])", timeout=60_000)
+    assert page.evaluate(live_tracks) == 1
+    page.evaluate("window.__track = document.getElementById('preview').srcObject.getTracks()[0]")
+    page.get_by_role("button", name="Pause").click()
+    assert page.evaluate("window.__track.readyState") == "ended" and page.evaluate(live_tracks) == 0
+    assert page.locator("#paused").is_visible() and not page.locator("#rec").is_visible(), page.evaluate("document.querySelector('.camera-bar').outerHTML + document.getElementById('view-checkin').hidden")
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_selector("#rec:not([hidden])")
+    page.evaluate("window.__track = document.getElementById('preview').srcObject.getTracks()[0]")
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                  " document.dispatchEvent(new Event('visibilitychange'))")
+    assert page.evaluate("window.__track.readyState") == "ended" and page.evaluate(live_tracks) == 0
+    assert "hidden" in page.inner_text("#status")
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: false, configurable: true})")
+    page.get_by_role("button", name="Finish").click()
+    page.get_by_role("button", name="Skip").click()
+    page.get_by_role("button", name="Done").click()
     until(page, "document.getElementById('queue-status').dataset.waiting === '0'")
     first = MoodRecord.objects.filter(patient=patient).count()
     assert first >= 2
@@ -250,3 +272,20 @@ def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
     assert set(records.values_list("source", flat=True)) == {"server"}
     assert page.locator("#col-frames").inner_text() == "Photos"
     assert int(page.locator("#sent-table tbody tr td").first.inner_text()) == sent
+
+
+def test_a_used_enrollment_code_is_explained_in_plain_words(live_server, transactional_db, chromium):
+    patient, link = enrollment_link(live_server, mode=InferenceMode.ON_DEVICE)
+    first = chromium.new_context(viewport=PHONE).new_page()
+    first.goto(link)
+    first.get_by_role("button", name="I agree, connect this phone").click()
+    first.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
+
+    second = chromium.new_context(viewport=PHONE).new_page()
+    second.goto(link)
+    second.get_by_role("button", name="I agree, connect this phone").click()
+    error = second.locator("#enroll-error")
+    error.wait_for()
+    assert error.inner_text().startswith("This code was already used.")
+    assert second.locator("#code").is_visible()  # the patient can type a new code
+    assert patient.devices.count() == 1

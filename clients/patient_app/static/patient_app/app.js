@@ -192,8 +192,8 @@ async function onEnroll(event) {
     const text = enrollErrorText(error);
     showError("enroll-error", text);
     announce(text);
-    if (error.code && error.code !== "validation_error" && state.codeFromLink) {
-      // A used or expired code from the link: let the patient type a new one.
+    if (error instanceof api.ApiError && state.codeFromLink) {
+      // A used, expired or mistyped code from the link: let the patient type a new one.
       state.codeFromLink = null;
       $("code-field").hidden = false;
       $("code-from-link").hidden = true;
@@ -275,23 +275,28 @@ function renderSample({ face }) {
     : "Your face is not in view. Hold the phone at eye level, about an arm's length away.";
 }
 
-function setCamera(on) {
+// "on": the red sign shows; "off": paused; "starting": neither (the camera is being asked for).
+function setCamera(mode) {
+  const on = mode === "on";
   $("rec").hidden = !on;
-  $("paused").hidden = on;
-  $("preview-off").hidden = on;
-  $("pause-button").textContent = on ? "Pause" : "Resume";
-  $("pause-button").setAttribute("aria-pressed", on ? "false" : "true");
+  $("paused").hidden = mode !== "off";
+  $("preview-off").hidden = mode !== "off";
+  $("pause-button").textContent = mode === "off" ? "Resume" : "Pause";
+  $("pause-button").disabled = mode === "starting";
+  $("pause-button").setAttribute("aria-pressed", mode === "off" ? "true" : "false");
 }
 
 async function resumeCamera() {
   showError("checkin-error", "");
+  setCamera("starting");
   try {
     await state.checkin.start();
-    setCamera(true);
+    if (!state.checkin || !state.checkin.running) return; // finished or hidden while starting
+    setCamera("on");
     announce("Camera on. The check-in has started.");
   } catch (error) {
     state.checkin.stop();
-    setCamera(false);
+    setCamera("off");
     showError("checkin-error", CAMERA_ERRORS[error.name] || `The camera could not start (${error.name || error.message}).`);
   }
 }
@@ -299,7 +304,7 @@ async function resumeCamera() {
 function pauseCamera(reason = "Camera off. The check-in is paused.") {
   if (!state.checkin) return;
   state.checkin.stop();
-  setCamera(false);
+  setCamera("off");
   announce(reason);
 }
 
@@ -310,6 +315,7 @@ function onPause() {
 
 function onFinish() {
   if (state.checkin) state.checkin.stop();
+  setCamera("starting");
   uploader.collecting = false;
   uploader.drain();
   announce("Camera off. The check-in is finished.");

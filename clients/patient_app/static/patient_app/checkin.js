@@ -45,6 +45,7 @@ export class CheckIn {
     this.stream = null;
     this.timer = null;
     this.busy = false;
+    this.generation = 0;
     this.samples = 0;
     this.faces = 0;
   }
@@ -55,18 +56,24 @@ export class CheckIn {
 
   async start() {
     if (this.stream) return;
+    const generation = ++this.generation;
     const stream = await navigator.mediaDevices.getUserMedia({
       video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
       audio: false,
     });
+    if (generation !== this.generation) {
+      // Paused, finished or hidden while the browser was opening the camera: close it again.
+      for (const track of stream.getTracks()) track.stop();
+      return;
+    }
     this.stream = stream;
     this.video.srcObject = stream;
     await this.video.play().catch(() => {});
-    if (!this.stream) return; // stopped while starting
     await new Promise((resolve) => {
       if (this.video.readyState >= 2 && this.video.videoWidth) resolve();
       else this.video.addEventListener("loadeddata", resolve, { once: true });
     });
+    if (generation !== this.generation) return; // stopped while starting
     const every = Math.max(1, Number(this.manifest.sampling_seconds) || 5) * 1000;
     this.sample();
     this.timer = setInterval(() => this.sample(), every);
@@ -74,6 +81,7 @@ export class CheckIn {
 
   // Stops the camera at once: the tracks end, so the phone's camera light goes off.
   stop() {
+    this.generation += 1;
     clearInterval(this.timer);
     this.timer = null;
     if (this.stream) for (const track of this.stream.getTracks()) track.stop();
