@@ -26,7 +26,8 @@ RUN pip install --only-binary=:all: -r /tmp/requirements-serve.txt \
  && find /opt/venv -depth -type d -name tests -path "*/numpy/*" -exec rm -rf {} +
 WORKDIR /app
 COPY . .
-# Hashed, compressed static files (admin, API docs, dashboard). The key below is a throwaway that
+# Hashed, compressed static files (admin, API docs, dashboard, the patient app with LiteRT.js from the
+# node_modules/ that `npm ci` filled on the host: this build runs no node). The key below is a throwaway that
 # exists only for this one command; the real SECRET_KEY is given to the containers at run time.
 RUN DJANGO_ENV=production SECRET_KEY=collectstatic-build-step-only ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput --verbosity 0 \

@@ -96,11 +96,12 @@ def main(argv=None) -> int:
     setup_django()
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser_runtime import browser_result, open_runtime_page, python_ms, real_frames
+    from benchmarks.browser_runtime import PHOTOS, browser_result, open_runtime_page, python_ms, real_frames
     from inference import MoodEstimator
 
     estimator = MoodEstimator.load()
-    frames = [f for f in real_frames(args.images) if "-" not in f.name or f.name.endswith("-640")]
+    stems = {name.rsplit(".", 1)[0] for name in PHOTOS}
+    frames = [f for f in real_frames(args.images) if f.name in stems or f.name.endswith("-640")]
     rows = []
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:

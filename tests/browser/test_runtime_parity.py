@@ -24,7 +24,7 @@ def test_the_browser_pipeline_matches_the_server_on_real_frames(live_server, pag
     frames = real_frames(sample_images_dir)
     manifest = open_runtime_page(page, live_server.url, frames, device.token)
     assert manifest["version"] == estimator.version and manifest["mode"] == "on_device"
-    compared = with_face = 0
+    compared = with_face = with_bystanders = 0
     worst_box = worst_probability = 0.0
     for frame in frames:
         got = browser_result(page, live_server.url, frame)["result"]
@@ -34,6 +34,7 @@ def test_the_browser_pipeline_matches_the_server_on_real_frames(live_server, pag
         assert got["bystanders"] == want["bystanders"], frame.name
         assert (got["face"] is None) == (want["face"] is None), frame.name
         compared += 1
+        with_bystanders += want["bystanders"] > 0
         if want["face"] is None:
             continue
         with_face += 1
@@ -47,6 +48,7 @@ def test_the_browser_pipeline_matches_the_server_on_real_frames(live_server, pag
         assert got["face"]["detection_score"] == pytest.approx(want["face"]["detection_score"], abs=1e-4)
         worst_box, worst_probability = max(worst_box, box_error), max(worst_probability, probability_error)
     assert compared == len(frames) == 20 and with_face >= 16
-    assert sum(python_result(estimator, f)["bystanders"] for f in frames) >= 4  # two_people's frames
-    print(f"parity on {compared} frames ({with_face} with a face): largest box difference {worst_box} px, "
+    assert with_bystanders >= 2  # two_people.jpg's frames
+    print(f"parity on {compared} frames ({with_face} with a face, {with_bystanders} with bystanders): "
+          f"largest box difference {worst_box} px, "
           f"largest probability difference {worst_probability:.2e}")

@@ -7,6 +7,7 @@ data. Another patient's data is a 404, never a 403 that confirms it exists, and 
 A route added to the URL configuration without a row here fails
 test_every_route_is_in_the_matrix, so the matrix stays complete as pages are added.
 """
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,8 +17,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
+from inference.estimator import DEFAULT_MODEL, browser_model_path
 from tests.backend.factories import DeviceFactory, PatientFactory, UserFactory
 
+CLASSIFIER_SHA256 = hashlib.sha256(browser_model_path(DEFAULT_MODEL).read_bytes()).hexdigest()
 PERSONAS = ["anonymous", "device_a", "revoked_device", "device_b", "clinician_a", "clinician_b", "admin"]
 LOGIN = 302  # a dashboard page sends a visitor without a session to the login page
 NO_SESSION = {"anonymous": LOGIN, "device_a": LOGIN, "revoked_device": LOGIN, "device_b": LOGIN}
@@ -51,6 +54,11 @@ def rows() -> list[Row]:
             expected={**DEVICE_API_NO_DEVICE, "device_a": 202, "device_b": 202}),
         Row("frame-batch-detail", "GET", "/api/v1/frame-batches/{batch}/",
             expected={**DEVICE_API_NO_DEVICE, "device_a": 200, "device_b": 404}),
+        Row("model-manifest", "GET", "/api/v1/model/",
+            expected={**DEVICE_API_NO_DEVICE, "device_a": 200, "device_b": 200}),
+        # the model files are public weights, the same for everyone (docs/api.md): no credential needed
+        Row("model-file", "GET", f"/api/v1/model/files/{CLASSIFIER_SHA256}/classifier.tflite",
+            expected={p: 200 for p in PERSONAS}),
         # --- clinician API ---
         Row("patient-list", "GET", "/api/v1/patients/",
             expected={**API_NO_USER, "clinician_a": 200, "clinician_b": 200, "admin": 200}),
