@@ -38,9 +38,9 @@ class FaultyProxy(LoopbackProxy):
     """A TCP proxy on 127.0.0.1 in front of a server, that can misbehave on purpose.
 
     down: every connection is closed at once (the network is gone).
-    drop_upload_responses: that many frame-batch uploads reach the server, but the connection is cut
+    drop_upload_responses: that many frame- or mood-batch uploads reach the server, but the connection is cut
         before its answer gets back (the server stored the batch; the phone does not know).
-    fail_uploads_with_503: that many frame-batch uploads get a 503 from the "load balancer" and
+    fail_uploads_with_503: that many frame- or mood-batch uploads get a 503 from the "load balancer" and
         never reach the server.
     """
 
@@ -55,7 +55,7 @@ class FaultyProxy(LoopbackProxy):
         with self._lock:
             if self.down:
                 return "close"
-            if first_bytes.startswith(b"POST /api/v1/frame-batches/"):
+            if first_bytes.startswith((b"POST /api/v1/frame-batches/", b"POST /api/v1/mood-batches/")):
                 self.uploads_seen += 1
                 if self.fail_uploads_with_503:
                     self.fail_uploads_with_503 -= 1

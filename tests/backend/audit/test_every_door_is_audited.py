@@ -209,7 +209,7 @@ def test_an_admin_edit_of_a_patient_is_audited_with_what_changed(world, admin_we
     patient = world["patient"]
     response = admin_web.post(f"/admin/patients/patient/{patient.pk}/change/", {
         "display_name": "Renamed", "timezone": patient.timezone, "is_active": "on",
-        "clinicians": [str(clinician.pk), str(admin_user.pk)],
+        "clinicians": [str(clinician.pk), str(admin_user.pk)], "inference_mode": patient.inference_mode,
     })
     assert response.status_code == 302, response.content[:500]
     event = AuditEvent.objects.filter(action=AuditAction.PATIENT_UPDATE).order_by("id")
@@ -217,6 +217,21 @@ def test_an_admin_edit_of_a_patient_is_audited_with_what_changed(world, admin_we
         {"fields": {"display_name": "Renamed"}},
         {"fields": {}, "clinicians": {"before": ["dr_house"], "after": sorted(["admin", "dr_house"])}},
     ]
+
+
+def test_an_admin_change_of_the_inference_mode_goes_through_its_service_and_is_audited(world, admin_web, clinician):
+    patient = world["patient"]
+    assert patient.inference_mode == "frames"
+    response = admin_web.post(f"/admin/patients/patient/{patient.pk}/change/", {
+        "display_name": patient.display_name, "timezone": patient.timezone, "is_active": "on",
+        "clinicians": [str(clinician.pk)], "inference_mode": "on_device",
+    })
+    assert response.status_code == 302, response.content[:500]
+    patient.refresh_from_db()
+    assert patient.inference_mode == "on_device"
+    (event,) = AuditEvent.objects.filter(action=AuditAction.PATIENT_UPDATE)
+    assert event.detail == {"fields": {"inference_mode": "on_device"}, "before": {"inference_mode": "frames"}}
+    assert event.channel == AuditChannel.ADMIN
 
 
 # --- management commands -----------------------------------------------------------------------------

@@ -538,3 +538,20 @@ def test_probabilities_within_the_tolerance_are_accepted(phone_client):
             "probabilities": {"positive": 0.7009, "negative": 0.1, "neutral": 0.1, "other": 0.1}}
     assert post(phone_client, mood_batch(faces=[tiny])).status_code == 201
     assert math.isclose(MoodRecord.objects.get().p_positive, 0.7009)
+
+
+# --- the OpenAPI schema ---------------------------------------------------------------------------------
+
+def test_the_schema_describes_the_mood_batch_upload_and_the_patient_patch(client, db):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    upload = schema["paths"]["/api/v1/mood-batches/"]["post"]
+    assert "application/json" in upload["requestBody"]["content"]
+    assert {"201", "200", "400", "401", "403", "409", "413", "429"} <= set(upload["responses"])
+    assert "inference_mode_mismatch" in upload["responses"]["403"]["description"]
+    name = upload["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][name]["properties"]) == {
+        "batch_id", "model_version", "frame_size", "frames"}
+    frames_403 = schema["paths"]["/api/v1/frame-batches/"]["post"]["responses"]["403"]["description"]
+    assert "inference_mode_mismatch" in frames_403
+    patch = schema["paths"]["/api/v1/patients/{patient_id}/"]["patch"]
+    assert {"200", "400", "404"} <= set(patch["responses"])
