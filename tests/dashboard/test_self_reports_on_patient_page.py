@@ -43,3 +43,14 @@ def test_another_patients_self_reports_are_not_shown(clinician_web, patient, oth
     SelfReportFactory(device__patient=other_patient, patient=other_patient, mood="negative")
     html = clinician_web.get(url(patient)).content.decode()
     assert "0 self-reports in 30 days" in html
+
+
+def test_the_patient_page_counts_bystanders_in_coverage(clinician_web, patient):
+    """Issue 29: faces other than the patient's are counted in coverage (by capture time), not analysed."""
+    from backend.rollups.services import capture_slots_add
+
+    when = timezone.now() - timedelta(hours=1)
+    add_records(patient, when, "positive", 2)
+    capture_slots_add(patient_id=patient.pk, frames=[(when, True, True, 2), (when, True, True, 1)])
+    html = clinician_web.get(url(patient)).content.decode()
+    assert "3 other faces (bystanders) not analysed" in html
