@@ -260,7 +260,8 @@ GROUP BY p.id
 def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
     """Per local day of *capture* (the patient's time zone): frames received, processed, with a
     face, and the other faces seen in them (bystanders, not analysed). Landed batches come from the
-    capture slots (a range edge includes the whole 15-minute slot it falls in); frames still waiting for inference are counted from the frames themselves."""
+    capture slots (a range edge includes the whole 15-minute slot it falls in); frames still waiting
+    for inference are counted from the frames themselves."""
     tz = ZoneInfo(patient.timezone)
     landed = (
         CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=slot_floor(start), slot_start__lt=end)
