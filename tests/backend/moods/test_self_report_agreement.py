@@ -105,3 +105,16 @@ def test_majority_and_agreement_of_plain_counts():
     assert majority_mood({"positive": 1, "negative": 2}) == "negative"
     result = agreement_of([("positive", {"positive": 1}), ("neutral", {}), ("other", {"other": 1, "neutral": 1})])
     assert (result.reports, result.compared, result.agreeing, result.without_records, result.ties) == (3, 1, 1, 1, 1)
+
+
+def test_the_clinician_api_mood_summary_carries_the_agreement(clinician, patient, now):
+    from tests.backend.conftest import clinician_client
+
+    add_records(patient, now - timedelta(days=1), "positive", 2)
+    report(patient, now - timedelta(days=1), "positive")
+    response = clinician_client(clinician).get(f"/api/v1/patients/{patient.pk}/mood-summary/")
+    assert response.status_code == 200, response.content
+    agreement = response.json()["self_report_agreement"]
+    assert (agreement["days"], agreement["window_minutes"]) == (30, 15)
+    assert (agreement["reports"], agreement["compared"], agreement["agreeing"], agreement["agreement"]) == (1, 1, 1, 1)
+    assert agreement["ci95_high"] == 1 and 0 < agreement["ci95_low"] < 1
