@@ -178,10 +178,15 @@ def valence_figure(
     )}
 
 
-def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
-    """One dot per record, on the row of its mood, with the four probabilities on hover.
+def timeline_figure(
+    *, records: list[dict], tz_name: str, span: list[str] | None = None, self_reports: list[dict] = ()
+) -> dict:
+    """One dot per record, on the row of its mood, with the four probabilities on hover; the patient's
+    self-reports as larger outlined diamonds on the row of the reported mood, in its colour, one
+    "Self-report" legend entry for all.
 
-    Records carry `local_time`, wall-clock text in the patient's zone (see moods.selectors.mood_timeline).
+    Records and self-reports carry `local_time`, wall-clock text in the patient's zone (see
+    moods.selectors.mood_timeline and self_report_list).
     """
     data = []
     for mood in MOOD_ORDER:
@@ -197,6 +202,15 @@ def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None
                 "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}"
                 "<extra></extra>"
             ),
+        })
+    if self_reports:
+        data.append({
+            "type": "scatter", "mode": "markers", "name": "Self-report",
+            "x": [r["local_time"] for r in self_reports],
+            "y": [MOOD_LABELS[r["mood"]] for r in self_reports],
+            "marker": {"symbol": "diamond", "size": 13, "color": [MOOD_COLORS[r["mood"]] for r in self_reports],
+                       "line": {"color": "#1f2933", "width": 1.5}},
+            "hovertemplate": "%{x}<br><b>Self-report: %{y}</b><extra></extra>",
         })
     return {"data": data, "layout": _layout(
         title="Timeline of records", y_title="", tz_name=tz_name, span=span, hovermode="closest",

@@ -135,6 +135,7 @@ def _period_summary(rows: list[dict], coverage: list[dict]) -> dict:
     frames = sum(d["frames"] or 0 for d in coverage)
     processed = sum(d["frames_processed"] or 0 for d in coverage)
     with_face = sum(d["frames_with_face"] or 0 for d in coverage)
+    bystanders = sum(d.get("bystanders") or 0 for d in coverage)
     return {
         "records": records,
         "shares": [(m, MOOD_LABELS[m], counts[m] / records * 100 if records else 0, counts[m]) for m in MOOD_ORDER],
@@ -143,4 +144,5 @@ def _period_summary(rows: list[dict], coverage: list[dict]) -> dict:
         "frames": frames,
         "frames_without_face": processed - with_face,
         "face_share": with_face / processed if processed else None,
+        "bystanders": bystanders,
     }

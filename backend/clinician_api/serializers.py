@@ -134,6 +134,22 @@ class BucketSerializer(serializers.Serializer):
         return {m: row[f"share_{m}"] for m in Mood.values}
 
 
+class SelfReportAgreementSerializer(serializers.Serializer):
+    """Agreement between self-report and expression (backend.moods.agreement), over the `days` days
+    before the range's end."""
+
+    days = serializers.IntegerField()
+    window_minutes = serializers.IntegerField(help_text="Records within this many minutes either side of a report")
+    reports = serializers.IntegerField(help_text="Self-reports in the period")
+    compared = serializers.IntegerField(help_text="Reports with a single majority expression mood in their window")
+    agreeing = serializers.IntegerField()
+    agreement = serializers.FloatField(allow_null=True, help_text="agreeing / compared; null when none compared")
+    ci95_low = serializers.FloatField(allow_null=True, help_text="Wilson 95% interval")
+    ci95_high = serializers.FloatField(allow_null=True)
+    without_records = serializers.IntegerField(help_text="Reports with no expression record in their window")
+    ties = serializers.IntegerField(help_text="Reports whose window has a tie for the most frequent mood")
+
+
 class MoodSummarySerializer(serializers.Serializer):
     """Documentation of the summary body (built in PatientMoodSummaryView.get)."""
 
@@ -144,5 +160,6 @@ class MoodSummarySerializer(serializers.Serializer):
     locals()["from"] = serializers.DateTimeField(help_text="Range start, in the patient's time zone")
     to = serializers.DateTimeField(help_text="Range end (exclusive), in the patient's time zone")
     buckets = BucketSerializer(many=True)
+    self_report_agreement = SelfReportAgreementSerializer()
 
 

@@ -20,7 +20,7 @@ from backend.core.bounds import date_in_bounds
 from backend.core.serializers import ErrorSerializer
 from backend.devices.services import enrollment_code_issue
 from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET
-from backend.moods.selectors import mood_record_list
+from backend.moods.selectors import mood_record_list, self_report_agreement
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
 from backend.patients.services import patient_inference_mode_set
@@ -166,6 +166,8 @@ class PatientMoodSummaryView(ClinicianPatientMixin, APIView):
             "from": query.validated_data["start"].astimezone(tz).isoformat(),
             "to": query.validated_data["end"].astimezone(tz).isoformat(),
             "buckets": BucketSerializer(rows, many=True, context={"tz": tz}).data,
+            "self_report_agreement": self_report_agreement(patient=patient,
+                                                           end=query.validated_data["end"]).as_dict(),
         })
 
 

@@ -387,7 +387,8 @@ def batch_complete(
             MoodRecord.objects.bulk_create(records)
         with stage("roll-up upkeep"):
             _landing_announce(batch, with_face={r.index for r in results if r.faces},
-                              processed={r.index for r in results}, captured=captured)
+                              processed={r.index for r in results}, captured=captured,
+                              bystanders={r.index: r.bystanders for r in results if r.bystanders})
         now = timezone.now()
         batch.status = FrameBatch.Status.DONE
         batch.frames_with_face = sum(1 for r in results if r.faces)
@@ -419,7 +420,7 @@ def _batch_lock(*, batch_pk: int, skip_locked: bool = False) -> FrameBatch | Non
 
 
 def _landing_announce(batch: FrameBatch, *, with_face: set[int], processed: set[int],
-                      captured: dict[int, datetime] | None = None) -> None:
+                      captured: dict[int, datetime] | None = None, bystanders: dict[int, int] | None = None) -> None:
     """Announce the landing batch (signals.batch_landing) inside its landing transaction, with its
     frames by capture time, read before they are deleted. The workflows layer adds them to the
     capture-time coverage now and, once this transaction commits, folds the batch into the
@@ -427,7 +428,8 @@ def _landing_announce(batch: FrameBatch, *, with_face: set[int], processed: set[
     if captured is None:
         captured = dict(Frame.objects.filter(batch=batch).values_list("index", "captured_at"))
     batch_landing.send(sender=FrameBatch, batch=batch,
-                       frames=[(at, index in processed, index in with_face) for index, at in captured.items()])
+                       frames=[(at, index in processed, index in with_face, (bystanders or {}).get(index, 0))
+                               for index, at in captured.items()])
 
 
 def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face, model_version: str) -> MoodRecord:

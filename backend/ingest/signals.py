@@ -3,6 +3,7 @@ follows in the apps that read ingest (roll-ups, alerts). Ingest imports none of 
 from django.dispatch import Signal
 
 # Sent inside the transaction that marks a batch done, before it commits, with `batch` (the locked
-# FrameBatch) and `frames`: (captured_at, processed, with_face) for every frame of the batch. A
+# FrameBatch) and `frames`: (captured_at, processed, with_face, bystanders) for every frame of the batch
+# (bystanders: the frame's faces other than the patient's, counted and never classified). A
 # receiver may write in that transaction and register work for after the commit.
 batch_landing = Signal()

@@ -54,6 +54,8 @@ class CaptureSlotCount(models.Model):
     frames = models.PositiveIntegerField(default=0)
     frames_processed = models.PositiveIntegerField(default=0)
     frames_with_face = models.PositiveIntegerField(default=0)
+    # Faces other than the patient's (the largest face of a frame) in the slot's frames: counted, never classified.
+    bystanders = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -258,15 +258,16 @@ GROUP BY p.id
 
 
 def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
-    """Per local day of *capture* (the patient's time zone): frames received, processed, and with a
-    face. Landed batches come from the capture slots (a range edge includes the whole 15-minute slot
-    it falls in); frames still waiting for inference are counted from the frames themselves."""
+    """Per local day of *capture* (the patient's time zone): frames received, processed, with a
+    face, and the other faces seen in them (bystanders, not analysed). Landed batches come from the
+    capture slots (a range edge includes the whole 15-minute slot it falls in); frames still waiting
+    for inference are counted from the frames themselves."""
     tz = ZoneInfo(patient.timezone)
     landed = (
         CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=slot_floor(start), slot_start__lt=end)
         .annotate(day=TruncDay("slot_start", tzinfo=tz)).values("day")
         .annotate(frames=Sum("frames"), frames_processed=Sum("frames_processed"),
-                  frames_with_face=Sum("frames_with_face"))
+                  frames_with_face=Sum("frames_with_face"), bystanders=Sum("bystanders"))
         .order_by()
     )
     waiting = (
@@ -277,10 +278,11 @@ def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime)
     days: dict = {}
     for row in landed:
         days[row["day"]] = {"day": row["day"].astimezone(tz), "frames": row["frames"],
-                            "frames_processed": row["frames_processed"], "frames_with_face": row["frames_with_face"]}
+                            "frames_processed": row["frames_processed"], "frames_with_face": row["frames_with_face"],
+                            "bystanders": row["bystanders"]}
     for row in waiting:
         day = days.setdefault(row["day"], {"day": row["day"].astimezone(tz), "frames": 0, "frames_processed": 0,
-                                           "frames_with_face": 0})
+                                           "frames_with_face": 0, "bystanders": 0})
         day["frames"] += row["frames"]
     return [days[key] for key in sorted(days)]
 

@@ -114,17 +114,19 @@ def slot_floor(moment: datetime) -> datetime:
 
 
 _CAPTURE_UPSERT = """
-INSERT INTO {table} (patient_id, slot_start, frames, frames_processed, frames_with_face)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO {table} (patient_id, slot_start, frames, frames_processed, frames_with_face, bystanders)
+VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (patient_id, slot_start) DO UPDATE SET
     frames = {table}.frames + excluded.frames,
     frames_processed = {table}.frames_processed + excluded.frames_processed,
-    frames_with_face = {table}.frames_with_face + excluded.frames_with_face
+    frames_with_face = {table}.frames_with_face + excluded.frames_with_face,
+    bystanders = {table}.bystanders + excluded.bystanders
 """
 
 
-def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) -> None:
-    """Add a landing batch's frames, (captured_at, processed, with_face) each, to the capture slots.
+def capture_slots_add(*, patient_id, frames: list[tuple]) -> None:
+    """Add a landing batch's frames, (captured_at, processed, with_face[, bystanders]) each, to the
+    capture slots (bystanders: the frame's faces other than the patient's; 0 when left out).
 
     Called (by the workflows layer) inside the transaction that marks the batch done or failed, which
     happens once per batch, so each frame is counted once. One upsert per slot touched (a batch
@@ -132,17 +134,19 @@ def capture_slots_add(*, patient_id, frames: list[tuple[datetime, bool, bool]]) 
     if not frames:
         return
     totals: Counter = Counter()
-    for captured_at, processed, with_face in frames:
+    for captured_at, processed, with_face, *bystanders in frames:
         slot = slot_floor(captured_at)
         totals[(slot, "frames")] += 1
         totals[(slot, "processed")] += int(processed)
         totals[(slot, "with_face")] += int(with_face)
+        totals[(slot, "bystanders")] += int(bystanders[0]) if bystanders else 0
     slots = sorted({slot for slot, _ in totals})  # a fixed order: concurrent batches lock slots alike
     # Raw SQL, so values are adapted as the ORM would (SQLite keeps UUIDs as hex, datetimes as text).
     patient = CaptureSlotCount._meta.get_field("patient").target_field.get_db_prep_value(patient_id, connection)
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
-        (patient, adapt(slot), totals[(slot, "frames")], totals[(slot, "processed")], totals[(slot, "with_face")])
+        (patient, adapt(slot), totals[(slot, "frames")], totals[(slot, "processed")], totals[(slot, "with_face")],
+         totals[(slot, "bystanders")])
         for slot in slots
     ]
     sql = _CAPTURE_UPSERT.format(table=connection.ops.quote_name(CaptureSlotCount._meta.db_table))

@@ -12,6 +12,7 @@ from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_fo
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
 from backend.demo.selectors import demo_patient_is
+from backend.moods.agreement import AGREEMENT_DAYS
 from backend.moods.definitions import (
     BUCKET_LABELS,
     MOOD_COLORS,
@@ -20,6 +21,7 @@ from backend.moods.definitions import (
     VALENCE_CHANGE_MIN_RECORDS,
     bucket_starts,
 )
+from backend.moods.selectors import self_report_agreement, self_report_list
 from backend.patients.selectors import patient_list_search
 
 from .. import charts
@@ -52,7 +54,7 @@ def patient_list(request):
     })
 
 
-def _figures(*, patient, period, rows, coverage, timeline) -> dict:
+def _figures(*, patient, period, rows, coverage, timeline, self_reports=()) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
@@ -67,7 +69,8 @@ def _figures(*, patient, period, rows, coverage, timeline) -> dict:
                                         span=span)
         figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%"))
         figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}"))
-        figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span), None)
+        figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span,
+                                                      self_reports=self_reports), None)
     if coverage:
         figure = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
         figures["coverage"] = (figure, charts.figure_table(figure))
@@ -87,7 +90,9 @@ def patient_detail(request, patient_id):
     read = patient_period_read(patient=patient, start=period.start, end=period.end, bucket=period.bucket,
                                timeline_limit=TIMELINE_LIMIT)
     summary, timeline = read.summary, read.timeline
-    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline)
+    self_reports = self_report_list(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
+    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline,
+                       self_reports=self_reports)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
@@ -105,4 +110,6 @@ def patient_detail(request, patient_id):
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
+        "self_reports": self_reports, "agreement": self_report_agreement(patient=patient, end=now),
+        "agreement_days": AGREEMENT_DAYS,
     }, status=400 if invalid else 200)

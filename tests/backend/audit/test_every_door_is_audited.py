@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from backend.alerts.models import Alert
 from backend.audit.models import SYSTEM_ACTOR, AuditAction, AuditChannel, AuditEvent
-from tests.backend.factories import DeviceFactory, add_records
+from tests.backend.factories import DeviceFactory, SelfReportFactory, add_records
 
 # Routes that reach no patient's data, with the reason.
 EXEMPT_ROUTES = {
@@ -34,6 +34,7 @@ EXEMPT_ROUTES = {
     "frame-batch-list": "a device uploading its own frames (the batch row is the record)",
     "frame-batch-detail": "a device reading the status of its own upload",
     "mood-batch-list": "a device uploading its own mood records (the batch row is the record)",
+    "self-report-list": "a device sending its own patient's self-report (the row is the record)",
 }
 
 
@@ -42,6 +43,7 @@ def world(patient, clinician):
     """The patient with a device, records, and an open alert."""
     device = DeviceFactory(patient=patient)
     add_records(patient, timezone.now() - timezone.timedelta(hours=2), "positive", 3)
+    SelfReportFactory(device=device)
     now = timezone.now()
     alert = Alert.objects.create(patient=patient, kind=Alert.Kind.NO_DATA, raised_at=now, evaluated_at=now)
     return {"patient": patient, "device": device, "alert": alert}
@@ -155,7 +157,7 @@ def test_each_route_to_patient_data_leaves_an_audit_row(name, world, clinician, 
 # --- the admin -------------------------------------------------------------------------------------
 
 PATIENT_DATA_MODELS = {"patients.patient", "devices.device", "devices.enrollmentcode", "alerts.alert",
-                       "alerts.alertthresholds", "moods.moodrecord", "ingest.framebatch"}
+                       "alerts.alertthresholds", "moods.moodrecord", "moods.selfreport", "ingest.framebatch"}
 # (model, action) -> the audit action it must leave
 AUDITED_ADMIN_ACTIONS = {
     ("patients.patient", "record_consent"): AuditAction.CONSENT_RECORD,
@@ -164,7 +166,7 @@ AUDITED_ADMIN_ACTIONS = {
     ("devices.device", "revoke"): AuditAction.DEVICE_REVOKE,
 }
 # Admin list and change pages that show patients' data.
-AUDITED_ADMIN_PAGES = {"patients.patient", "alerts.alert", "moods.moodrecord", "ingest.framebatch"}
+AUDITED_ADMIN_PAGES = {"patients.patient", "alerts.alert", "moods.moodrecord", "moods.selfreport", "ingest.framebatch"}
 
 
 def registered_admins():

@@ -25,6 +25,10 @@ def test_a_batch_becomes_one_record_per_frame_with_a_face_and_its_frames_are_del
     assert set(records.values_list("frame_index", flat=True)) == {0, 1}
     assert set(records.values_list("face_index", flat=True)) == {0}
     assert batch.bystanders == 1, "the second person in two_people.jpg is counted, not recorded"
+    from django.db.models import Sum
+
+    assert CaptureSlotCount.objects.filter(patient=batch.patient).aggregate(n=Sum("bystanders"))["n"] == 1, \
+        "coverage counts the bystander by its frame's capture time"
     assert not Frame.objects.filter(batch=batch).exists()
     assert batch.frames_deleted_at is not None and batch.processed_at is not None
     frame_times = {r.frame_index: r.captured_at for r in records}

@@ -221,3 +221,34 @@ def test_the_endpoint_is_in_the_openapi_schema(client, db):
     assert schema.status_code == 200
     text = schema.content.decode()
     assert "/api/v1/self-reports/" in text and "report_id_conflict" in text
+
+
+# --- property-based: any JSON in any field --------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.hostile.fuzzing import FUZZ, hostile_date, hostile_text  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | st.floats(allow_nan=False)
+    | hostile_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(payload=st.fixed_dictionaries({}, optional={
+    "report_id": st.one_of(json_values, st.uuids().map(str)),
+    "reported_at": st.one_of(json_values, hostile_date),
+    "mood": st.one_of(json_values, st.sampled_from(["positive", "negative", "neutral", "other"])),
+}))
+def test_any_json_in_any_field_gets_a_json_answer_never_a_5xx(device_client, payload):
+    response = device_client.post(URL, json.dumps(payload), content_type="application/json")
+    assert response.status_code in (200, 201, 400, 409), response.content[:300]
+    answer = response.json()
+    if response.status_code >= 400:
+        assert isinstance(answer.get("code"), str) and answer["code"]
+    else:
+        assert SelfReport.objects.filter(report_id=answer["report_id"]).exists()
