@@ -59,6 +59,10 @@ def rows() -> list[Row]:
         # the model files are public weights, the same for everyone (docs/api.md): no credential needed
         Row("model-file", "GET", f"/api/v1/model/files/{CLASSIFIER_SHA256}/classifier.tflite",
             expected={p: 200 for p in PERSONAS}),
+        # --- the patient app: static pages with no patient data (it talks to the device API) ---
+        Row("patient_app:shell", "GET", "/app/", expected={p: 200 for p in PERSONAS}),
+        Row("patient_app:manifest", "GET", "/app/manifest.webmanifest", expected={p: 200 for p in PERSONAS}),
+        Row("patient_app:service-worker", "GET", "/app/sw.js", expected={p: 200 for p in PERSONAS}),
         # --- clinician API ---
         Row("patient-list", "GET", "/api/v1/patients/",
             expected={**API_NO_USER, "clinician_a": 200, "clinician_b": 200, "admin": 200}),

@@ -35,6 +35,11 @@ EXEMPT_ROUTES = {
     "frame-batch-detail": "a device reading the status of its own upload",
     "mood-batch-list": "a device uploading its own mood records (the batch row is the record)",
     "self-report-list": "a device sending its own patient's self-report (the row is the record)",
+    "model-manifest": "a device reading which model to run (no patient data)",
+    "model-file": "public model weights, the same for every device",
+    "patient_app:shell": "the patient app's page: static, no patient data (the app talks to the device API)",
+    "patient_app:manifest": "the patient app's web-app manifest",
+    "patient_app:service-worker": "the patient app's service worker script",
 }
 
 
