@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 
+from backend.core.errors import ApplicationError
 from backend.moods.models import Mood
 from inference import detection
 from inference import estimator as estimator_module
@@ -45,14 +46,30 @@ def _model_file(role: str, path: Path) -> ModelFile:
     return ModelFile(role=role, filename=f"{role}.tflite", sha256=hashlib.sha256(content).hexdigest(), content=content)
 
 
-@functools.cache
 def model_files() -> dict[str, ModelFile]:
-    """The two files the phone runs, read and hashed once per process (they change only on deploy)."""
+    """The two files the phone runs, read and hashed once per process (they change only on deploy).
+
+    A deployed model (MOOD_MODEL_PATH) without its browser copy beside it is a 503
+    `on_device_model_missing`: frames mode keeps working, and the answer says what to run."""
+    files = _model_files()
+    if files is None:
+        browser = estimator_module.browser_model_path(estimator_get().model_path)
+        raise ApplicationError(
+            f"The served model has no browser copy ({browser.name}); write it with `python -m training export`.",
+            code="on_device_model_missing", status_code=503,
+        )
+    return files
+
+
+@functools.cache
+def _model_files() -> dict[str, ModelFile] | None:
     estimator = estimator_get()
-    detector = estimator.detector()
+    browser = estimator_module.browser_model_path(estimator.model_path)
+    if not browser.is_file():
+        return None
     return {
-        CLASSIFIER: _model_file(CLASSIFIER, estimator_module.browser_model_path(estimator.model_path)),
-        DETECTOR: _model_file(DETECTOR, detection.model_dir() / detector.spec.filename),
+        CLASSIFIER: _model_file(CLASSIFIER, browser),
+        DETECTOR: _model_file(DETECTOR, detection.model_dir() / estimator.detector().spec.filename),
     }
 
 
@@ -60,7 +77,7 @@ def model_file_get(*, sha256: str, filename: str) -> ModelFile | None:
     """The served file with this hash and name, or None (any other hash, name or shape of either)."""
     if not SHA256_PATTERN.fullmatch(sha256):
         return None
-    for file in model_files().values():
+    for file in (_model_files() or {}).values():
         if file.sha256 == sha256 and file.filename == filename:
             return file
     return None

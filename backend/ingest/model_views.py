@@ -48,7 +48,12 @@ class ModelManifestView(APIView):
     permission_classes = [IsDevice]
 
     @extend_schema(
-        responses={200: ModelManifestSerializer, 401: ErrorSerializer},
+        responses={
+            200: ModelManifestSerializer,
+            401: ErrorSerializer,
+            503: OpenApiResponse(ErrorSerializer, description="on_device_model_missing: the served model has no "
+                                                              "browser copy (frames mode still works)"),
+        },
         summary="The model manifest: version, mode, sampling rate, model files and processing parameters.",
     )
     def get(self, request):

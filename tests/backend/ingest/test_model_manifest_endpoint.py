@@ -165,3 +165,27 @@ def test_the_files_refuse_writes(manifest):
     for method in ("post", "put", "delete", "patch"):
         response = getattr(APIClient(), method)(url, b"x", content_type="application/octet-stream")
         assert response.status_code in (401, 403, 405), method
+
+
+@pytest.fixture
+def served_model_without_browser_copy(tmp_path, monkeypatch):
+    """A deployed model (MOOD_MODEL_PATH) whose browser copy was never written."""
+    from backend.ingest import estimator as served
+    from backend.ingest import model_manifest
+
+    for name in (DEFAULT_MODEL.name, "model_card.json"):
+        (tmp_path / name).write_bytes((DEFAULT_MODEL.parent / name).read_bytes())
+    monkeypatch.setattr(served, "_estimator", MoodEstimator.load(tmp_path / DEFAULT_MODEL.name))
+    model_manifest._model_files.cache_clear()
+    yield
+    model_manifest._model_files.cache_clear()
+
+
+def test_a_served_model_without_its_browser_copy_is_a_503_json_not_a_500(served_model_without_browser_copy,
+                                                                          device_client):
+    response = device_client.get(MANIFEST)
+    assert response.status_code == 503
+    assert response.json()["code"] == "on_device_model_missing"
+    assert "training export" in response.json()["detail"]
+    detector_sha = hashlib.sha256((detection.model_dir() / detection.MODELS["short"].filename).read_bytes()).hexdigest()
+    assert APIClient().get(f"/api/v1/model/files/{detector_sha}/detector.tflite").status_code == 404
