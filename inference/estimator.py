@@ -73,6 +73,20 @@ class FaceMood:
     probabilities: dict[str, float] = field(default_factory=dict)
 
 
+DEFAULT_DETECTOR = "short"  # inference.detection.MODELS key
+
+
+def read_card(model_path: Path) -> dict:
+    """The model card beside a .tflite file ({} when there is none)."""
+    card_path = model_path.with_name(CARD_NAME)
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
+def model_version(card: dict, model_sha256: str) -> str:
+    """A served model's version: its card's, else one derived from the file's SHA-256."""
+    return str(card.get("version") or f"unversioned-{model_sha256[:12]}")
+
+
 def browser_model_path(model_path: Path) -> Path:
     """Where the fixed-batch browser copy of a served .tflite file lives (beside it)."""
     return model_path.with_name(f"{model_path.stem}{BROWSER_MODEL_SUFFIX}{model_path.suffix}")
@@ -244,12 +258,12 @@ class MoodClassifier:
 class MoodEstimator:
     """Face detection + mood classification. Create with :meth:`load`; share across threads."""
 
-    def __init__(self, model_bytes: bytes, card: dict, *, model_path: Path, detector: str = "short",
+    def __init__(self, model_bytes: bytes, card: dict, *, model_path: Path, detector: str = DEFAULT_DETECTOR,
                  max_pixels: int = MAX_PIXELS, num_threads: int = 1):
         self.card = card
         self.model_path = model_path
         self.model_sha256 = hashlib.sha256(model_bytes).hexdigest()
-        self.version = str(card.get("version") or f"unversioned-{self.model_sha256[:12]}")
+        self.version = model_version(card, self.model_sha256)
         self.max_pixels = max_pixels
         self.classifier = MoodClassifier(model_bytes, num_threads=num_threads)
         self.input_size = self.classifier.input_size
@@ -273,9 +287,7 @@ class MoodEstimator:
         model_path = Path(path) if path is not None else DEFAULT_MODEL
         if not model_path.is_file():
             raise InferenceError(f"mood model not found at {model_path}")
-        card_path = model_path.with_name(CARD_NAME)
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        return cls(model_path.read_bytes(), card, model_path=model_path, **options)
+        return cls(model_path.read_bytes(), read_card(model_path), model_path=model_path, **options)
 
     def detector(self) -> FaceDetector:
         det = getattr(self._local, "detector", None)

@@ -19,6 +19,7 @@ LAZY_LOADS = {
     ("backend/ingest/services.py", ".estimator"): "numpy and LiteRT stay out of the web process",
     ("backend/ingest/tasks.py", ".estimator"): "numpy and LiteRT stay out of the web process",
     ("backend/demo/services.py", ".replay"): "OpenCV and numpy only when demo frames are written",
+    ("backend/ingest/model_views.py", ".model_manifest"): "numpy only once a phone asks for the model manifest",
 }
 
 
