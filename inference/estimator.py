@@ -90,6 +90,14 @@ def largest_face(detections: Sequence[Detection]) -> tuple[list[Detection], int]
     return [largest], len(detections) - 1
 
 
+DEFAULT_DETECTOR = "short"  # inference.detection.MODELS key
+
+# The names the runtime branch reads here (backend/ingest/model_manifest.py); the card is read by
+# inference/card.py, once.
+read_card = card_read
+model_version = version_of
+
+
 def browser_model_path(model_path: Path) -> Path:
     """Where the fixed-batch browser copy of a served .tflite file lives (beside it)."""
     return model_path.with_name(f"{model_path.stem}{BROWSER_MODEL_SUFFIX}{model_path.suffix}")
@@ -261,7 +269,7 @@ class MoodClassifier:
 class MoodEstimator:
     """Face detection + mood classification. Create with :meth:`load`; share across threads."""
 
-    def __init__(self, model_bytes: bytes, card: dict, *, model_path: Path, detector: str = "short",
+    def __init__(self, model_bytes: bytes, card: dict, *, model_path: Path, detector: str = DEFAULT_DETECTOR,
                  max_pixels: int = MAX_PIXELS, num_threads: int = 1):
         self.card = card
         self.model_path = model_path

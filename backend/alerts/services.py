@@ -29,6 +29,7 @@ from django.utils import timezone
 from backend.audit.models import AuditAction
 from backend.audit.services import SYSTEM, AuditContext, audit_record
 from backend.core.errors import ApplicationError
+from backend.core.tasks import task_named
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
 from backend.moods.selectors import mood_record_list
@@ -40,6 +41,10 @@ from .models import Alert, AlertThresholds
 from .selectors import alert_thresholds_for
 
 logger = logging.getLogger(__name__)
+
+# Tasks this module enqueues, by name (tasks.py declares them with these names; see core.tasks).
+NOTIFY_ALERT_TASK = "backend.alerts.tasks.notify_alert"
+EVALUATE_PATIENT_ALERTS_TASK = "backend.alerts.tasks.evaluate_patient_alerts"
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,8 @@ def _alert_raise_or_refresh(*, patient: Patient, finding: Finding, thresholds: T
 
 
 def _notify_on_commit(*, alert_pk: int) -> None:
-    from .tasks import notify_alert  # tasks import services
-
     # robust: a broker outage must not undo the alert; the periodic evaluation retries unsent ones.
-    transaction.on_commit(lambda: notify_alert.delay(alert_pk), robust=True)
+    transaction.on_commit(lambda: task_named(NOTIFY_ALERT_TASK).delay(alert_pk), robust=True)
 
 
 @transaction.atomic
@@ -149,8 +152,7 @@ def alerts_after_landing(*, patient_pk) -> None:
     period has passed. Every landing is followed by an evaluation that starts after it: a landing
     that finds the debounce key set is covered by the evaluation that key scheduled, which runs
     after the key expires."""
-    from .tasks import evaluate_patient_alerts
-
+    evaluate_patient_alerts = task_named(EVALUATE_PATIENT_ALERTS_TASK)
     debounce = settings.MOODWATCH_ALERTS["LANDING_DEBOUNCE_SECONDS"]
     if debounce <= 0:
         evaluate_patient_alerts.delay(str(patient_pk))
@@ -176,8 +178,7 @@ NOTIFY_RETRY_AFTER = timedelta(minutes=10)
 
 def _notifications_retry(*, now: datetime) -> None:
     """Open alerts whose e-mail was never sent (broker down, mail server down) get another try."""
-    from .tasks import notify_alert
-
+    notify_alert = task_named(NOTIFY_ALERT_TASK)
     pending = Alert.objects.filter(
         resolved_at__isnull=True, notified_at__isnull=True, raised_at__lt=now - NOTIFY_RETRY_AFTER,
         notification_attempts__lt=settings.MOODWATCH_ALERTS["NOTIFY_MAX_ATTEMPTS"],

@@ -7,7 +7,13 @@ from django.db import OperationalError
 
 from profiling.stages import stage
 
-from .services import alert_notify, alerts_evaluate, alerts_evaluate_monitored
+from .services import (
+    EVALUATE_PATIENT_ALERTS_TASK,
+    NOTIFY_ALERT_TASK,
+    alert_notify,
+    alerts_evaluate,
+    alerts_evaluate_monitored,
+)
 
 RETRY = {"autoretry_for": (OperationalError,), "max_retries": 3, "retry_backoff": 5}
 
@@ -18,13 +24,14 @@ def evaluate_alerts() -> dict:
     return {"patients": report.patients, "raised": report.raised}
 
 
-@shared_task(acks_late=True, ignore_result=True, **RETRY)
+@shared_task(name=EVALUATE_PATIENT_ALERTS_TASK, acks_late=True, ignore_result=True, **RETRY)
 def evaluate_patient_alerts(patient_pk: str) -> list[str]:
     with stage("alert evaluation"):
         return alerts_evaluate_monitored(patient_pk=patient_pk)
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError, OSError, smtplib.SMTPException),
+@shared_task(name=NOTIFY_ALERT_TASK, acks_late=True, ignore_result=True,
+             autoretry_for=(OperationalError, OSError, smtplib.SMTPException),
              max_retries=3, retry_backoff=30)
 def notify_alert(alert_pk: int) -> bool:
     return alert_notify(alert_pk=alert_pk)

@@ -83,7 +83,7 @@ def demo_device_prepare(*, patient: Patient, state_dir: Path, server: str, issue
 
 def demo_replay_prepare(*, patient: Patient, target_dir: Path, faces_dir: Path) -> int:
     """This patient's two weeks of replay frames (written once; see backend.demo.replay)."""
-    from .replay import replay_frames_write
+    from .replay import replay_frames_write  # brings OpenCV and numpy: only when frames are written
 
     return replay_frames_write(reference=patient.reference, timezone=patient.timezone, faces_dir=faces_dir,
                                target_dir=target_dir, now=timezone.now())

@@ -14,8 +14,6 @@ from backend.devices.authentication import DeviceAuthentication
 from backend.devices.permissions import IsDevice
 from backend.patients.models import InferenceMode
 
-from .model_manifest import model_file_get, model_manifest_get
-
 MODEL_FILE_CONTENT_TYPE = "application/octet-stream"  # a .tflite flatbuffer has no registered media type
 
 
@@ -48,10 +46,17 @@ class ModelManifestView(APIView):
     permission_classes = [IsDevice]
 
     @extend_schema(
-        responses={200: ModelManifestSerializer, 401: ErrorSerializer},
+        responses={
+            200: ModelManifestSerializer,
+            401: ErrorSerializer,
+            503: OpenApiResponse(ErrorSerializer, description="on_device_model_missing: the served model has no "
+                                                              "browser copy (frames mode still works)"),
+        },
         summary="The model manifest: version, mode, sampling rate, model files and processing parameters.",
     )
     def get(self, request):
+        from .model_manifest import model_manifest_get  # numpy stays out of the web process until asked
+
         return Response(model_manifest_get(device=request.auth))
 
 
@@ -72,6 +77,8 @@ class ModelFileView(APIView):
         summary="A model file named by the manifest (immutable: its URL carries its SHA-256).",
     )
     def get(self, request, sha256: str, filename: str):
+        from .model_manifest import model_file_get  # numpy stays out of the web process until asked
+
         file = model_file_get(sha256=sha256, filename=filename)
         if file is None:
             return Response(error_body("not_found", "No model file with this hash and name."), status=404)

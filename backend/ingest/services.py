@@ -9,18 +9,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.core.errors import ApplicationError
+from backend.core.tasks import task_named
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord, RecordSource
 from backend.patients.models import InferenceMode, Patient
 from backend.patients.modes import inference_mode_require
 from backend.patients.services import patient_lock
+from inference import InferenceError
 from profiling.stages import stage
 
 from .models import Frame, FrameBatch
@@ -29,6 +32,9 @@ from .signals import batch_landing
 from .uploads import ValidUpload
 
 logger = logging.getLogger(__name__)
+
+# The worker's task for one batch (tasks.process_batch is declared with this name; see core.tasks).
+PROCESS_BATCH_TASK = "backend.ingest.tasks.process_batch"
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -123,8 +129,6 @@ def _frames_insert(*, batch: FrameBatch, upload: ValidUpload) -> None:
             for pk, i, at, ctype, data in rows
         )
         return
-    import psycopg
-
     table, q = Frame._meta.db_table, connection.ops.quote_name
     columns = ", ".join(q(Frame._meta.get_field(name).column)
                         for name in ("batch", "index", "captured_at", "content_type", "data"))
@@ -264,13 +268,11 @@ def batch_dispatch_next(*, batch_pk: int) -> int | None:
 
 
 def batch_enqueue_on_commit(*, batch_pk: int) -> None:
-    from .tasks import process_batch  # tasks import services
-
     # robust: a broker outage must not turn an already committed upload into a 500;
     # the sweeper enqueues batches left in `queued`.
     def enqueue() -> None:
         with stage("enqueue"):
-            process_batch.delay(batch_pk)
+            task_named(PROCESS_BATCH_TASK).delay(batch_pk)
 
     transaction.on_commit(enqueue, robust=True)
 
@@ -347,8 +349,8 @@ def _frames_estimate(frames: list[tuple[int, object, bytes]]) -> tuple[list[Fram
     which is cheaper than handing it full-size arrays. With return_errors=True a bad frame's
     slot holds its InferenceError instead of failing the whole call.
     """
-    from inference import InferenceError
-
+    # Imported here, not at the top: the estimator brings numpy and LiteRT, which the web process
+    # (which also imports this module, to accept uploads) never needs. Not an import loop.
     from .estimator import estimator_get
 
     estimator = estimator_get()  # decode, detection and classification are timed inside

@@ -39,6 +39,7 @@ class BatchTask(Task):
 
 
 @shared_task(
+    name=services.PROCESS_BATCH_TASK,
     bind=True,
     base=BatchTask,
     acks_late=True,

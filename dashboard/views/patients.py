@@ -18,6 +18,7 @@ from backend.moods.definitions import (
     MOOD_COLORS,
     MOOD_LABELS,
     MOOD_ORDER,
+    OVERVIEW_DAYS,
     VALENCE_CHANGE_MIN_RECORDS,
     bucket_starts,
 )
@@ -51,6 +52,7 @@ def patient_list(request):
         "descending": descending, "include_inactive": include_inactive,
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
         "change_min_records": VALENCE_CHANGE_MIN_RECORDS,
+        "overview_days": OVERVIEW_DAYS, "overview_days_str": str(OVERVIEW_DAYS),
     })
 
 

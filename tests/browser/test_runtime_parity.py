@@ -4,8 +4,10 @@ the same mood on every frame, and counts the same bystanders. The page gets ever
 server: the manifest with a device token, the model files by hash, LiteRT.js from static files,
 under the patient app's Content-Security-Policy."""
 import pytest
+from django.templatetags.static import static
 
-from benchmarks.browser_runtime import browser_result, open_runtime_page, python_result, real_frames
+from benchmarks.browser_runtime import FRAME_PATH, browser_result, open_runtime_page, python_result, real_frames
+from clients.patient_app import runtime
 from tests.backend.factories import DeviceFactory, PatientFactory
 
 BOX_PX = 2
@@ -52,3 +54,48 @@ def test_the_browser_pipeline_matches_the_server_on_real_frames(live_server, pag
     print(f"parity on {compared} frames ({with_face} with a face, {with_bystanders} with bystanders): "
           f"largest box difference {worst_box} px, "
           f"largest probability difference {worst_probability:.2e}")
+
+
+HOSTILE_JS = """async ([pipelineUrl, frameUrl, w, h]) => {
+  const { createPipeline } = await import(pipelineUrl);
+  const refused = async (change) => {
+    const manifest = structuredClone(window.manifest);
+    change(manifest);
+    try { await createPipeline(manifest); return null; } catch (error) { return String(error); }
+  };
+  const out = {
+    forgedHash: await refused((m) => { m.files.classifier.sha256 = "0".repeat(64); }),
+    wrongSize: await refused((m) => { m.files.detector.bytes += 1; }),
+    missingFile: await refused((m) => {
+      m.files.detector.url = m.files.detector.url.replace(/[0-9a-f]{64}/, "f".repeat(64));
+    }),
+  };
+  try { await window.pipeline.analyze(new OffscreenCanvas(8, 8)); } catch (error) { out.tooSmall = String(error); }
+  const pixels = new Uint8ClampedArray(await (await fetch(frameUrl)).arrayBuffer());
+  const canvas = new OffscreenCanvas(w, h);
+  canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+  out.fromCanvas = await window.pipeline.analyze(canvas);
+  out.fromBitmap = await window.pipeline.analyze(await createImageBitmap(canvas));
+  const both = await Promise.all([window.pipeline.analyze(canvas), window.pipeline.analyze(canvas)]);
+  out.concurrentSame = JSON.stringify(both[0].face) === JSON.stringify(both[1].face);
+  window.pipeline.close();
+  try { await window.pipeline.analyze(canvas); } catch (error) { out.afterClose = String(error); }
+  return out;
+}"""
+
+
+def test_the_pipeline_refuses_files_that_do_not_match_the_manifest_and_frames_too_small(live_server, page,
+                                                                                          sample_images_dir):
+    device = DeviceFactory(patient=PatientFactory(reference="P-HOSTILE"))
+    frame = next(f for f in real_frames(sample_images_dir) if f.name == "obama-480p-640")
+    open_runtime_page(page, live_server.url, [frame], device.token)
+    h, w = frame.bgr.shape[:2]
+    out = page.evaluate(HOSTILE_JS, [static(runtime.PIPELINE), f"{live_server.url}{FRAME_PATH}{frame.name}", w, h])
+    assert "SHA-256" in out["forgedHash"]
+    assert "bytes" in out["wrongSize"]
+    assert "HTTP 404" in out["missingFile"]
+    assert "8x8" in out["tooSmall"]
+    assert out["fromCanvas"]["face"] is not None
+    assert out["fromBitmap"]["face"] == out["fromCanvas"]["face"]  # an ImageBitmap gives the same pixels
+    assert out["concurrentSame"]
+    assert "closed" in out["afterClose"]

@@ -138,7 +138,8 @@ from importlib.metadata import packages_distributions
 from packaging.utils import canonicalize_name
 
 allowed = set(json.loads(sys.argv[2]))
-LEFT_OUT = {"clients", "tests", "benchmarks", "training"}  # folders .dockerignore keeps out of the image
+LEFT_OUT = {"tests", "benchmarks", "training"}  # folders .dockerignore keeps out of the image
+LEFT_OUT_CLIENT = "clients.simulator"  # the patient app (clients.patient_app) is in the image
 owners = packages_distributions()
 blocked = []
 
@@ -146,7 +147,7 @@ class NotInTheImage:
     def find_spec(self, name, path=None, target=None):
         top = name.split(".")[0]
         dists = {canonicalize_name(d) for d in owners.get(top, [])}
-        if (dists and not dists & allowed) or top in LEFT_OUT:
+        if (dists and not dists & allowed) or top in LEFT_OUT or name.startswith(LEFT_OUT_CLIENT):
             blocked.append(top)
             raise ModuleNotFoundError(f"No module named {top!r} (not installed in the image)", name=top)
         return None

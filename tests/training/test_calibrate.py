@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 
 from inference import MoodEstimator
 from inference.labels import EMOTIONS
@@ -37,6 +38,28 @@ def test_the_exported_model_loads_in_the_estimator_and_stays_under_one_megabyte(
     assert tflite.stat().st_size < 1024 * 1024 and summary["bytes"] == tflite.stat().st_size
     faces = MoodEstimator.load(tflite).estimate(photo("obama-480p.jpg"))
     assert len(faces) == 1 and sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_export_also_writes_the_browsers_fixed_batch_copy_with_the_same_outputs(exported, photo):
+    out, _ = exported
+    served, browser = out / "mood_mini_xception.tflite", out / "mood_mini_xception_b1.tflite"
+    assert browser.is_file()
+    estimator = MoodEstimator.load(served)
+    image = photo("two_people.jpg")
+    crops = estimator.crops(image, estimator.detect(image)).astype(np.float32)
+    it = Interpreter(model_path=str(browser))
+    it.allocate_tensors()
+    inp, outp = it.get_input_details()[0], it.get_output_details()[0]
+    assert inp["shape_signature"].tolist() == [1, 48, 48, 1]
+    rows = []
+    for crop in np.concatenate([crops, crops[:, :, ::-1]]):
+        it.set_tensor(inp["index"], crop[None, :, :, None])
+        it.invoke()
+        rows.append(it.get_tensor(outp["index"])[0].copy())
+    rows = np.array(rows)
+    n = len(crops)
+    assert n == 2
+    assert np.abs((rows[:n] + rows[n:]) / 2 - estimator.classify(crops.astype(np.uint8))).max() <= 1e-5
 
 
 def test_the_card_records_the_temperature_and_the_validation_calibration_before_and_after(exported):

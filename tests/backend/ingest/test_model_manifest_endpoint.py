@@ -1,6 +1,10 @@
 """GET /api/v1/model/ (device token) and the model files it names, served by SHA-256 with immutable
 caching: the manifest's numbers are the server pipeline's own, and hostile requests get clean 4xx."""
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -165,3 +169,40 @@ def test_the_files_refuse_writes(manifest):
     for method in ("post", "put", "delete", "patch"):
         response = getattr(APIClient(), method)(url, b"x", content_type="application/octet-stream")
         assert response.status_code in (401, 403, 405), method
+
+
+@pytest.fixture
+def served_model_without_browser_copy(tmp_path, settings):
+    """A deployed model (MOOD_MODEL_PATH) whose browser copy was never written."""
+    for name in (DEFAULT_MODEL.name, "model_card.json"):
+        (tmp_path / name).write_bytes((DEFAULT_MODEL.parent / name).read_bytes())
+    settings.MOODWATCH = {**settings.MOODWATCH, "MODEL_PATH": str(tmp_path / DEFAULT_MODEL.name)}
+
+
+def test_a_served_model_without_its_browser_copy_is_a_503_json_not_a_500(served_model_without_browser_copy,
+                                                                          device_client):
+    response = device_client.get(MANIFEST)
+    assert response.status_code == 503
+    assert response.json()["code"] == "on_device_model_missing"
+    assert "training export" in response.json()["detail"]
+    detector_sha = hashlib.sha256((detection.model_dir() / detection.MODELS["short"].filename).read_bytes()).hexdigest()
+    assert APIClient().get(f"/api/v1/model/files/{detector_sha}/detector.tflite").status_code == 404
+
+
+def test_the_web_process_loads_numpy_only_when_a_phone_asks_and_never_litert():
+    """The URL configuration imports no numpy; reading the manifest's numbers and the files' hashes
+    brings numpy (inference.detection) but not LiteRT: the version and input size come from the card."""
+    script = (
+        "import sys, django; django.setup()\n"
+        "import backend.urls\n"
+        "from django.urls import resolve; resolve('/api/v1/model/')\n"
+        "before = 'numpy' in sys.modules\n"
+        "from backend.ingest.model_manifest import _served_model, model_files, served_model_path\n"
+        "model_files(); _served_model(served_model_path())\n"
+        "print(before, 'ai_edge_litert' in sys.modules)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=Path(__file__).resolve().parents[3])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "False"]
