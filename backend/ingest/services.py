@@ -18,9 +18,9 @@ from backend.core.errors import ApplicationError
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord, RecordSource
-from backend.patients.models import InferenceMode, Patient
+from backend.patients.models import InferenceMode
 from backend.patients.modes import inference_mode_require
-from backend.patients.services import patient_lock
+from backend.patients.services import patient_lock, patient_lock_mode
 from profiling.stages import stage
 
 from .models import Frame, FrameBatch
@@ -81,11 +81,12 @@ def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
 
 
 def inference_mode_check(*, patient_id, expected: str) -> None:
-    """Refuse (403 `inference_mode_mismatch`) a batch of the kind the patient's mode does not take:
-    a patient in `on_device` mode never has a frame stored, whatever a device sends. Called under
-    the patient's lock (patient_lock), so a mode changed at the same moment (patient_inference_mode_set
-    updates the row) is either seen here or waits until this batch has committed."""
-    mode = Patient.objects.filter(pk=patient_id).values_list("inference_mode", flat=True).first()
+    """Lock the patient (patient_lock, shared) and refuse (403 `inference_mode_mismatch`) a batch of
+    the kind the patient's mode does not take: a patient in `on_device` mode never has a frame
+    stored, whatever a device sends. Read under the lock, so a mode changed at the same moment
+    (patient_inference_mode_set takes the row FOR UPDATE) is either seen here or waits until this
+    batch has committed. A deletion of the patient's data in progress finishes first."""
+    mode = patient_lock_mode(patient_id=patient_id)
     if mode is not None:
         inference_mode_require(mode=mode, expected=expected)
 
@@ -93,7 +94,6 @@ def inference_mode_check(*, patient_id, expected: str) -> None:
 @transaction.atomic
 def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBatch:
     # A deletion of the patient's data in progress finishes first; this batch is then new data.
-    patient_lock(patient_id=device.patient_id)
     inference_mode_check(patient_id=device.patient_id, expected=InferenceMode.FRAMES)
     batch = FrameBatch.objects.create(
         device=device,
@@ -163,8 +163,7 @@ def mood_batch_ingest(*, device: Device, batch: ValidMoodBatch) -> tuple[FrameBa
 
 @transaction.atomic
 def _mood_batch_store(*, device: Device, batch: ValidMoodBatch) -> FrameBatch:
-    patient_lock(patient_id=device.patient_id)  # as _batch_store: a deletion in progress finishes first
-    inference_mode_check(patient_id=device.patient_id, expected=InferenceMode.ON_DEVICE)
+    inference_mode_check(patient_id=device.patient_id, expected=InferenceMode.ON_DEVICE)  # and the lock
     now = timezone.now()
     row = FrameBatch.objects.create(
         device=device,
