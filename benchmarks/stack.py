@@ -332,8 +332,9 @@ class Stack:
         return result.stdout
 
     # setup through the services and the public API
-    def enrollment_codes(self, patients: int) -> list[str]:
-        """`patients` consenting patients of one clinician, one fresh enrollment code each."""
+    def enrollment_codes(self, patients: int, *, inference_mode: str = "frames") -> list[str]:
+        """`patients` consenting patients of one clinician, one fresh enrollment code each; in `frames`
+        mode (their phones upload frames) unless told `on_device` (benchmarks/mood_ingest.py)."""
         script = (
             "import json\n"
             "from django.contrib.auth import get_user_model\n"
@@ -343,17 +344,17 @@ class Stack:
             "codes = []\n"
             f"for i in range({patients}):\n"
             "    p = patient_create(actor=user, reference=f'BENCH-{i:04d}', clinicians=[user], consent=True,\n"
-            "                       inference_mode='frames')\n"
+            f"                       inference_mode={inference_mode!r})\n"
             "    codes.append(enrollment_code_issue(patient=p, actor=user)[1])\n"
             "print('CODES ' + json.dumps(codes))\n"
         )
         out = self.manage("shell", "-c", script)
         return json.loads(next(line for line in out.splitlines() if line.startswith("CODES "))[6:])
 
-    def phones(self, patients: int) -> list[DeviceApi]:
+    def phones(self, patients: int, *, inference_mode: str = "frames") -> list[DeviceApi]:
         """Enroll one phone per patient through POST /api/v1/devices/enroll/."""
         phones = []
-        for i, code in enumerate(self.enrollment_codes(patients)):
+        for i, code in enumerate(self.enrollment_codes(patients, inference_mode=inference_mode)):
             token = DeviceApi(self.url).enroll(code=code, label=f"bench phone {i}")["token"]
             phones.append(DeviceApi(self.url, token=token, read_timeout=120))
         return phones

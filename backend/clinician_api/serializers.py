@@ -41,7 +41,9 @@ class MoodRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MoodRecord
-        fields = ["id", "captured_at", "mood", "probabilities", "box", "detection_score", "model_version", "batch_id"]
+        # source: `device` (computed on the patient's phone, on_device mode) or `server` (from an uploaded frame)
+        fields = ["id", "captured_at", "mood", "probabilities", "box", "detection_score", "model_version", "source",
+                  "batch_id"]
 
     # The upload's own UUID (the phone's batch_id), not the batch row's global sequential key, which
     # told any clinician how many batches the whole hospital had uploaded, and when.

@@ -128,6 +128,22 @@ def patient_inference_mode_set(
     return patient
 
 
+def patient_lock_mode(*, patient_id) -> str | None:
+    """patient_lock (shared) and the patient's inference mode, in one query; None when there is no
+    such patient. An upload checks the mode under the lock that patient_inference_mode_set waits for."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("patient_lock_mode outside a transaction would release the lock at once")
+    if connection.vendor == "postgresql":
+        q = connection.ops.quote_name
+        table, pk = q(Patient._meta.db_table), q(Patient._meta.pk.column)
+        column = q(Patient._meta.get_field("inference_mode").column)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {pk} = %s FOR SHARE", [patient_id])
+            row = cursor.fetchone()
+        return row[0] if row else None
+    return Patient.objects.filter(pk=patient_id).values_list("inference_mode", flat=True).first()
+
+
 def patient_lock(*, patient_id, exclusive: bool = False) -> bool:
     """Lock the patient's row until the current transaction ends; False when there is no such patient.
 

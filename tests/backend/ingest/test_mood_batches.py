@@ -555,3 +555,12 @@ def test_the_schema_describes_the_mood_batch_upload_and_the_patient_patch(client
     assert "inference_mode_mismatch" in frames_403
     patch = schema["paths"]["/api/v1/patients/{patient_id}/"]["patch"]
     assert {"200", "400", "404"} <= set(patch["responses"])
+
+
+def test_the_clinician_api_says_where_each_record_was_computed(phone_client, on_device_patient, clinician):
+    from tests.backend.conftest import clinician_client
+
+    assert post(phone_client, mood_batch(2)).status_code == 201
+    rows = clinician_client(clinician).get(f"/api/v1/patients/{on_device_patient.pk}/moods/").json()["results"]
+    assert [row["source"] for row in rows] == ["device", "device"]
+    assert {row["model_version"] for row in rows} == {VERSION}
