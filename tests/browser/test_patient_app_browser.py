@@ -289,3 +289,29 @@ def test_a_used_enrollment_code_is_explained_in_plain_words(live_server, transac
     assert error.inner_text().startswith("This code was already used.")
     assert second.locator("#code").is_visible()  # the patient can type a new code
     assert patient.devices.count() == 1
+
+
+def test_wifi_only_holds_uploads_on_mobile_data_until_wifi(live_server, transactional_db, chromium):
+    patient, link = enrollment_link(live_server, mode=InferenceMode.ON_DEVICE)
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    # Chrome on Android tells the connection type; here a phone on mobile data is emulated.
+    phone.add_init_script("""
+        const connection = new EventTarget();
+        connection.type = "cellular";
+        Object.defineProperty(Navigator.prototype, "connection", {get: () => connection, configurable: true});
+        window.__connection = connection;
+    """)
+    page = phone.new_page()
+    page.goto(link)
+    page.get_by_role("button", name="I agree, connect this phone").click()
+    page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
+    assert page.inner_text("#wifi-note") == "Now connected by mobile data."
+    page.get_by_label("Send only on Wi-Fi").check()
+    check_in(page, samples=2, feeling=None)
+    until(page, "document.getElementById('queue-status').textContent.includes('waiting for Wi-Fi')")
+    page.wait_for_timeout(1500)
+    assert MoodRecord.objects.filter(patient=patient).count() == 0
+    page.evaluate("window.__connection.type = 'wifi'; window.__connection.dispatchEvent(new Event('change'))")
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'", timeout=60)
+    batches = FrameBatch.objects.filter(patient=patient)
+    assert MoodRecord.objects.filter(patient=patient).count() == sum(b.frames_with_face for b in batches) >= 2

@@ -399,6 +399,9 @@ async function main() {
     if (document.hidden && state.checkin && state.checkin.running) pauseCamera("Camera off: the app was hidden. The check-in is paused.");
   });
   window.addEventListener("pagehide", () => state.checkin && state.checkin.stop());
+  if (navigator.connection && navigator.connection.addEventListener) {
+    navigator.connection.addEventListener("change", renderWifiNote);
+  }
   window.addEventListener("online", renderNet);
   window.addEventListener("offline", renderNet);
   renderNet();
