@@ -86,7 +86,11 @@ def web_manifest(request):
 def service_worker(request):
     """The service worker, at /app/sw.js so that its scope is /app/: it caches the shell for an
     offline start and the model's files, and never touches the API's requests (see sw.js)."""
-    precache = ["/app/", "/app/manifest.webmanifest"] + [static(name) for name in SHELL_FILES]
+    # Both names of each file: static() gives the hashed one in production (the page's links), and
+    # an ES module imports its neighbours by their plain name ("./api.js").
+    plain = static("")
+    urls = [url for name in SHELL_FILES for url in (static(name), plain + name)]
+    precache = ["/app/", "/app/manifest.webmanifest"] + list(dict.fromkeys(urls))
     response = render(request, "patient_app/sw.js", {
         "version": shell_version(), "precache": json.dumps(precache), "static_url": static(""),
     }, content_type="text/javascript; charset=utf-8")
