@@ -54,6 +54,9 @@ def rows() -> list[Row]:
             expected={**DEVICE_API_NO_DEVICE, "device_a": 202, "device_b": 202}),
         Row("frame-batch-detail", "GET", "/api/v1/frame-batches/{batch}/",
             expected={**DEVICE_API_NO_DEVICE, "device_a": 200, "device_b": 404}),
+        # both patients upload frames: a mood batch is refused (inference_mode_mismatch) before its body is read
+        Row("mood-batch-list", "POST", "/api/v1/mood-batches/", json=True, data={},
+            expected={**DEVICE_API_NO_DEVICE, "device_a": 403, "device_b": 403}),
         Row("model-manifest", "GET", "/api/v1/model/",
             expected={**DEVICE_API_NO_DEVICE, "device_a": 200, "device_b": 200}),
         # the model files are public weights, the same for everyone (docs/api.md): no credential needed
@@ -66,6 +69,8 @@ def rows() -> list[Row]:
         # --- clinician API ---
         Row("patient-list", "GET", "/api/v1/patients/",
             expected={**API_NO_USER, "clinician_a": 200, "clinician_b": 200, "admin": 200}),
+        Row("patient-detail", "PATCH", "/api/v1/patients/{patient}/", json=True, data={"inference_mode": "frames"},
+            expected=clinician_api),
         Row("patient-moods", "GET", "/api/v1/patients/{patient}/moods/", expected=clinician_api),
         Row("patient-mood-summary", "GET", "/api/v1/patients/{patient}/mood-summary/", expected=clinician_api),
         Row("patient-enrollment-codes", "POST", "/api/v1/patients/{patient}/enrollment-codes/",
@@ -102,6 +107,8 @@ def rows() -> list[Row]:
             expected=patient_action),
         Row("dashboard:patient-thresholds", "POST", "/patients/{patient}/thresholds/", data={},
             expected=patient_action),
+        Row("dashboard:patient-inference-mode", "POST", "/patients/{patient}/inference-mode/",
+            data={"inference_mode": "frames"}, expected=patient_action),
         Row("dashboard:patient-data-delete", "GET", "/patients/{patient}/delete-data/", expected=patient_page),
         Row("dashboard:alert-acknowledge", "POST", "/patients/{patient}/alerts/{alert}/acknowledge/",
             data={"note": "seen"}, expected=patient_action),
@@ -164,6 +171,8 @@ def send(row: Row, persona: str, world):
         from tests.backend.conftest import batch_payload
 
         return client.post(path, batch_payload([world["face_jpeg"]]))
+    if row.method == "PATCH":
+        return client.patch(path, row.data, content_type="application/json")
     if row.json:
         return client.post(path, row.data, content_type="application/json")
     return client.post(path, row.data or {})
