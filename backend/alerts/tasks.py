@@ -19,9 +19,9 @@ def evaluate_alerts() -> dict:
 
 
 @shared_task(acks_late=True, ignore_result=True, **RETRY)
-def evaluate_patient_alerts(patient_pk: str) -> list[str]:
+def evaluate_patient_alerts(patient_pk: str, landed_at: float | None = None) -> list[str]:
     with stage("alert evaluation"):
-        return alerts_evaluate_monitored(patient_pk=patient_pk)
+        return alerts_evaluate_monitored(patient_pk=patient_pk, landed_at=landed_at)
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError, OSError, smtplib.SMTPException),

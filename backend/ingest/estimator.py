@@ -3,6 +3,7 @@ import threading
 
 from django.conf import settings
 
+from backend.core import metrics
 from inference import MoodEstimator
 
 _lock = threading.Lock()
@@ -15,4 +16,5 @@ def estimator_get() -> MoodEstimator:
         with _lock:
             if _estimator is None:
                 _estimator = MoodEstimator.load(settings.MOODWATCH["MODEL_PATH"] or None)
+                metrics.model_loaded(version=_estimator.version)
     return _estimator

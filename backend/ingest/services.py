@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backend.core import metrics
 from backend.core.errors import ApplicationError
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
@@ -91,6 +92,9 @@ def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBa
     )
     _frames_insert(batch=batch, upload=upload)
     batch_dispatch(device_pk=device.pk)
+    frames = len(upload.frames)
+    transaction.on_commit(lambda: metrics.frames_received(count=frames))
+    logger.info("batch %s received: %d frames", batch.pk, frames)
     return batch
 
 
@@ -367,6 +371,8 @@ def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool =
             batch.status = FrameBatch.Status.QUEUED
             batch.enqueued_at = None
             batch.save(update_fields=["error", "status", "enqueued_at"])
+            transaction.on_commit(metrics.batch_retried)
+            logger.warning("batch %s: attempt %d failed, to be retried", batch.pk, batch.attempts)
 
 
 def _batch_mark_failed(batch: FrameBatch) -> None:
@@ -449,6 +455,7 @@ def _batch_sweep_one(*, batch_pk: int, now, release: bool = False) -> str:
         fields += ["status", "claimed_by_task"]
     batch.save(update_fields=fields)
     batch_enqueue_on_commit(batch_pk=batch.pk)
+    transaction.on_commit(metrics.batch_retried)
     return "requeued"
 
 
