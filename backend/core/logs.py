@@ -70,8 +70,9 @@ _SECRET_PATTERNS = [
                 r"csrfmiddlewaretoken|moodwatch_device|code|otp_token|note)=([^&\s;,'\"]+)"),
      r"\1=" + REDACTED),
     # "key": "value" pairs in JSON-ish text
-    (re.compile(r"(?i)(['\"](?:token|password|secret|note|display_name|code)['\"]\s*:\s*['\"])[^'\"]*"),
-     r"\1" + REDACTED),
+    (re.compile(r"""(?i)(['"](?:token|password|secret|note|display_name|code)['"]\s*:\s*)"""
+                r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""),
+     r'\1"' + REDACTED + '"'),
     # a device token's shape (backend/devices/tokens.py: <12 hex>.<secret>)
     (re.compile(r"\b[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}"), REDACTED),
 ]
