@@ -108,10 +108,18 @@ def test_the_worker_exports_what_it_processed_and_logs_the_uploads_request_id(
     assert moved("moodwatch_batch_latency_seconds_count") == 1
     assert after.get(("moodwatch_model_info", (("version", batch.model_version),))) == 1
 
-    lines = [json.loads(line) for line in exporting_worker.log_path.read_text().splitlines()
-             if line.startswith("{")]
+    def log_lines():
+        return [json.loads(line) for line in exporting_worker.log_path.read_text().splitlines()
+                if line.startswith("{")]
+
+    # the worker logs the task's success just after the batch's transaction committed
+    def task_done(line) -> bool:
+        return "process_batch[" in line["message"] and "succeeded" in line["message"]
+
+    lines = wait_until(lambda: (found := log_lines()) and any(map(task_done, found)) and found,
+                       timeout=30, what="the task's last line")
     landed = [line for line in lines if line["message"].startswith(f"batch {batch.pk} landed")]
     assert landed and landed[0]["request_id"] == REQUEST_ID, landed
     # the task's own lines (the main process's "received" comes before the task runs, in another process)
-    done = [line for line in lines if "process_batch[" in line["message"] and "succeeded" in line["message"]]
+    done = [line for line in lines if task_done(line)]
     assert done and done[0]["request_id"] == REQUEST_ID, done
