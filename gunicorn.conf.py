@@ -17,14 +17,15 @@ import os
 import sys
 import tempfile
 
-from gunicorn.glogging import Logger
+# Set before prometheus_client is imported, here or in any worker: it picks its storage at import.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moodwatch-metrics-")
+
+from gunicorn.glogging import Logger  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the repository root (/app): backend.core.logs
 from backend.core.logs import JsonFormatter, RedactFilter, RequestIdFilter  # noqa: E402
-
-# Set before the application (and prometheus_client) is imported in any worker.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moodwatch-metrics-")
 
 limit_request_line = 8190
 # %(U)s: the path without the query string (which may carry a search or a code); no user agent, no referer.
@@ -53,6 +54,4 @@ def on_starting(server) -> None:
 
 
 def child_exit(server, worker) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

@@ -1,4 +1,5 @@
 """The Celery application. Configuration lives in Django settings under the CELERY_ prefix."""
+import logging.config
 import os
 
 from celery import Celery
@@ -43,8 +44,6 @@ def _database_connections_recycle(task=None, **_kwargs) -> None:
 @setup_logging.connect
 def _logging_from_django_settings(**_kwargs) -> None:
     """Connected, so Celery leaves logging alone: the worker writes the same JSON lines as web."""
-    import logging.config
-
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
@@ -80,7 +79,11 @@ def _request_id_clear(task=None, **_kwargs) -> None:
 @worker_init.connect
 def _metrics_exporter_start(**_kwargs) -> None:
     """In the worker's main process, before the pool forks: clear the multiprocess folder a previous run
-    left, then export on METRICS_WORKER_PORT (when set) what the pool's processes count."""
+    left, then export on METRICS_WORKER_PORT (when set) what the pool's processes count.
+
+    backend.core.metrics is imported here, once Django's settings are loaded, not when this module is:
+    prometheus_client chooses its storage when imported, from PROMETHEUS_MULTIPROC_DIR, which the
+    settings may have read from .env."""
     from django.conf import settings
 
     from backend.core import metrics
