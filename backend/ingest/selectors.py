@@ -15,3 +15,8 @@ def batch_list_for_device(*, device: Device) -> QuerySet[FrameBatch]:
 def batch_get_for_device(*, device: Device, batch_id: uuid.UUID) -> FrameBatch:
     """A device sees only its own batches; anything else is FrameBatch.DoesNotExist (404)."""
     return batch_list_for_device(device=device).get(batch_id=batch_id)
+
+
+def batch_request_id(*, batch_pk: int) -> str:
+    """The request id of the upload that brought the batch (empty when unknown or deleted)."""
+    return FrameBatch.objects.filter(pk=batch_pk).values_list("request_id", flat=True).first() or ""

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from backend.core import metrics
+from backend.core import logs, metrics
 from backend.core.errors import ApplicationError
 from backend.core.throttling import frame_budget_reserve
 from backend.devices.models import Device
@@ -91,6 +91,7 @@ def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBa
         content_digest=digest,
         frame_count=len(upload.frames),
         enqueued_at=None,  # waiting: batch_dispatch sends it when none of the device's is in flight
+        request_id=logs.request_id_var.get(),
     )
     _frames_insert(batch=batch, upload=upload)
     batch_dispatch(device_pk=device.pk)

@@ -16,7 +16,9 @@ from django.test import Client
 from backend.alerts.models import Alert, AlertThresholds
 from backend.core import logs
 from backend.devices.services import enrollment_code_issue
-from tests.backend.conftest import batch_payload
+from backend.ingest import services
+from backend.ingest.tasks import process_batch
+from tests.backend.conftest import batch_payload, ingest
 from tests.backend.factories import PatientFactory, UserFactory
 from tests.support import PASSWORD
 
@@ -164,3 +166,28 @@ def test_the_redaction_filter_removes_credentials_and_notes(text):
                    "hunter2", "mother", "ABCD-EFGH"):
         assert secret not in message, message
     assert "[redacted]" in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_dispatched_later_logs_its_own_uploads_request_id_not_the_dispatchers(
+    device, face_jpeg, captured_logs, eager_tasks, monkeypatch,
+):
+    """A device's backlog is dispatched by the task that finished its previous batch: each batch's task
+    logs the request id of the upload that brought that batch."""
+    batches = {}
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "batch_enqueue_on_commit", lambda **_kw: None)  # stored, not processed
+        for request_id in ("first-upload-0001", "second-upload-0002"):
+            token = logs.request_id_var.set(request_id)
+            try:
+                batches[request_id] = ingest(device, [face_jpeg])
+            finally:
+                logs.request_id_var.reset(token)
+    token = logs.request_id_var.set("the-dispatching-task-9999")
+    try:
+        process_batch.apply(args=[batches["second-upload-0002"].pk])
+    finally:
+        logs.request_id_var.reset(token)
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    landed = [line for line in lines if line["message"].startswith(f"batch {batches['second-upload-0002'].pk} landed")]
+    assert landed and landed[0]["request_id"] == "second-upload-0002", lines
