@@ -18,7 +18,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: help venv npm run test stack-test lint services postgres redis worker beat schema chromium
+.PHONY: help venv npm run test stack-test lint services postgres redis worker beat schema chromium prometheus
 
 help:
 	@echo "make run    - set up .venv, migrate, DEMO clinician + 2 demo patients (a 14-day demo replay), serve on http://$(HOST):$(PORT)"
@@ -72,13 +72,18 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || { apt-get update -qq \
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg; }
 
+# Debian's prometheus and promtool: tests/deploy/test_prometheus.py checks the alert rules and scrapes a live server.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 # Lint and import order (ruff), then the import contracts (import-linter: the layers of
 # docs/architecture.md), both configured in pyproject.toml: part of `make test`, so CI fails on them.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: venv npm lint services chromium
+test: venv npm lint services chromium prometheus
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_ENV=test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -75,7 +75,10 @@ if not PRODUCTION:
     INSTALLED_APPS.append("backend.demo")  # `make run`: demo_run (DEMO clinician, patients, simulator feed)
 
 MIDDLEWARE = [
+    "backend.core.logs.RequestIdMiddleware",  # X-Request-ID in, out, and on every log line of the request
+    "backend.core.metrics.RequestMetricsMiddleware",  # counts and times every answer by route name
     "backend.core.health.HealthCheckMiddleware",  # /healthz, before host checks and the HTTPS redirect
+    "backend.core.metrics.MetricsMiddleware",  # /metrics (bearer METRICS_TOKEN), likewise
     "backend.core.middleware.RequestParseErrorMiddleware",  # too many fields/files: a 400, also under DEBUG
     "backend.core.middleware.ApiJsonErrorMiddleware",  # any non-JSON error under /api/ becomes JSON
     "backend.core.middleware.RequestSizeLimitMiddleware",  # 413 from Content-Length, before any body is read
@@ -436,12 +439,43 @@ MOODWATCH_FHIR = {
     "PATIENT_IDENTIFIER_SYSTEM": env.str("FHIR_PATIENT_IDENTIFIER_SYSTEM", default="urn:moodwatch:patient-reference"),
 }
 
+# --- metrics (Prometheus) -----------------------------------------------------------------------------
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: /metrics does not exist (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A Celery worker exports its own metrics on this port (same token); 0: it does not.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+# prometheus-client's multiprocess folder: gunicorn.conf.py sets one for web; set it for a worker that
+# exports metrics, so its pool's processes are added up. Empty: one process, values in memory.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
 # --- logging --------------------------------------------------------------------------------------
+# One JSON object a line on stderr (backend/core/logs.py), with the request id, secrets redacted.
+# LOG_FORMAT=plain: the same lines as readable text, for a developer's terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "backend.core.logs.RequestIdFilter"},
+        "redact": {"()": "backend.core.logs.RedactFilter"},
+    },
+    "formatters": {
+        "json": {"()": "backend.core.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "redact"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},  # never SQL with its parameters (names, notes)
+        # runserver's own access line carries the raw path and query: the request metrics count requests.
+        "django.server": {"level": "WARNING"},
+    },
 }
+# The worker logs through LOGGING too (backend.celery connects setup_logging), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -14,6 +14,7 @@ in the full stack, backend.core.scheduler in the embedded default); both call
 (`alert_notify`, a task: e-mail leaves the machine, so it runs after the commit and is retried).
 """
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from django.utils import timezone
 
 from backend.audit.models import AuditAction
 from backend.audit.services import SYSTEM, AuditContext, audit_record
+from backend.core import metrics
 from backend.core.errors import ApplicationError
 from backend.core.tasks import task_named
 from backend.ingest.models import FrameBatch
@@ -92,6 +94,13 @@ def _alert_raise_or_refresh(*, patient: Patient, finding: Finding, thresholds: T
     except IntegrityError:
         return False  # a concurrent evaluation raised it first
     _notify_on_commit(alert_pk=alert.pk)
+    kind, alert_pk = finding.kind, alert.pk
+
+    def counted() -> None:
+        metrics.alert_raised(rule=kind)
+        logger.info("alert %s raised: %s", alert_pk, kind, extra={"alert": alert_pk, "rule": kind})
+
+    transaction.on_commit(counted, robust=True)
     return True
 
 
@@ -154,19 +163,24 @@ def alerts_after_landing(*, patient_pk) -> None:
     after the key expires."""
     evaluate_patient_alerts = task_named(EVALUATE_PATIENT_ALERTS_TASK)
     debounce = settings.MOODWATCH_ALERTS["LANDING_DEBOUNCE_SECONDS"]
+    landed_at = time.time()  # the evaluation lag (moodwatch_alert_evaluation_lag_seconds) starts here
     if debounce <= 0:
-        evaluate_patient_alerts.delay(str(patient_pk))
+        evaluate_patient_alerts.delay(str(patient_pk), landed_at)
         return
     if cache.add(f"alerts-landing:{patient_pk}", 1, timeout=max(1, debounce - 1)):
-        evaluate_patient_alerts.apply_async(args=[str(patient_pk)], countdown=debounce)
+        evaluate_patient_alerts.apply_async(args=[str(patient_pk), landed_at], countdown=debounce)
 
 
-def alerts_evaluate_monitored(*, patient_pk, now: datetime | None = None) -> list[str]:
-    """alerts_evaluate_patient for a patient still monitored (active, consented); others are skipped."""
+def alerts_evaluate_monitored(*, patient_pk, now: datetime | None = None, landed_at: float | None = None) -> list[str]:
+    """alerts_evaluate_patient for a patient still monitored (active, consented); others are skipped.
+    `landed_at` (epoch seconds): when the landing that asked for this evaluation committed."""
     patient = Patient.objects.filter(pk=patient_pk, is_active=True, consent_recorded_at__isnull=False).first()
     if patient is None:
         return []
-    return alerts_evaluate_patient(patient=patient, now=now)
+    raised = alerts_evaluate_patient(patient=patient, now=now)
+    if landed_at is not None:
+        metrics.alert_evaluated(lag_seconds=time.time() - landed_at)
+    return raised
 
 
 # --- notification ------------------------------------------------------------------------------------

@@ -25,9 +25,9 @@ def evaluate_alerts() -> dict:
 
 
 @shared_task(name=EVALUATE_PATIENT_ALERTS_TASK, acks_late=True, ignore_result=True, **RETRY)
-def evaluate_patient_alerts(patient_pk: str) -> list[str]:
+def evaluate_patient_alerts(patient_pk: str, landed_at: float | None = None) -> list[str]:
     with stage("alert evaluation"):
-        return alerts_evaluate_monitored(patient_pk=patient_pk)
+        return alerts_evaluate_monitored(patient_pk=patient_pk, landed_at=landed_at)
 
 
 @shared_task(name=NOTIFY_ALERT_TASK, acks_late=True, ignore_result=True,

@@ -62,6 +62,7 @@ class HealthCheckMiddleware:
     def __call__(self, request):
         if request.path != PATH and request.path != PATH + "/":
             return self.get_response(request)
+        request.moodwatch_route = "healthz"  # the route name in the request metrics (backend.core.metrics)
         if request.method not in ("GET", "HEAD"):
             return JsonResponse(error_body("method_not_allowed", "Use GET."), status=405)
         healthy, body = health_report()

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from backend.core import metrics
 from inference import MoodEstimator
 from inference.estimator import DEFAULT_MODEL
 
@@ -22,4 +23,5 @@ def estimator_get() -> MoodEstimator:
         with _lock:
             if _estimator is None:
                 _estimator = MoodEstimator.load(served_model_path())
+                metrics.model_loaded(version=_estimator.version)
     return _estimator

@@ -32,6 +32,9 @@ class FrameBatch(models.Model):
     # Faces other than the patient's (the largest face in a frame is the patient's): counted, never classified.
     bystanders = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
+    # The upload's request id (X-Request-ID, backend/core/logs.py): the task that processes the batch logs
+    # with it, however much later and from whichever worker it is dispatched.
+    request_id = models.CharField(max_length=64, blank=True, default="")
     enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by_task = models.CharField(max_length=64, blank=True)

@@ -27,3 +27,8 @@ def model_versions_published() -> frozenset[str]:
     mood batch computed with any other version is refused. Cached for the process: the model only
     changes with a deployment, which restarts it."""
     return frozenset({model_version(settings.MOODWATCH["MODEL_PATH"] or None)})
+
+
+def batch_request_id(*, batch_pk: int) -> str:
+    """The request id of the upload that brought the batch (empty when unknown or deleted)."""
+    return FrameBatch.objects.filter(pk=batch_pk).values_list("request_id", flat=True).first() or ""

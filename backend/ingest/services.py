@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backend.core import logs, metrics
 from backend.core.errors import ApplicationError
 from backend.core.tasks import task_named
 from backend.core.throttling import frame_budget_reserve
@@ -65,7 +66,7 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
     # New frames only: a retry of a stored batch costs the workers nothing and is not counted.
     reservation = frame_budget_reserve(device_pk=device.pk, frames=len(upload.frames))
     try:
-        return _batch_store(device=device, upload=upload, digest=digest), True
+        batch = _batch_store(device=device, upload=upload, digest=digest)
     except IntegrityError:
         reservation.release()
         # Two copies of the same upload raced; the other one committed first.
@@ -74,6 +75,8 @@ def batch_ingest(*, device: Device, upload: ValidUpload) -> tuple[FrameBatch, bo
     except BaseException:
         reservation.release()
         raise
+    metrics.frames_received(count=len(upload.frames))  # stored and committed (_batch_store's transaction)
+    return batch, True
 
 
 def _batch_replay(existing: FrameBatch, digest: str) -> FrameBatch:
@@ -108,9 +111,11 @@ def _batch_store(*, device: Device, upload: ValidUpload, digest: str) -> FrameBa
         content_digest=digest,
         frame_count=len(upload.frames),
         enqueued_at=None,  # waiting: batch_dispatch sends it when none of the device's is in flight
+        request_id=logs.request_id_var.get(),
     )
     _frames_insert(batch=batch, upload=upload)
     batch_dispatch(device_pk=device.pk)
+    logger.info("batch %s received: %d frames", batch.pk, len(upload.frames))
     return batch
 
 
@@ -470,6 +475,7 @@ def _record_build(batch: FrameBatch, result: FrameResult, face_index: int, face,
 def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool = True) -> None:
     """Record a permanent fault. The sweeper retries later, up to the attempt limit, then fails it;
     with retry=False (the attempt ran out of time: another would too) it is failed at once."""
+    retried = False
     with transaction.atomic():
         batch = _batch_lock(batch_pk=batch_pk)
         if batch is None or batch.status != FrameBatch.Status.PROCESSING or batch.claimed_by_task != task_id:
@@ -482,6 +488,10 @@ def batch_attempt_fail(*, batch_pk: int, task_id: str, error: str, retry: bool =
             batch.status = FrameBatch.Status.QUEUED
             batch.enqueued_at = None
             batch.save(update_fields=["error", "status", "enqueued_at"])
+            retried = True
+    if retried:  # counted once committed
+        metrics.batch_retried()
+        logger.warning("batch %s: attempt %d failed, to be retried", batch.pk, batch.attempts)
 
 
 def _batch_mark_failed(batch: FrameBatch) -> None:
@@ -518,6 +528,8 @@ def batch_sweep() -> SweepReport:
         outcome = _batch_sweep_one(batch_pk=batch_pk, now=now)
         requeued += outcome == "requeued"
         failed += outcome == "failed"
+        if outcome == "requeued":
+            metrics.batch_retried()  # a stuck batch sent again (_batch_sweep_one committed)
     # Waiting batches of devices with nothing in flight (a dispatch lost to a crash or a broker outage,
     # or a retry whose delay is over). batch_dispatch checks again under the device's lock.
     devices = FrameBatch.objects.filter(_waiting(now)).values_list("device_id", flat=True).distinct()

@@ -6,7 +6,9 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from backend.core import logs
+
+from . import selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,18 @@ def process_batch(self, batch_pk: int) -> None:
     """Time limits: CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT. A batch that runs out of
     time is failed at once, not retried: a second attempt would cost as much CPU and fail too."""
     task_id = self.request.id or ""
+    # The batch's own upload's request id, whichever request or task dispatched it (a device's backlog is
+    # dispatched by the task that finished its previous batch, or by the sweeper).
+    token = logs.request_id_var.set(selectors.batch_request_id(batch_pk=batch_pk) or logs.request_id_var.get())
+    try:
+        _batch_run(batch_pk=batch_pk, task_id=task_id)
+    finally:
+        logs.request_id_var.reset(token)
+    # One batch per device in flight: this one is over (or was not ours), send the device's next.
+    services.batch_dispatch_next(batch_pk=batch_pk)
+
+
+def _batch_run(*, batch_pk: int, task_id: str) -> None:
     try:
         services.batch_process(batch_pk=batch_pk, task_id=task_id)
     except TRANSIENT:
@@ -65,8 +79,6 @@ def process_batch(self, batch_pk: int) -> None:
     except Exception as error:
         logger.exception("batch %s: processing failed", batch_pk)
         services.batch_attempt_fail(batch_pk=batch_pk, task_id=task_id, error=f"{type(error).__name__}: {error}")
-    # One batch per device in flight: this one is over (or was not ours), send the device's next.
-    services.batch_dispatch_next(batch_pk=batch_pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -14,3 +14,11 @@ class WorkflowsConfig(AppConfig):
         from .services import batch_landing_follow
 
         batch_landing.connect(batch_landing_follow, dispatch_uid="workflows.batch_landing_follow")
+
+        # The gauges /metrics computes when scraped (the backlog, the broker, the database's connections).
+        from backend.core.metrics import scrape_reader_add
+
+        from .metrics import backlog_metrics, database_metrics
+
+        scrape_reader_add(backlog_metrics)
+        scrape_reader_add(database_metrics)

@@ -3,17 +3,21 @@
 - `patient_data_delete`: a patient's data deleted on request (moods, ingest, roll-ups, alerts);
 - `batch_landing_follow`: what follows a batch landing (roll-ups, then alerts after the commit).
 """
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from backend.alerts.services import alerts_after_landing, alerts_delete
 from backend.audit.models import AuditAction
 from backend.audit.services import AuditContext, audit_record
+from backend.core import metrics
 from backend.core.errors import ApplicationError
 from backend.ingest.models import FrameBatch
 from backend.ingest.services import batches_delete, batches_lock
+from backend.moods.models import RecordSource
 from backend.moods.services import mood_records_delete, self_reports_delete
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_data_deletions
@@ -22,6 +26,8 @@ from backend.rollups.services import capture_slots_add, rollup_fold_after_landin
 from profiling.stages import stage
 
 from .selectors import patient_data_counts
+
+logger = logging.getLogger(__name__)
 
 CONFIRMATION_USED = ("This confirmation was already used: the patient's data were deleted since it was given. "
                      "Nothing more was deleted. Start again to delete what was stored since.")
@@ -73,10 +79,19 @@ def patient_data_delete(
 def batch_landing_follow(sender, *, batch: FrameBatch, frames: list, **_kwargs) -> None:
     """Receiver of ingest's `batch_landing`, inside the landing transaction: count the batch's frames
     by capture time now (each batch lands once, so each frame is counted once); once the transaction
-    commits, fold the batch into the dashboard's rollup, then have the patient's alert rules evaluated
-    (a failure there must not undo or fail the landing: robust)."""
+    commits, count and log the landing (backend.core.metrics: every batch, frames from the workers or
+    mood records from a device, lands here), fold the batch into the dashboard's rollup, then have the
+    patient's alert rules evaluated (a failure there must not undo or fail the landing: robust)."""
     capture_slots_add(patient_id=batch.patient_id, frames=frames)
     patient_pk, batch_pk = batch.patient_id, batch.pk
+
+    def counted() -> None:
+        # Read at commit: the landing service sets the batch's status and record count after announcing it.
+        source = RecordSource.DEVICE if batch.kind == FrameBatch.Kind.MOODS else RecordSource.SERVER
+        latency = (timezone.now() - batch.received_at).total_seconds() if batch.received_at else None
+        metrics.batch_landed(status=batch.status, records=batch.record_count, source=source, latency_seconds=latency)
+        logger.info("batch %s landed %s: %d records (%s)", batch_pk, batch.status, batch.record_count, source,
+                    extra={"batch": batch_pk, "status": batch.status, "records": batch.record_count})
 
     def fold() -> None:
         with stage("roll-up upkeep"):
@@ -86,5 +101,6 @@ def batch_landing_follow(sender, *, batch: FrameBatch, frames: list, **_kwargs) 
         with stage("alert evaluation"):
             alerts_after_landing(patient_pk=patient_pk)
 
+    transaction.on_commit(counted, robust=True)
     transaction.on_commit(fold)
     transaction.on_commit(alerts, robust=True)

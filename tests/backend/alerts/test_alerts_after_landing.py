@@ -1,5 +1,6 @@
 """A batch that lands gets its patient's alert rules evaluated (debounced per patient), and a new
 alert is e-mailed to the care team: with the real model, the real services and Django's locmem mail."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,8 @@ def test_landings_within_the_debounce_period_schedule_one_evaluation_after_it(pa
     monkeypatch.setattr(evaluate_patient_alerts, "apply_async", lambda **kw: scheduled.append(kw))
     for _ in range(5):
         alerts_after_landing(patient_pk=patient.pk)
-    assert scheduled == [{"args": [str(patient.pk)], "countdown": 30}]
+    assert [(kw["args"][0], kw["countdown"]) for kw in scheduled] == [(str(patient.pk), 30)]
+    assert abs(scheduled[0]["args"][1] - time.time()) < 60, "the landing time, for the evaluation lag metric"
     from django.core.cache import cache
 
     cache.delete(f"alerts-landing:{patient.pk}")  # the key expires one second before the evaluation runs
