@@ -233,6 +233,22 @@ class MoodClassifier:
         return (probs[:n] + probs[n:]) / 2
 
 
+def model_version(card: dict, model_sha256: str) -> str:
+    """The version a model is known by: its card's, else the start of its SHA-256."""
+    return str(card.get("version") or f"unversioned-{model_sha256[:12]}")
+
+
+def model_identity(path: str | Path | None = None) -> tuple[str, str]:
+    """(version, SHA-256) of the model at `path` (default: the committed one), without loading it."""
+    model_path = Path(path) if path is not None else DEFAULT_MODEL
+    if not model_path.is_file():
+        raise InferenceError(f"mood model not found at {model_path}")
+    sha256 = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    card_path = model_path.with_name(CARD_NAME)
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return model_version(card, sha256), sha256
+
+
 class MoodEstimator:
     """Face detection + mood classification. Create with :meth:`load`; share across threads."""
 
@@ -241,7 +257,7 @@ class MoodEstimator:
         self.card = card
         self.model_path = model_path
         self.model_sha256 = hashlib.sha256(model_bytes).hexdigest()
-        self.version = str(card.get("version") or f"unversioned-{self.model_sha256[:12]}")
+        self.version = model_version(card, self.model_sha256)
         self.max_pixels = max_pixels
         self.classifier = MoodClassifier(model_bytes, num_threads=num_threads)
         self.input_size = self.classifier.input_size
