@@ -28,6 +28,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference.labels import MOODS  # noqa: E402  (the mood names, without Django)
 
 FILL = """
 INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
@@ -54,7 +57,7 @@ FROM generate_series(0, %(batches)s - 1) AS b;
 INSERT INTO moods_moodrecord (frame_index, face_index, captured_at, mood, p_positive, p_negative, p_neutral, p_other,
                               box_x, box_y, box_w, box_h, detection_score, model_version, created_at, batch_id,
                               patient_id, source)
-SELECT r %% %(per_batch)s, 0, now() - make_interval(secs => r), (ARRAY['positive','negative','neutral','other'])[1 + r %% 4],
+SELECT r %% %(per_batch)s, 0, now() - make_interval(secs => r), (%(moods)s)[1 + r %% %(mood_count)s],
        0.7, 0.1, 0.1, 0.1, 10, 20, 100, 120, 0.9, 'bench', now(), fb.id, fb.patient_id, 'server'
 FROM generate_series(0, %(records)s - 1) AS r
 JOIN ingest_framebatch fb ON fb.batch_id = md5('batch' || (r / %(per_batch)s))::uuid;
@@ -113,8 +116,9 @@ def main() -> int:
         batches = -(-args.records // args.records_per_batch)
         started = time.monotonic()
         with psycopg.connect(f"{server}/{source}") as conn:
+            moods = "ARRAY[" + ", ".join(f"'{mood}'" for mood in MOODS) + "]"
             conn.execute(FILL % {"patients": args.patients, "batches": batches, "records": args.records,
-                                 "per_batch": args.records_per_batch})
+                                 "per_batch": args.records_per_batch, "moods": moods, "mood_count": len(MOODS)})
             conn.commit()
             conn.autocommit = True
             conn.execute("VACUUM ANALYZE")

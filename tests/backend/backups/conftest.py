@@ -33,7 +33,7 @@ def public_tables(url: str) -> list[str]:
 
 
 @pytest.fixture
-def fresh_database(db):
+def fresh_database(django_db_setup):
     """A new, empty database on the test server (a unique name), dropped afterwards: its URL."""
     if connection.vendor != "postgresql":
         pytest.skip("backups are PostgreSQL's")
