@@ -240,7 +240,14 @@ def backup_create(*, out: Path, actor: AbstractBaseUser | None, context: AuditCo
 def _publish(partial: Path, final: Path) -> None:
     """Give the finished file its name, unless something took that name meanwhile (never overwrites)."""
     try:
-        os.link(partial, final)
+        try:
+            os.link(partial, final)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links (some network shares): an exclusive copy
+            with open(final, "xb") as target, open(partial, "rb") as source:
+                os.chmod(final, 0o600)
+                shutil.copyfileobj(source, target, 1 << 20)
     except FileExistsError:
         raise BackupError(f"{final} exists: a backup never overwrites a file; give a new path.")
 
