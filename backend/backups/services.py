@@ -22,6 +22,7 @@ the manifest's audit rows plus that one.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,6 +48,8 @@ from inference.estimator import model_identity
 
 MANIFEST_FORMAT = "moodwatch-backup/1"
 MANIFEST_SUFFIX = ".manifest.json"
+# The table names a manifest may list: what Django's migrations create (PostgreSQL's 63-byte limit).
+TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # libpq connection keywords Django's OPTIONS (or a URL's query) may carry, handed on to pg_dump/pg_restore.
 LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "connect_timeout", "options",
                  "target_session_attrs", "application_name")
@@ -267,10 +270,14 @@ def backup_verify(*, dump: Path) -> dict:
         manifest = json.loads(manifest_path.read_text())
         expected_bytes, expected_sha = int(manifest["dump"]["bytes"]), str(manifest["dump"]["sha256"])
         tables = {str(table): int(rows) for table, rows in manifest["tables"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
-        raise BackupError(f"the manifest {manifest_path} is unreadable ({type(error).__name__}: {error}).")
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as error:
+        raise BackupError(f"the manifest {manifest_path} is unreadable ({type(error).__name__}).")
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise BackupError(f"the manifest {manifest_path} is not a {MANIFEST_FORMAT} manifest.")
+    strange = [table for table, rows in tables.items() if not TABLE_NAME.fullmatch(table) or not 0 <= rows < 2**63]
+    if strange or not tables:
+        raise BackupError(f"the manifest {manifest_path} lists no tables, or a table name or count that pg_dump "
+                          f"never writes ({len(strange)} of them).")
     manifest["tables"] = tables
     size = dump.stat().st_size
     if size != expected_bytes:

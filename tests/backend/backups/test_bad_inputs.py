@@ -140,6 +140,50 @@ def test_an_unreadable_manifest_is_refused(backup, tmp_path, fresh_database, con
     assert public_tables(fresh_database) == []
 
 
+def edited_manifest(backup, tmp_path, name, edit):
+    """A copy of the backup whose manifest `edit` changed (the dump and its SHA-256 untouched)."""
+    copy = copy_of(backup, tmp_path, name)
+    manifest_path = tmp_path / f"{name}.manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    edit(manifest)
+    manifest_path.write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize("tables", [
+    {}, {"audit_auditevent": -1}, {"audit\x00event": 0}, {'x"; DROP TABLE audit_auditevent; --': 0},
+    {"Patients": 0}, {"a" * 64: 0}, {"audit_auditevent": 10**400}, {"audit_auditevent": "many"},
+    {"audit_auditevent": None}, {"audit_auditevent": [1]}, [["audit_auditevent", 1]],
+])
+def test_a_manifest_with_strange_tables_or_counts_is_refused_before_restoring(backup, tmp_path, fresh_database,
+                                                                              tables):
+    bad = edited_manifest(backup, tmp_path, "strange.dump", lambda m: m.update(tables=tables))
+    refused(manage("db_restore", str(bad), "--database-url", fresh_database), "manifest")
+    assert public_tables(fresh_database) == []
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, '{"format": NaN}',
+                                     '{"format": "moodwatch-backup/1", "dump": {"bytes": 1e400, "sha256": "x"}, '
+                                     '"tables": {"a": 1}}'])
+def test_an_adversarial_manifest_is_refused(backup, tmp_path, fresh_database, content):
+    bad = copy_of(backup, tmp_path, "adversarial.dump")
+    (tmp_path / "adversarial.dump.manifest.json").write_text(content)
+    refused(manage("db_restore", str(bad), "--database-url", fresh_database), "manifest")
+    assert public_tables(fresh_database) == []
+
+
+def test_counts_that_differ_from_the_manifest_fail_the_restore_loudly(backup, tmp_path, fresh_database):
+    """A manifest edited to claim more rows than the dump holds (its SHA-256 covers the dump, not
+    the manifest): the restore runs, the count check catches it, the command fails and says so."""
+    bad = edited_manifest(backup, tmp_path, "edited.dump",
+                          lambda m: m["tables"].update(django_migrations=m["tables"]["django_migrations"] + 1))
+    stderr = refused(manage("db_restore", str(bad), "--database-url", fresh_database), "does not match the manifest",
+                     "django_migrations")
+    assert "do not use it" in stderr
+    with psycopg.connect(fresh_database) as conn:
+        assert not conn.execute("SELECT count(*) FROM audit_auditevent WHERE action = 'db.restore'").fetchone()[0]
+
+
 def test_a_missing_dump_is_refused(tmp_path, fresh_database):
     refused(manage("db_restore", str(tmp_path / "nothing.dump"), "--database-url", fresh_database), "no dump at")
 
