@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "backend.rollups",
     "backend.clinician_api",
     "backend.twofactor",
+    "backend.backups",  # db_backup / db_restore: pg_dump with a manifest, checked restores
     "backend.workflows",  # the orchestration layer: cross-app workflows (docs/architecture.md)
     "dashboard",
     "clients.patient_app",  # the patient app (PWA) at /app/: static files and its shell page

@@ -266,6 +266,15 @@ class MoodClassifier:
         return (probs[:n] + probs[n:]) / 2
 
 
+def model_identity(path: str | Path | None = None) -> tuple[str, str]:
+    """(version, SHA-256) of the model at `path` (default: the committed one), without loading it."""
+    model_path = Path(path) if path is not None else DEFAULT_MODEL
+    if not model_path.is_file():
+        raise InferenceError(f"mood model not found at {model_path}")
+    sha256 = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    return version_of(card_read(model_path), sha256), sha256
+
+
 class MoodEstimator:
     """Face detection + mood classification. Create with :meth:`load`; share across threads."""
 

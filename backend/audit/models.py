@@ -35,6 +35,8 @@ class AuditAction(models.TextChoices):
     OTP_ENROL = "auth.otp_enrol", "enrolled an authenticator app"
     OTP_FAILURE = "auth.otp_failure", "gave a wrong second-factor code"
     OTP_RESET = "auth.otp_reset", "reset a user's second factor"
+    DB_BACKUP = "db.backup", "backed up the database"
+    DB_RESTORE = "db.restore", "restored the database from a backup"
 
 
 class AuditChannel(models.TextChoices):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 from django.http import HttpRequest
 
@@ -55,11 +56,13 @@ def audit_record(
     patient: Model | None = None,  # a patients.Patient: audit sits below patients, imports none
     context: AuditContext | None = None,
     detail: dict | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> AuditEvent:
-    """One audit row. An actor that is None (or anonymous) is recorded as the system."""
+    """One audit row. An actor that is None (or anonymous) is recorded as the system. `using` names
+    another database connection: a restore records itself in the database it restored."""
     context = context or SYSTEM
     authenticated = actor is not None and actor.is_authenticated
-    return AuditEvent.objects.create(
+    return AuditEvent.objects.using(using).create(
         action=action,
         channel=context.channel,
         actor=actor if authenticated else None,

@@ -248,12 +248,14 @@ EXEMPT_COMMANDS = {
     "demo_run": "starts the demo; the services it calls audit each write",
     "db_app_role": "creates the app's database role and its rights; no patient data",
     "api_token": "issues a clinician API token (shown once); no patient data",
+    "db_restore": "audited as db.restore in the database it restores, not this one (tests/backend/backups)",
 }
 AUDITED_COMMANDS = {
     "create_patient": (["--ref", "P-CMD", "--clinician", "dr_house", "--consent"],
                        {AuditAction.PATIENT_CREATE, AuditAction.CONSENT_RECORD}),
     "enrollment_code": (["--patient", "P-ALPHA"], {AuditAction.ENROLLMENT_CODE_ISSUE}),
     "second_factor_reset": (["--user", "dr_house"], {AuditAction.OTP_RESET}),
+    "db_backup": (["--out", "{tmp}/P-CMD.dump"], {AuditAction.DB_BACKUP}),  # {tmp}: the test's tmp_path
 }
 
 
@@ -266,8 +268,9 @@ def test_every_project_command_is_either_audited_or_exempt_with_a_reason():
 
 
 @pytest.mark.parametrize("name", sorted(AUDITED_COMMANDS))
-def test_a_command_names_its_actor_or_the_system(name, world, admin_user):
+def test_a_command_names_its_actor_or_the_system(name, world, admin_user, tmp_path):
     args, actions = AUDITED_COMMANDS[name]
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     call_command(name, *args, stdout=io.StringIO(), stderr=io.StringIO())
     call_command(name, *[a.replace("P-CMD", "P-CMD2") for a in args], "--actor", "admin",
                  stdout=io.StringIO(), stderr=io.StringIO())
