@@ -23,7 +23,17 @@ def _bucket_bars(bucket: str) -> dict:
     return {"width": BUCKET_MS[bucket] * 0.85, "offset": BUCKET_MS[bucket] * 0.075}
 ROLLING_LABEL = {"hour": "24-hour", "day": "7-day", "week": "4-week"}
 FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13, "color": "#1f2933"}
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+# Plotly's options for every chart (the page hands them to charts.js). The mode bar holds only
+# buttons that act in the browser (zoom, pan, reset, save as PNG on this computer): no "Share chart"
+# (it uploads the figure to cloud.plotly.com), no JSON download, no Plotly logo link; plotlyServerURL
+# empty, so nothing has a server to send to (plotly.js 4 has no Chart Studio link left to turn off).
+# charts.js names the buttons and keeps them out of the tab order.
+MODE_BAR_BUTTONS = [["toImage"], ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "resetScale2d"]]
+CONFIG = {
+    "displaylogo": False, "responsive": True, "showSendToCloud": False, "plotlyServerURL": "",
+    "modeBarButtons": MODE_BAR_BUTTONS,
+    "toImageButtonOptions": {"filename": "moodwatch-chart"},
+}
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from backend.audit.models import AuditAction
 from backend.audit.services import SYSTEM, AuditContext, audit_record
 from backend.core.errors import ApplicationError
+from backend.core.site import site_url
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
 from backend.moods.selectors import mood_record_list
@@ -189,7 +190,7 @@ def _notifications_retry(*, now: datetime) -> None:
 def _alert_email(alert: Alert) -> tuple[str, str]:
     """Subject and body. No patient name anywhere (e-mail is not a secure channel); the reference
     and a link to the inbox are enough for a clinician to find the patient after logging in."""
-    url = settings.MOODWATCH_PUBLIC_URL + reverse("dashboard:alert-inbox")
+    url = site_url() + reverse("dashboard:alert-inbox")  # a path only where no address is configured
     subject = f"MoodWatch: new alert ({alert.get_kind_display().lower()})"
     lines = [
         f"A new alert was raised at {alert.raised_at:%Y-%m-%d %H:%M} UTC "

@@ -50,6 +50,8 @@ class EnrollmentCode(models.Model):
     issued_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer code is issued for the patient: one code is valid at a time.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     device = models.OneToOneField(
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrollment_code"
     )
@@ -59,3 +61,7 @@ class EnrollmentCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for {self.patient} issued {self.issued_at:%Y-%m-%d}"
+
+    def is_pending(self, now) -> bool:
+        """Still usable: not used, not replaced by a newer code, not expired."""
+        return self.used_at is None and self.cancelled_at is None and self.expires_at > now
