@@ -215,20 +215,26 @@ def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None
     )}
 
 
-def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
-    """Frames per local day of capture: received, and with a face. Days without frames are gaps."""
+def coverage_figure(
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str, span: list[str] | None = None
+) -> dict:
+    """Frames per bucket of capture (the range's own buckets, so every bar sits on its bucket):
+    received, and with a face, side by side within the bucket. A bucket without frames shows 0."""
     tz = ZoneInfo(tz_name)
-    x = [days_row["day"].astimezone(tz).strftime("%Y-%m-%d") for days_row in days]
+    x, cells = _bucketed(rows, starts, tz)
+    step = BUCKET_MS[bucket]
     data = [
-        {"type": "bar", "name": "frames received", "x": x, "y": [d["frames"] or 0 for d in days],
+        {"type": "bar", "name": "frames received", "x": x, "y": [c["frames"] or 0 if c else 0 for c in cells],
          "marker": {"color": "#9fb3c8"}, "hovertemplate": "%{y} frames received<extra></extra>",
-         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.08},
-        {"type": "bar", "name": "frames with a face", "x": x, "y": [d["frames_with_face"] or 0 for d in days],
+         "width": step * 0.42, "offset": step * 0.08},
+        {"type": "bar", "name": "frames with a face", "x": x,
+         "y": [c["frames_with_face"] or 0 if c else 0 for c in cells],
          "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>",
-         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.5},
+         "width": step * 0.42, "offset": step * 0.5},
     ]
     return {"data": data, "layout": _layout(
-        title="Coverage per day (by capture time)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay"
+        title=f"Coverage per {bucket} (by capture time)", y_title="frames", tz_name=tz_name, span=span,
+        barmode="overlay",
     )}
 
 

@@ -18,6 +18,7 @@ from backend.moods.definitions import (
     MOOD_LABELS,
     MOOD_ORDER,
     VALENCE_CHANGE_MIN_RECORDS,
+    bucket_end,
     bucket_starts,
 )
 from backend.patients.selectors import patient_list_search
@@ -56,9 +57,11 @@ def _figures(*, patient, period, rows, coverage, timeline) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
-    # The axis starts at the first bucket's start, so a bucket that began before the range shows whole.
-    span = charts.period_span(start=min(starts[0], period.start) if starts else period.start, end=period.end,
-                              tz_name=patient.timezone)
+    # The axis runs from the first bucket's start to the last one's end, so the buckets at both edges
+    # (the current hour, today, this week) show whole, not as a sliver.
+    span = charts.period_span(start=min(starts[0], period.start) if starts else period.start,
+                              end=max(bucket_end(starts[-1], bucket=period.bucket, tz=tz), period.end)
+                              if starts else period.end, tz_name=patient.timezone)
     figures = {}
     if rows:
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
@@ -69,7 +72,8 @@ def _figures(*, patient, period, rows, coverage, timeline) -> dict:
         figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}"))
         figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span), None)
     if coverage:
-        figure = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
+        figure = charts.coverage_figure(rows=coverage, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
+                                        span=span)
         figures["coverage"] = (figure, charts.figure_table(figure))
     return {key: {"figure": figure, "title": figure["layout"]["title"]["text"], "table": table}
             for key, (figure, table) in figures.items()}

@@ -4,6 +4,8 @@ sends data anywhere and no unnamed tab stops in the charts' tool bars, revoking 
 Screenshots go to var/screenshots/."""
 from datetime import timedelta
 
+import cv2
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -118,6 +120,9 @@ def test_the_code_page_shows_the_link_and_qr_code_and_a_reload_issues_no_other(l
     assert page.locator(".qr svg").is_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "enrollment-code.png"), full_page=True)
+    # the QR code as the browser draws it, read back by OpenCV's decoder: it is the link
+    shot = np.frombuffer(page.locator(".qr").screenshot(), dtype=np.uint8)
+    assert cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(shot, cv2.IMREAD_COLOR))[0] == link
     page.reload()
     assert page.inner_text(".code") == code
     assert EnrollmentCode.objects.filter(patient=patient).count() == 1
