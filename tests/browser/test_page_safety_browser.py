@@ -133,3 +133,35 @@ def test_the_code_page_shows_the_link_and_qr_code_and_a_reload_issues_no_other(l
     assert page.inner_text(".code") != code
     assert EnrollmentCode.objects.filter(patient=patient, cancelled_at__isnull=True).count() == 1
     assert not seen["elsewhere"] and not seen["csp"], seen
+
+
+BARS_INSIDE = """(id) => {
+  const chart = document.getElementById(id);
+  const plot = chart.querySelector('.nsewdrag').getBoundingClientRect();
+  const bars = [...chart.querySelectorAll('.bars .point path')].map(p => p.getBoundingClientRect())
+    .filter(b => b.width > 0 && b.height > 0);
+  return {count: bars.length,
+          outside: bars.filter(b => b.left < plot.left - 1 || b.right > plot.right + 1).length,
+          widths: bars.map(b => Math.round(b.width)), rightmost: Math.max(...bars.map(b => b.right)),
+          plotRight: plot.right};
+}"""
+
+
+@pytest.mark.parametrize("preset", ["24h", "7d", "30d", "90d"])
+def test_coverage_and_share_bars_sit_inside_the_plot_and_the_current_bucket_is_whole(live_server, charted_patient,
+                                                                                      page, preset):
+    add_records(charted_patient, timezone.now() - timedelta(minutes=5), "positive", n=2)  # the current bucket
+    log_in(page, live_server, "dr_safety")
+    page.goto(f"{live_server.url}/patients/{charted_patient.pk}/?range={preset}")
+    page.wait_for_selector("#chart-coverage .bars .point path", state="attached")
+    page.wait_for_selector("#chart-mood-share .bars .point path", state="attached")
+    for chart in ("chart-coverage", "chart-mood-share"):
+        bars = page.evaluate(BARS_INSIDE, chart)
+        assert bars["count"] > 0 and bars["outside"] == 0, (chart, bars)
+    share = page.evaluate(BARS_INSIDE, "chart-mood-share")
+    # the current bucket's bars are as wide as the others (whole, not a sliver at the right edge)
+    assert max(share["widths"]) - min(share["widths"]) <= 1, share["widths"]
+    assert share["rightmost"] <= share["plotRight"] + 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#chart-coverage").screenshot(path=str(SCREENSHOTS / f"coverage-{preset}.png"))
+    page.locator("#chart-mood-share").screenshot(path=str(SCREENSHOTS / f"share-{preset}.png"))
