@@ -203,7 +203,10 @@ def timeline_figure(*, records: list[dict], tz_name: str, span: list[str] | None
             "customdata": [[round(r[f"p_{m}"], 3) for m in MOOD_ORDER] for r in mine],
             "marker": {"color": MOOD_COLORS[mood], "size": 7, "opacity": 0.75},
             "hovertemplate": (
-                "%{x}<br><b>" + MOOD_LABELS[mood] + "</b><br>positive %{customdata[0]:.0%}<br>"
+                # date and time whatever the range (the axis' own format shows only dates from 7 days
+                # on), and the zone the times are in
+                "%{x|%a %-d %b %Y, %H:%M:%S} " + tz_name + "<br><b>" + MOOD_LABELS[mood]
+                + "</b><br>positive %{customdata[0]:.0%}<br>"
                 "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}"
                 "<extra></extra>"
             ),

@@ -2,6 +2,7 @@
 sends data anywhere and no unnamed tab stops in the charts' tool bars, revoking a device asks first
 (cancel keeps it, confirm revokes it), and the enrollment code page keeps its code on reload.
 Screenshots go to var/screenshots/."""
+import re
 from datetime import timedelta
 
 import cv2
@@ -165,3 +166,18 @@ def test_coverage_and_share_bars_sit_inside_the_plot_and_the_current_bucket_is_w
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#chart-coverage").screenshot(path=str(SCREENSHOTS / f"coverage-{preset}.png"))
     page.locator("#chart-mood-share").screenshot(path=str(SCREENSHOTS / f"share-{preset}.png"))
+
+
+def test_the_timeline_hover_shows_date_time_and_zone_in_a_30_day_range(live_server, charted_patient, page):
+    log_in(page, live_server, "dr_safety")
+    page.goto(f"{live_server.url}/patients/{charted_patient.pk}/?range=30d")
+    page.wait_for_selector("#chart-timeline .scatterlayer .point", state="attached")
+    page.locator("#chart-timeline").scroll_into_view_if_needed()
+    point = page.locator("#chart-timeline .scatterlayer .point").first
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#chart-timeline .hoverlayer .hovertext")
+    text = page.locator("#chart-timeline .hoverlayer").text_content()
+    assert re.search(r"\w{3} \d{1,2} \w{3} \d{4}, \d{2}:\d{2}:\d{2} " + re.escape(charted_patient.timezone), text), text
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#chart-timeline").screenshot(path=str(SCREENSHOTS / "timeline-hover-30d.png"))
