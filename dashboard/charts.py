@@ -241,17 +241,24 @@ def coverage_figure(
     )}
 
 
-def figure_table(figure: dict, *, value_format: str = "{:g}") -> dict:
-    """The figure's numbers as a table (its text alternative): one row per x, one column per trace.
-    Empty buckets show as an em dash."""
+def records_per_bucket(rows: list[dict], tz_name: str) -> dict[str, int]:
+    """How many records are behind each bucket, keyed like the figures' x values."""
+    tz = ZoneInfo(tz_name)
+    return {_local(r["bucket_start"], tz): r["records"] for r in rows}
+
+
+def figure_table(figure: dict, *, value_format: str = "{:g}", records: dict[str, int] | None = None) -> dict:
+    """The figure's numbers as a table (its text alternative): one row per x, one column per trace,
+    and with `records` a last column with the number of records behind each bucket (0 for an empty
+    one). Empty buckets show as an em dash."""
     traces = [t for t in figure["data"] if t.get("x")]
     xs = sorted({x for t in traces for x in t["x"]})
-    columns = [t["name"] for t in traces]
+    columns = [t["name"] for t in traces] + (["records"] if records is not None else [])
     lookup = [dict(zip(t["x"], t["y"])) for t in traces]
     rows = [
         [x.replace("T", " ")[:16]] + [
             "—" if (value := values.get(x)) is None else value_format.format(value) for values in lookup
-        ]
+        ] + ([str(records.get(x, 0))] if records is not None else [])
         for x in xs
     ]
     return {"columns": columns, "rows": rows}

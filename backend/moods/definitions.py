@@ -65,6 +65,11 @@ def bucket_starts(*, start: datetime, end: datetime, bucket: str, tz: ZoneInfo) 
     return starts
 
 
+# Decimals a model probability (and the face detector's score) is given with in exports: the shipped
+# model's expected calibration error is 0.045 (docs/model-card.md), so a third decimal would claim a
+# precision it does not have.
+PROBABILITY_DECIMALS = 2
+
 # The longest range a summary may cover, by bucket: about 744 hourly, 731 daily or 523 weekly
 # buckets, which a chart can still draw and a request can still sum quickly.
 MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=731), "week": timedelta(days=3660)}

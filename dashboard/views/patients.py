@@ -68,8 +68,9 @@ def _figures(*, patient, period, rows, coverage, timeline) -> dict:
                                          span=span)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                         span=span)
-        figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%"))
-        figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}"))
+        records = charts.records_per_bucket(rows, patient.timezone)
+        figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%", records=records))
+        figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}", records=records))
         figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span), None)
     if coverage:
         figure = charts.coverage_figure(rows=coverage, starts=starts, tz_name=patient.timezone, bucket=period.bucket,

@@ -48,3 +48,18 @@ def test_the_timeline_hover_carries_the_time_and_the_zone(clinician_web, patient
                                     html, re.S).group(1))
     for trace in timeline["data"]:
         assert trace["hovertemplate"].startswith("%{x|%a %-d %b %Y, %H:%M:%S} " + patient.timezone + "<br>")
+
+
+def test_the_data_tables_give_the_records_behind_each_bucket(clinician_web, patient):
+    now = timezone.now()
+    add_records(patient, now - timedelta(days=2), "positive", 5)
+    add_records(patient, now - timedelta(days=1), "negative", 1)
+    response = clinician_web.get(f"/patients/{patient.pk}/", {"range": "7d"})
+    figures = response.context["figures"]
+    for key in ("mood-share", "valence"):
+        table = figures[key]["table"]
+        assert table["columns"][-1] == "records"
+        counts = [row[-1] for row in table["rows"]]
+        assert sorted(counts, key=int)[-2:] == ["1", "5"] and counts.count("0") == len(counts) - 2, counts
+    html = response.content.decode()
+    assert '<th scope="col">records</th>' in html
