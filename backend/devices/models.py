@@ -61,7 +61,3 @@ class EnrollmentCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for {self.patient} issued {self.issued_at:%Y-%m-%d}"
-
-    def is_pending(self, now) -> bool:
-        """Still usable: not used, not replaced by a newer code, not expired."""
-        return self.used_at is None and self.cancelled_at is None and self.expires_at > now
