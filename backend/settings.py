@@ -392,8 +392,10 @@ MOODWATCH_EMBEDDED_SCHEDULER = env.bool("MOODWATCH_EMBEDDED_SCHEDULER", default=
 # --- e-mail (alert notifications): EMAIL_URL such as smtp+tls://user:password@host:587 ----------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MoodWatch <moodwatch@localhost>")
-# Links in e-mails point here (the dashboard's public address).
-MOODWATCH_PUBLIC_URL = env.str("MOODWATCH_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The site's public address (https://moodwatch.hospital.example): the link in alert e-mails and the
+# patient app's enrollment link (<address>/app/#enroll=<code>). Empty: pages use the address they
+# were opened at, e-mails carry the path only (`make run` sets it to its server's address).
+MOODWATCH_PUBLIC_URL = env.str("MOODWATCH_PUBLIC_URL", default="").rstrip("/")
 CELERY_BEAT_SCHEDULE["evaluate-alerts"] = {
     "task": "backend.alerts.tasks.evaluate_alerts",
     "schedule": env.int("ALERT_EVALUATION_INTERVAL_SECONDS", default=15 * 60),

@@ -23,7 +23,17 @@ def _bucket_bars(bucket: str) -> dict:
     return {"width": BUCKET_MS[bucket] * 0.85, "offset": BUCKET_MS[bucket] * 0.075}
 ROLLING_LABEL = {"hour": "24-hour", "day": "7-day", "week": "4-week"}
 FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13, "color": "#1f2933"}
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+# Plotly's options for every chart (the page hands them to charts.js). The mode bar holds only
+# buttons that act in the browser (zoom, pan, reset, save as PNG on this computer): no "Share chart"
+# (it uploads the figure to cloud.plotly.com), no JSON download, no Plotly logo link; plotlyServerURL
+# empty, so nothing has a server to send to (plotly.js 4 has no Chart Studio link left to turn off).
+# charts.js names the buttons and keeps them out of the tab order.
+MODE_BAR_BUTTONS = [["toImage"], ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "resetScale2d"]]
+CONFIG = {
+    "displaylogo": False, "responsive": True, "showSendToCloud": False, "plotlyServerURL": "",
+    "modeBarButtons": MODE_BAR_BUTTONS,
+    "toImageButtonOptions": {"filename": "moodwatch-chart"},
+}
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:
@@ -198,7 +208,10 @@ def timeline_figure(
             "customdata": [[round(r[f"p_{m}"], 3) for m in MOOD_ORDER] for r in mine],
             "marker": {"color": MOOD_COLORS[mood], "size": 7, "opacity": 0.75},
             "hovertemplate": (
-                "%{x}<br><b>" + MOOD_LABELS[mood] + "</b><br>positive %{customdata[0]:.0%}<br>"
+                # date and time whatever the range (the axis' own format shows only dates from 7 days
+                # on), and the zone the times are in
+                "%{x|%a %-d %b %Y, %H:%M:%S} " + tz_name + "<br><b>" + MOOD_LABELS[mood]
+                + "</b><br>positive %{customdata[0]:.0%}<br>"
                 "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}"
                 "<extra></extra>"
             ),
@@ -219,34 +232,47 @@ def timeline_figure(
     )}
 
 
-def coverage_figure(*, days: list[dict], tz_name: str, span: list[str] | None = None) -> dict:
-    """Frames per local day of capture: received, and with a face. Days without frames are gaps."""
+def coverage_figure(
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str, span: list[str] | None = None
+) -> dict:
+    """Frames per bucket of capture (the range's own buckets, so every bar sits on its bucket):
+    received, and with a face, side by side within the bucket. A bucket without frames shows 0."""
     tz = ZoneInfo(tz_name)
-    x = [days_row["day"].astimezone(tz).strftime("%Y-%m-%d") for days_row in days]
+    x, cells = _bucketed(rows, starts, tz)
+    step = BUCKET_MS[bucket]
     data = [
-        {"type": "bar", "name": "frames received", "x": x, "y": [d["frames"] or 0 for d in days],
+        {"type": "bar", "name": "frames received", "x": x, "y": [c["frames"] or 0 if c else 0 for c in cells],
          "marker": {"color": "#9fb3c8"}, "hovertemplate": "%{y} frames received<extra></extra>",
-         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.08},
-        {"type": "bar", "name": "frames with a face", "x": x, "y": [d["frames_with_face"] or 0 for d in days],
+         "width": step * 0.42, "offset": step * 0.08},
+        {"type": "bar", "name": "frames with a face", "x": x,
+         "y": [c["frames_with_face"] or 0 if c else 0 for c in cells],
          "marker": {"color": "#334e68"}, "hovertemplate": "%{y} frames with a face<extra></extra>",
-         "width": BUCKET_MS["day"] * 0.42, "offset": BUCKET_MS["day"] * 0.5},
+         "width": step * 0.42, "offset": step * 0.5},
     ]
     return {"data": data, "layout": _layout(
-        title="Coverage per day (by capture time)", y_title="frames", tz_name=tz_name, span=span, barmode="overlay"
+        title=f"Coverage per {bucket} (by capture time)", y_title="frames", tz_name=tz_name, span=span,
+        barmode="overlay",
     )}
 
 
-def figure_table(figure: dict, *, value_format: str = "{:g}") -> dict:
-    """The figure's numbers as a table (its text alternative): one row per x, one column per trace.
-    Empty buckets show as an em dash."""
+def records_per_bucket(rows: list[dict], tz_name: str) -> dict[str, int]:
+    """How many records are behind each bucket, keyed like the figures' x values."""
+    tz = ZoneInfo(tz_name)
+    return {_local(r["bucket_start"], tz): r["records"] for r in rows}
+
+
+def figure_table(figure: dict, *, value_format: str = "{:g}", records: dict[str, int] | None = None) -> dict:
+    """The figure's numbers as a table (its text alternative): one row per x, one column per trace,
+    and with `records` a last column with the number of records behind each bucket (0 for an empty
+    one). Empty buckets show as an em dash."""
     traces = [t for t in figure["data"] if t.get("x")]
     xs = sorted({x for t in traces for x in t["x"]})
-    columns = [t["name"] for t in traces]
+    columns = [t["name"] for t in traces] + (["records"] if records is not None else [])
     lookup = [dict(zip(t["x"], t["y"])) for t in traces]
     rows = [
         [x.replace("T", " ")[:16]] + [
             "—" if (value := values.get(x)) is None else value_format.format(value) for values in lookup
-        ]
+        ] + ([str(records.get(x, 0))] if records is not None else [])
         for x in xs
     ]
     return {"columns": columns, "rows": rows}

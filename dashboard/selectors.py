@@ -19,7 +19,7 @@ from backend.moods.selectors import mood_timeline
 from backend.patients.models import Patient
 from backend.rollups.selectors import (
     MoodOverview,
-    capture_coverage_by_day,
+    capture_coverage,
     mood_buckets,
     mood_overview,
     upload_overview,
@@ -112,7 +112,7 @@ def patient_list_rows(
 @dataclass(frozen=True)
 class PatientPeriod:
     """One patient's figures over one period: the non-empty buckets (rollups.selectors.mood_buckets
-    rows), coverage per local day, the most recent records, and the summary of them all."""
+    rows), coverage per bucket of capture, the most recent records, and the summary of them all."""
 
     rows: list[dict]
     coverage: list[dict]
@@ -124,7 +124,7 @@ def patient_period_read(
     *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int
 ) -> PatientPeriod:
     rows = mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
-    coverage = capture_coverage_by_day(patient=patient, start=start, end=end)
+    coverage = capture_coverage(patient=patient, start=start, end=end, bucket=bucket)
     timeline = mood_timeline(patient=patient, start=start, end=end, limit=timeline_limit)
     return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage))
 

@@ -16,7 +16,7 @@ urlpatterns = [
     path("patients/new/", manage.patient_create, name="patient-create"),
     path("patients/<str:patient_id>/", patients.patient_detail, name="patient-detail"),
     path("patients/<str:patient_id>/manage/", manage.patient_manage, name="patient-manage"),
-    path("patients/<str:patient_id>/enrollment-code/", manage.enrollment_code_create, name="patient-enrollment-code"),
+    path("patients/<str:patient_id>/enrollment-code/", manage.enrollment_code, name="patient-enrollment-code"),
     path(
         "patients/<str:patient_id>/devices/<uuid:device_id>/revoke/", manage.device_revoke,
         name="patient-device-revoke",

@@ -31,6 +31,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import SYSTEM, AuditContext, audit_record
 from backend.core import metrics
 from backend.core.errors import ApplicationError
+from backend.core.site import site_url
 from backend.core.tasks import task_named
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
@@ -204,7 +205,7 @@ def _notifications_retry(*, now: datetime) -> None:
 def _alert_email(alert: Alert) -> tuple[str, str]:
     """Subject and body. No patient name anywhere (e-mail is not a secure channel); the reference
     and a link to the inbox are enough for a clinician to find the patient after logging in."""
-    url = settings.MOODWATCH_PUBLIC_URL + reverse("dashboard:alert-inbox")
+    url = site_url() + reverse("dashboard:alert-inbox")  # a path only where no address is configured
     subject = f"MoodWatch: new alert ({alert.get_kind_display().lower()})"
     lines = [
         f"A new alert was raised at {alert.raised_at:%Y-%m-%d %H:%M} UTC "

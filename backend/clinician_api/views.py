@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -177,9 +177,14 @@ class EnrollmentCodeCreateView(ClinicianPatientMixin, APIView):
         expires_at = serializers.DateTimeField(source="row.expires_at")
         patient_id = serializers.CharField(source="row.patient_id")
 
-    @extend_schema(request=None, responses={201: EnrollmentCodeSerializer, 404: ErrorSerializer,
-                                            409: ErrorSerializer},
-                   summary="Issue a one-time device enrollment code for a patient (shown once).")
+    @extend_schema(
+        request=None,
+        responses={201: EnrollmentCodeSerializer,
+                   403: OpenApiResponse(ErrorSerializer, description="consent_missing: record consent first"),
+                   404: ErrorSerializer,
+                   409: OpenApiResponse(ErrorSerializer, description="patient_inactive")},
+        summary="Issue a one-time device enrollment code for a patient (shown once); it cancels the patient's "
+                "earlier unused codes.")
     def post(self, request, patient_id):
         patient = self.patient_get(request, patient_id)
         row, code = enrollment_code_issue(patient=patient, actor=request.user, context=audit_context(request))

@@ -20,3 +20,17 @@ def throttle_cache_is_shared(app_configs, **kwargs):
             id="moodwatch.W001",
         )]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def public_url_is_set(app_configs, **kwargs):
+    """Without the site's address, alert e-mails carry a path only and enrollment links use whatever
+    address the clinician opened the page at (which a phone may not reach)."""
+    if not settings.MOODWATCH_PUBLIC_URL:
+        return [checks.Warning(
+            "MOODWATCH_PUBLIC_URL is not set: alert e-mails carry no address, and the patient app's "
+            "enrollment link uses the address each page was opened at.",
+            hint="Set MOODWATCH_PUBLIC_URL to the site's https address, e.g. https://moodwatch.hospital.example.",
+            id="moodwatch.W002",
+        )]
+    return []

@@ -36,12 +36,13 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(EnrollmentCode)
 class EnrollmentCodeAdmin(admin.ModelAdmin):
-    list_display = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "device"]
-    list_filter = [("used_at", admin.EmptyFieldListFilter), "issued_at"]
+    list_display = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "cancelled_at", "device"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter), ("cancelled_at", admin.EmptyFieldListFilter),
+                   "issued_at"]
     search_fields = ["patient__reference", "issued_by__username"]
     date_hierarchy = "issued_at"
     list_select_related = ["patient", "issued_by", "device"]
-    readonly_fields = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "device"]
+    readonly_fields = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "cancelled_at", "device"]
     exclude = ["code_digest"]
 
     def has_add_permission(self, request):

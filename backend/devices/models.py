@@ -50,6 +50,8 @@ class EnrollmentCode(models.Model):
     issued_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer code is issued for the patient: one code is valid at a time.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     device = models.OneToOneField(
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrollment_code"
     )

@@ -10,6 +10,7 @@ from backend.audit.models import AuditAction, AuditChannel
 from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 from backend.patients.models import Patient
+from backend.patients.services import patient_lock
 
 from . import tokens
 from .models import Device, EnrollmentCode
@@ -24,22 +25,42 @@ def enrollment_code_issue(
     context: AuditContext | None = None,
 ) -> tuple[EnrollmentCode, str]:
     """Create a one-time code for the patient. Returns the row and the code (shown once, never stored).
-    A deactivated patient gets none (`patient_inactive`): their devices could not enroll anyway."""
-    if not patient.is_active:
-        raise ApplicationError("This patient is deactivated; reactivate them first.", code="patient_inactive",
-                               status_code=409)
+
+    One code is valid at a time: the patient's earlier unused codes are cancelled (their ids are in
+    the audit row; enrolling with one answers `enrollment_code_cancelled`). Refused for a deactivated
+    patient (409 `patient_inactive`: their devices could not enroll anyway) and for a patient without
+    recorded consent (403 `consent_missing`: the phone would film someone who has not agreed, and
+    could not upload; consent is recorded first, on the same page)."""
     ttl = ttl if ttl is not None else settings.MOODWATCH["ENROLLMENT_CODE_TTL"]
     if ttl <= timedelta(0):
         raise ApplicationError("An enrollment code must live for a positive time.", code="ttl_invalid")
+    # One issuer at a time per patient (two at once would both leave a valid code), and consent and
+    # activity read under that lock.
+    patient_lock(patient_id=patient.pk, exclusive=True)
+    patient.refresh_from_db(fields=["is_active", "consent_recorded_at"])
+    if not patient.is_active:
+        raise ApplicationError("This patient is deactivated; reactivate them first.", code="patient_inactive",
+                               status_code=409)
+    if not patient.has_consent:
+        raise ApplicationError(
+            "No consent to camera-based monitoring is recorded for this patient; record it before enrolling "
+            "a phone.", code="consent_missing", status_code=403,
+        )
+    now = timezone.now()
+    earlier = EnrollmentCode.objects.filter(patient=patient, used_at__isnull=True, cancelled_at__isnull=True,
+                                            expires_at__gt=now)
+    cancelled = sorted(earlier.values_list("pk", flat=True))
+    EnrollmentCode.objects.filter(pk__in=cancelled).update(cancelled_at=now)
     code = tokens.enrollment_code_generate()
     row = EnrollmentCode.objects.create(
         patient=patient,
         code_digest=tokens.enrollment_code_digest(code),
         issued_by=actor if actor is not None and actor.is_authenticated else None,
-        expires_at=timezone.now() + ttl,
+        expires_at=now + ttl,
     )
     audit_record(action=AuditAction.ENROLLMENT_CODE_ISSUE, actor=actor, patient=patient, context=context,
-                 detail={"enrollment_code_id": row.pk, "expires_at": row.expires_at.isoformat()})
+                 detail={"enrollment_code_id": row.pk, "expires_at": row.expires_at.isoformat(),
+                         "cancelled_enrollment_code_ids": cancelled})
     return row, code
 
 
@@ -56,6 +77,9 @@ def device_enroll(*, code: str, label: str = "", context: AuditContext | None = 
         raise ApplicationError("Unknown enrollment code.", code="enrollment_code_invalid")
     if row.used_at is not None:
         raise ApplicationError("This enrollment code was already used.", code="enrollment_code_used")
+    if row.cancelled_at is not None:
+        raise ApplicationError("A newer enrollment code replaced this one; enter the latest code.",
+                               code="enrollment_code_cancelled")
     if row.expires_at <= timezone.now():
         raise ApplicationError("This enrollment code has expired.", code="enrollment_code_expired")
     if not row.patient.is_active:

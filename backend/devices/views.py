@@ -35,7 +35,8 @@ class DeviceEnrollView(APIView):
         responses={
             201: EnrolledDeviceSerializer,
             400: OpenApiResponse(ErrorSerializer, description=(
-                "validation_error (not a code's format) | enrollment_code_invalid | _used | _expired")),
+                "validation_error (not a code's format) | enrollment_code_invalid | _used | _cancelled (a newer code "
+                "replaced it) | _expired")),
             429: OpenApiResponse(ErrorSerializer, description="throttled per client address (see Retry-After)"),
         },
         auth=[],

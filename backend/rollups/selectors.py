@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import TruncDay
+from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
 from backend.ingest.models import Frame, FrameBatch
 from backend.moods.definitions import OVERVIEW_DAYS, VALENCE_CHANGE_MIN_RECORDS, valence, valence_of_counts
@@ -257,15 +257,21 @@ GROUP BY p.id
 """
 
 
-def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime) -> list[dict]:
-    """Per local day of *capture* (the patient's time zone): frames received, processed, with a
-    face, and the other faces seen in them (bystanders, not analysed). Landed batches come from the
-    capture slots (a range edge includes the whole 15-minute slot it falls in); frames still waiting
-    for inference are counted from the frames themselves."""
+# How the coverage is cut into the page's buckets, as bucket_floor cuts them (weeks: Monday).
+_CAPTURE_TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
+
+
+def capture_coverage(*, patient: Patient, start: datetime, end: datetime, bucket: str = "day") -> list[dict]:
+    """Per bucket of *capture* (hour, local day or local week, as the mood summaries are cut): frames
+    received, processed, with a face, and the other
+    faces seen in them (bystanders, not analysed), keyed `bucket_start`. Landed batches come from the capture
+    slots (a range edge includes the whole 15-minute slot it falls in); frames still waiting for
+    inference are counted from the frames themselves."""
     tz = ZoneInfo(patient.timezone)
+    trunc = _CAPTURE_TRUNC[bucket]
     landed = (
         CaptureSlotCount.objects.filter(patient=patient, slot_start__gte=slot_floor(start), slot_start__lt=end)
-        .annotate(day=TruncDay("slot_start", tzinfo=tz)).values("day")
+        .annotate(cut=trunc("slot_start", tzinfo=tz)).values("cut")
         .annotate(frames=Sum("frames"), frames_processed=Sum("frames_processed"),
                   frames_with_face=Sum("frames_with_face"), bystanders=Sum("bystanders"))
         .order_by()
@@ -273,18 +279,19 @@ def capture_coverage_by_day(*, patient: Patient, start: datetime, end: datetime)
     waiting = (
         Frame.objects.filter(batch__in=FrameBatch.objects.filter(patient=patient, status__in=FrameBatch.UNFINISHED),
                              captured_at__gte=start, captured_at__lt=end)
-        .annotate(day=TruncDay("captured_at", tzinfo=tz)).values("day").annotate(frames=Count("id")).order_by()
+        .annotate(cut=trunc("captured_at", tzinfo=tz)).values("cut").annotate(frames=Count("id")).order_by()
     )
-    days: dict = {}
+    buckets: dict = {}
     for row in landed:
-        days[row["day"]] = {"day": row["day"].astimezone(tz), "frames": row["frames"],
-                            "frames_processed": row["frames_processed"], "frames_with_face": row["frames_with_face"],
-                            "bystanders": row["bystanders"]}
+        buckets[row["cut"]] = {"bucket_start": row["cut"].astimezone(tz), "frames": row["frames"],
+                               "frames_processed": row["frames_processed"],
+                               "frames_with_face": row["frames_with_face"], "bystanders": row["bystanders"]}
     for row in waiting:
-        day = days.setdefault(row["day"], {"day": row["day"].astimezone(tz), "frames": 0, "frames_processed": 0,
-                                           "frames_with_face": 0, "bystanders": 0})
-        day["frames"] += row["frames"]
-    return [days[key] for key in sorted(days)]
+        cell = buckets.setdefault(row["cut"], {"bucket_start": row["cut"].astimezone(tz), "frames": 0,
+                                               "frames_processed": 0, "frames_with_face": 0, "bystanders": 0})
+        cell["frames"] += row["frames"]
+    return [buckets[key] for key in sorted(buckets)]
+
 
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
     """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same local days

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record
-from backend.moods.definitions import MOOD_ORDER
+from backend.moods.definitions import MOOD_ORDER, PROBABILITY_DECIMALS
 from backend.moods.selectors import mood_record_list
 from backend.rollups.selectors import mood_buckets
 
@@ -21,6 +21,11 @@ from ..forms import RangeForm, period_resolve
 from .errors import InvalidQuery
 
 RECORD_COLUMNS = ["captured_at", "mood", *[f"p_{m}" for m in MOOD_ORDER], "detection_score", "model_version"]
+
+
+def _probability(value: float | None) -> str:
+    """A probability or detection score as the model can claim it (PROBABILITY_DECIMALS), e.g. 0.70."""
+    return "" if value is None else f"{value:.{PROBABILITY_DECIMALS}f}"
 
 
 class _Echo:
@@ -76,7 +81,8 @@ def records_csv(request, patient_id):
         .values_list(*RECORD_COLUMNS)
         .iterator(chunk_size=2000)  # a server-side cursor on PostgreSQL: memory stays flat
     )
-    rows = ([captured_at.astimezone(tz).isoformat(), *rest] for captured_at, *rest in records)
+    rows = ([captured_at.astimezone(tz).isoformat(), mood, *map(_probability, scores), model_version]
+            for captured_at, mood, *scores, model_version in records)
     return _stream_csv(RECORD_COLUMNS, rows, _filename(patient, period, "records", "csv"))
 
 

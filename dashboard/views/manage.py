@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.alerts.definitions import THRESHOLD_LABELS, THRESHOLD_NAMES
@@ -11,7 +12,8 @@ from backend.alerts.selectors import alert_thresholds_default, alert_thresholds_
 from backend.alerts.services import alert_thresholds_set
 from backend.audit.services import patient_page_view_record
 from backend.core.errors import ApplicationError
-from backend.devices.selectors import device_list_for_patient
+from backend.core.site import site_url
+from backend.devices.selectors import device_list_for_patient, enrollment_code_pending
 from backend.devices.services import device_revoke as device_revoke_service
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import InferenceMode
@@ -66,6 +68,7 @@ def patient_manage(request, patient_id):
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
         "inference_modes": InferenceMode.choices,
+        "pending_code": enrollment_code_pending(patient=patient, now=timezone.now()),
         "thresholds": _threshold_fields(form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
                                         defaults=alert_thresholds_default()),
     })
@@ -76,27 +79,57 @@ def _threshold_fields(*, form, defaults) -> list[tuple]:
     return [(THRESHOLD_LABELS[name], form[name], getattr(defaults, name)) for name in THRESHOLD_NAMES]
 
 
+def _enrollment_session_key(patient) -> str:
+    return f"enrollment-code:{patient.pk}"
+
+
+def enrollment_link(*, request, code: str) -> str:
+    """The patient app's enrollment link: opening it (or scanning its QR code) fills in the code."""
+    return f"{site_url(request=request)}/app/#enroll={code}"
+
+
 @login_required
-@require_POST
-def enrollment_code_create(request, patient_id):
+@require_http_methods(["GET", "POST"])
+def enrollment_code(request, patient_id):
+    """POST issues a code (cancelling the patient's earlier ones) and redirects here; GET shows the
+    code this session issued while it can still be used, so a reload shows the same code and never
+    issues another. The clear code lives in this server-side session only, until it is used,
+    replaced or expired; the database keeps its HMAC."""
     patient = patient_for_request(request, patient_id)
-    try:
-        row, code = enrollment_code_issue(patient=patient, actor=request.user, context=audit_context(request))
-    except ApplicationError as error:
-        messages.error(request, error.detail)
-        return redirect("dashboard:patient-manage", patient_id=patient.pk)
-    response = render(request, "dashboard/enrollment_code.html", {
-        "patient": patient, "code": code, "row": row, "qr_svg": qr_svg(code),
-    })
-    response["Cache-Control"] = "no-store"  # shown once: keep it out of caches and history
-    return response
+    key = _enrollment_session_key(patient)
+    if request.method == "POST":
+        try:
+            row, code = enrollment_code_issue(patient=patient, actor=request.user, context=audit_context(request))
+        except ApplicationError as error:
+            messages.error(request, error.detail)
+            return redirect("dashboard:patient-manage", patient_id=patient.pk)
+        request.session[key] = {"id": row.pk, "code": code}
+        return redirect("dashboard:patient-enrollment-code", patient_id=patient.pk)
+    pending = enrollment_code_pending(patient=patient, now=timezone.now())
+    shown = request.session.get(key)
+    if shown and (pending is None or shown.get("id") != pending.pk):
+        del request.session[key]  # used, replaced or expired: the clear code is of no use any more
+        shown = None
+    patient_page_view_record(actor=request.user, patient=patient, page="enrollment-code",
+                             context=audit_context(request))
+    context = {"patient": patient, "pending": pending, "code": None}
+    if shown:
+        link = enrollment_link(request=request, code=shown["code"])
+        context.update(code=shown["code"], link=link, qr_svg=qr_svg(link))
+    return render(request, "dashboard/enrollment_code.html", context)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def device_revoke(request, patient_id, device_id):
+    """GET: the confirmation page (a page of its own: it works without JavaScript and under the CSP,
+    which blocks inline handlers); POST (its "Revoke" button): revoke."""
     patient = patient_for_request(request, patient_id)
     device = get_object_or_404(device_list_for_patient(patient=patient), pk=device_id)
+    if request.method == "GET":
+        patient_page_view_record(actor=request.user, patient=patient, page="revoke-device",
+                                 context=audit_context(request))
+        return render(request, "dashboard/device_revoke.html", {"patient": patient, "device": device})
     device_revoke_service(device=device, actor=request.user, context=audit_context(request))
     messages.success(request, f"Device “{device.label or device.pk}” revoked: it can no longer upload.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)

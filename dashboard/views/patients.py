@@ -20,6 +20,7 @@ from backend.moods.definitions import (
     MOOD_ORDER,
     OVERVIEW_DAYS,
     VALENCE_CHANGE_MIN_RECORDS,
+    bucket_end,
     bucket_starts,
 )
 from backend.moods.selectors import self_report_agreement, self_report_list
@@ -60,21 +61,25 @@ def _figures(*, patient, period, rows, coverage, timeline, self_reports=()) -> d
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
-    # The axis starts at the first bucket's start, so a bucket that began before the range shows whole.
-    span = charts.period_span(start=min(starts[0], period.start) if starts else period.start, end=period.end,
-                              tz_name=patient.timezone)
+    # The axis runs from the first bucket's start to the last one's end, so the buckets at both edges
+    # (the current hour, today, this week) show whole, not as a sliver.
+    span = charts.period_span(start=min(starts[0], period.start) if starts else period.start,
+                              end=max(bucket_end(starts[-1], bucket=period.bucket, tz=tz), period.end)
+                              if starts else period.end, tz_name=patient.timezone)
     figures = {}
     if rows:
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                          span=span)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                         span=span)
-        figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%"))
-        figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}"))
+        records = charts.records_per_bucket(rows, patient.timezone)
+        figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%", records=records))
+        figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}", records=records))
         figures["timeline"] = (charts.timeline_figure(records=timeline, tz_name=patient.timezone, span=span,
                                                       self_reports=self_reports), None)
     if coverage:
-        figure = charts.coverage_figure(days=coverage, tz_name=patient.timezone, span=span)
+        figure = charts.coverage_figure(rows=coverage, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
+                                        span=span)
         figures["coverage"] = (figure, charts.figure_table(figure))
     return {key: {"figure": figure, "title": figure["layout"]["title"]["text"], "table": table}
             for key, (figure, table) in figures.items()}

@@ -39,6 +39,9 @@ def test_records_csv_streams_every_record_of_the_range_in_local_time(clinician_w
     assert [r["mood"] for r in rows] == ["positive"] * 3 + ["negative", "other", "other"]
     assert rows[0]["captured_at"] == "2026-03-09T09:00:00+01:00"
     assert float(rows[0]["p_positive"]) == pytest.approx(0.7)
+    # probabilities as the model can claim them (PROBABILITY_DECIMALS), not 0.699999988079071
+    assert [rows[0][f"p_{m}"] for m in ("positive", "neutral", "other", "negative")] == ["0.70", "0.10", "0.10", "0.10"]
+    assert rows[0]["detection_score"] == "0.90"
     assert set(rows[0]) == {
         "captured_at", "mood", "p_positive", "p_neutral", "p_other", "p_negative", "detection_score", "model_version",
     }
@@ -102,3 +105,17 @@ def test_another_clinician_cannot_export_and_nothing_is_audited(other_clinician_
 @pytest.mark.parametrize("path", ["records.csv", "summary.csv", "fhir.json"])
 def test_anonymous_cannot_export(anonymous_web, two_days, path):
     assert anonymous_web.get(f"/patients/{two_days.pk}/export/{path}").status_code == 302
+
+
+def test_records_csv_rounds_every_probability_and_score_to_two_decimals(clinician_web, patient):
+    from datetime import UTC, datetime
+
+    from backend.moods.models import MoodRecord
+    from tests.backend.factories import add_records
+
+    add_records(patient, datetime(2026, 3, 9, 12, tzinfo=UTC), "positive", 1)
+    MoodRecord.objects.filter(patient=patient).update(p_positive=0.123456789, p_neutral=1e-12, p_other=0.995,
+                                                      p_negative=0.87654321, detection_score=1.0)
+    rows = read_csv(clinician_web.get(f"/patients/{patient.pk}/export/records.csv", RANGE))
+    assert [rows[0][k] for k in ("p_positive", "p_neutral", "p_other", "p_negative", "detection_score")] == [
+        "0.12", "0.00", "0.99", "0.88", "1.00"]

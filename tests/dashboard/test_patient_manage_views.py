@@ -81,7 +81,9 @@ def test_a_clinician_cannot_assign_colleagues_through_the_form(clinician_web, ot
 
 
 def test_the_enrollment_code_is_shown_large_with_a_qr_code_and_expiry_and_works_once(clinician_web, patient):
-    response = clinician_web.post(f"/patients/{patient.pk}/enrollment-code/")
+    issued = clinician_web.post(f"/patients/{patient.pk}/enrollment-code/")
+    assert issued.status_code == 302 and issued["Location"] == f"/patients/{patient.pk}/enrollment-code/"
+    response = clinician_web.get(issued["Location"])
     html = response.content.decode()
     code = response.context["code"]
     assert response["Cache-Control"] == "no-store"
@@ -90,7 +92,8 @@ def test_the_enrollment_code_is_shown_large_with_a_qr_code_and_expiry_and_works_
     assert "Valid once, until" in html
     device, _ = device_enroll(code=code, label="Pixel")
     assert device.patient == patient
-    assert actions(patient) == [AuditAction.ENROLLMENT_CODE_ISSUE, AuditAction.DEVICE_ENROLL]
+    assert actions(patient) == [AuditAction.ENROLLMENT_CODE_ISSUE, AuditAction.PATIENT_VIEW,
+                                AuditAction.DEVICE_ENROLL]
 
 
 def test_no_enrollment_code_for_a_deactivated_patient(clinician_web, patient):
@@ -113,7 +116,8 @@ def test_the_manage_page_lists_devices_without_their_tokens(clinician_web, patie
 
 def test_revoking_a_device_stops_it_and_is_audited(clinician_web, patient):
     device = DeviceFactory(patient=patient)
-    clinician_web.post(f"/patients/{patient.pk}/devices/{device.pk}/revoke/")
+    response = clinician_web.post(f"/patients/{patient.pk}/devices/{device.pk}/revoke/")
+    assert response.status_code == 302 and response["Location"] == f"/patients/{patient.pk}/manage/"
     device.refresh_from_db()
     assert device.is_revoked
     assert actions(patient) == [AuditAction.DEVICE_REVOKE]

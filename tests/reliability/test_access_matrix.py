@@ -97,8 +97,14 @@ def rows() -> list[Row]:
         Row("dashboard:patient-create", "GET", "/patients/new/", expected=everyone_logged_in),
         Row("dashboard:patient-detail", "GET", "/patients/{patient}/", expected=patient_page),
         Row("dashboard:patient-manage", "GET", "/patients/{patient}/manage/", expected=patient_page),
+        # issued on POST, then shown by the GET it redirects to (Post/Redirect/Get)
         Row("dashboard:patient-enrollment-code", "POST", "/patients/{patient}/enrollment-code/",
-            expected={**NO_SESSION, "clinician_a": 200, "clinician_b": 404, "admin": 200}),
+            expected=patient_action),
+        Row("dashboard:patient-enrollment-code", "GET", "/patients/{patient}/enrollment-code/",
+            expected=patient_page),
+        # GET: the confirmation page; POST: its "Revoke" button
+        Row("dashboard:patient-device-revoke", "GET", "/patients/{patient}/devices/{device}/revoke/",
+            expected=patient_page),
         Row("dashboard:patient-device-revoke", "POST", "/patients/{patient}/devices/{device}/revoke/",
             expected=patient_action),
         Row("dashboard:patient-consent", "POST", "/patients/{patient}/consent/", data={"consent": "withdraw"},

@@ -45,10 +45,20 @@ def test_the_deploy_check_is_clean_in_production():
     result = manage(
         "check", "--deploy", "--fail-level", "DEBUG",
         DJANGO_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="moodwatch.example.org",
-        CACHE_URL="redis://127.0.0.1:6379/1",
+        CACHE_URL="redis://127.0.0.1:6379/1", MOODWATCH_PUBLIC_URL="https://moodwatch.example.org",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_when_the_sites_address_is_not_set():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DJANGO_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="moodwatch.example.org",
+        CACHE_URL="redis://127.0.0.1:6379/1",
+    )
+    assert result.returncode != 0
+    assert "moodwatch.W002" in result.stderr + result.stdout
 
 
 def test_the_deploy_check_warns_when_rate_limits_are_not_shared_between_processes():

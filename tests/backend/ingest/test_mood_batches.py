@@ -19,7 +19,7 @@ from backend.ingest.selectors import model_versions_published
 from backend.ingest.services import FrameResult, batch_complete
 from backend.moods.models import MoodRecord
 from backend.rollups.models import CaptureSlotCount, MoodSlotCount, UploadSlotCount
-from backend.rollups.selectors import capture_coverage_by_day, mood_buckets
+from backend.rollups.selectors import capture_coverage, mood_buckets
 from inference import MoodEstimator
 from tests.backend.conftest import batch_payload, client_with_device_token
 from tests.backend.factories import DeviceFactory, PatientFactory
@@ -474,7 +474,7 @@ def test_roll_ups_and_coverage_match_those_of_the_same_frames_processed_on_the_s
                 "batches", "frames", "frames_processed", "frames_with_face")),
             "buckets": mood_buckets(patient=p, start=now - timedelta(days=2), end=now + timedelta(hours=1),
                                     bucket="day"),
-            "coverage": capture_coverage_by_day(patient=p, start=now - timedelta(days=2), end=now),
+            "coverage": capture_coverage(patient=p, start=now - timedelta(days=2), end=now),
         }
 
     device_side, server_side = state(on_device_patient), state(patient)

@@ -8,7 +8,7 @@ import pytest
 from backend.ingest.models import Frame
 from backend.moods.selectors import mood_summary
 from backend.rollups.models import MoodSlotCount, RolledUpBatch, RollupState
-from backend.rollups.selectors import capture_coverage_by_day, mood_buckets, mood_overview, upload_overview
+from backend.rollups.selectors import capture_coverage, mood_buckets, mood_overview, upload_overview
 from backend.rollups.services import rollup_batches_fold, rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory, PatientFactory, add_records
 
@@ -130,10 +130,11 @@ def test_coverage_counts_frames_per_local_day_of_capture_and_waiting_frames_live
     type(queued).objects.filter(pk=queued.pk).update(received_at=datetime(2026, 3, 12, 8, 0, tzinfo=UTC))
     Frame.objects.bulk_create(Frame(batch=queued, index=i, captured_at=datetime(2026, 3, 10, 8, i, tzinfo=UTC),
                                     content_type="image/jpeg", data=b"x") for i in range(7))
-    days = capture_coverage_by_day(
+    days = capture_coverage(
         patient=patient, start=datetime(2026, 3, 9, tzinfo=UTC), end=datetime(2026, 3, 11, tzinfo=UTC)
     )
-    assert [(d["day"].isoformat(), d["frames"], d["frames_processed"], d["frames_with_face"]) for d in days] == [
+    assert [(d["bucket_start"].isoformat(), d["frames"], d["frames_processed"], d["frames_with_face"])
+            for d in days] == [
         ("2026-03-09T00:00:00+01:00", 5, 5, 3), ("2026-03-10T00:00:00+01:00", 11, 4, 2),
     ]
 
@@ -145,10 +146,10 @@ def test_coverage_days_follow_the_patients_midnight_across_a_dst_change(patient)
     add_records(patient, datetime(2026, 3, 28, 23, 0, tzinfo=UTC), "neutral", 2)  # 00:00 CET on the 29th
     add_records(patient, datetime(2026, 3, 29, 21, 59, tzinfo=UTC), "neutral", 3)  # 23:59 CEST on the 29th
     add_records(patient, datetime(2026, 3, 29, 22, 0, tzinfo=UTC), "neutral", 4)  # 00:00 CEST on the 30th
-    days = capture_coverage_by_day(
+    days = capture_coverage(
         patient=patient, start=datetime(2026, 3, 28, tzinfo=UTC), end=datetime(2026, 3, 31, tzinfo=UTC)
     )
-    assert [(d["day"].isoformat(), d["frames"]) for d in days] == [
+    assert [(d["bucket_start"].isoformat(), d["frames"]) for d in days] == [
         ("2026-03-28T00:00:00+01:00", 1), ("2026-03-29T00:00:00+01:00", 5), ("2026-03-30T00:00:00+02:00", 4),
     ]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from backend.ingest.models import FrameBatch
 from backend.ingest.services import FrameResult, batch_complete
 from backend.rollups.models import MoodSlotCount, RolledUpBatch
-from backend.rollups.selectors import capture_coverage_by_day, mood_buckets, mood_overview, upload_overview
+from backend.rollups.selectors import capture_coverage, mood_buckets, mood_overview, upload_overview
 from backend.rollups.services import rollup_refresh_all
 from tests.backend.factories import FrameBatchFactory, MoodRecordFactory
 
@@ -41,7 +41,7 @@ def test_the_readers_write_nothing(patient):
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         mood_buckets(patient=patient, start=now - timedelta(days=7), end=now, bucket="day")
-        capture_coverage_by_day(patient=patient, start=now - timedelta(days=7), end=now)
+        capture_coverage(patient=patient, start=now - timedelta(days=7), end=now)
         mood_overview(patients=[patient], now=now)
         upload_overview(patients=[patient], now=now)
     assert len(queries.captured_queries) >= 4

@@ -82,6 +82,8 @@ class Command(BaseCommand):
         # replay's frames go back 14 days, beyond the 7 days a real phone's frames may be old.
         max_age = max(REPLAY_MAX_AGE_HOURS, int(os.environ.get("MAX_FRAME_AGE_HOURS", 0)))
         environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1", "MAX_FRAME_AGE_HOURS": str(max_age)}
+        # Alert e-mails link to this server unless an address is configured.
+        environment.setdefault("MOODWATCH_PUBLIC_URL", f"http://{host}:{port}")
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)
 
     def _wait_healthy(self, server, server_url):
