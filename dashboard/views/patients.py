@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from backend.alerts.definitions import INTERVAL_LEVEL
 from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
@@ -51,6 +52,7 @@ def patient_list(request):
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
         "change_min_records": VALENCE_CHANGE_MIN_RECORDS,
         "overview_days": OVERVIEW_DAYS, "overview_days_str": str(OVERVIEW_DAYS),
+        "interval_level": f"{INTERVAL_LEVEL:.0%}",
     })
 
 

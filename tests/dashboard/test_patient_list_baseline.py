@@ -1,0 +1,34 @@
+"""The list shows each patient's negative share against their own baseline, with the interval of the
+change, and says when the baseline is still building."""
+from datetime import timedelta
+
+from django.utils import timezone
+
+from tests.backend.factories import PatientFactory, add_records
+
+URL = "/patients/"
+
+
+def test_the_list_shows_the_change_from_the_patients_own_baseline_with_its_interval(clinician_web, clinician):
+    now = timezone.now()
+    rising = PatientFactory(reference="P-RISE", clinicians=[clinician], timezone="UTC")
+    for back in range(4, 16):
+        add_records(rising, now - timedelta(days=back), "negative", 2)
+        add_records(rising, now - timedelta(days=back), "neutral", 8)
+    for back in range(3):
+        add_records(rising, now - timedelta(days=back, minutes=1), "negative", 16)
+        add_records(rising, now - timedelta(days=back, minutes=1), "neutral", 4)
+    newcomer = PatientFactory(reference="P-NEW", clinicians=[clinician])
+    add_records(newcomer, now - timedelta(minutes=5), "neutral", 3)
+
+    response = clinician_web.get(URL + "?sort=baseline&dir=desc")
+    assert response.status_code == 200
+    rows = {row.patient.reference: row for row in response.context["rows"]}
+    assert rows["P-RISE"].baseline_text == "negative 80% vs baseline 20%"
+    assert rows["P-RISE"].baseline_note.startswith("+60 points (±") and "95% interval" in rows["P-RISE"].baseline_note
+    assert rows["P-RISE"].baseline_class == "neg"
+    assert (rows["P-NEW"].baseline_text, rows["P-NEW"].baseline_note) == (
+        "baseline building", "0 of 100 records, 0 of 7 days")
+    page = response.content.decode()
+    assert "Negative vs own baseline" in page and "negative 80% vs baseline 20%" in page
+    assert [row.patient.reference for row in response.context["rows"]][0] == "P-RISE"
