@@ -290,8 +290,9 @@ def alert_acknowledge(
 def alert_thresholds_set(
     *, patient: Patient, actor: AbstractBaseUser, values: dict, context: AuditContext | None = None
 ) -> AlertThresholds:
-    """Store the patient's overrides (None = the settings default) and audit the change."""
-    if unknown := set(values) - set(THRESHOLD_NAMES):
+    """Store the patient's overrides (None = the settings default; for `rule`, "" = ALERT_RULE) and
+    audit the change."""
+    if unknown := set(values) - {*THRESHOLD_NAMES, "rule"}:
         raise ValueError(f"not alert thresholds: {sorted(unknown)}")  # a caller's mistake, never user input
     row, _ = AlertThresholds.objects.get_or_create(patient=patient)
     before = {name: getattr(row, name) for name in values}

@@ -8,8 +8,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from backend.alerts.definitions import INTERVAL_LEVEL
-from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
+from backend.alerts.definitions import BASELINE_DAYS, INTERVAL_LEVEL, MIN_EFFECT
+from backend.alerts.selectors import (
+    alert_list_for_patient,
+    alert_rule_for,
+    alert_thresholds_for,
+    baseline_deviation_for,
+)
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
 from backend.demo.selectors import demo_patient_is
@@ -27,7 +32,7 @@ from backend.patients.selectors import patient_list_search
 from .. import charts
 from ..access import audit_context, patient_for_request
 from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
-from ..selectors import DEFAULT_SORT, SORT_KEYS, patient_list_rows, patient_period_read
+from ..selectors import DEFAULT_SORT, SORT_KEYS, baseline_texts, patient_list_rows, patient_period_read
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -94,6 +99,7 @@ def patient_detail(request, patient_id):
     figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
+    baseline = baseline_deviation_for(patient=patient, now=now)
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
                              context=audit_context(request))
@@ -108,5 +114,7 @@ def patient_detail(request, patient_id):
         "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
+        "alert_rule": alert_rule_for(patient=patient), "baseline": baseline_texts(baseline),
+        "baseline_days": BASELINE_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
     }, status=400 if invalid else 200)

@@ -32,3 +32,11 @@ def test_the_list_shows_the_change_from_the_patients_own_baseline_with_its_inter
     page = response.content.decode()
     assert "Negative vs own baseline" in page and "negative 80% vs baseline 20%" in page
     assert [row.patient.reference for row in response.context["rows"]][0] == "P-RISE"
+
+
+def test_the_patient_page_says_the_baseline_is_building_and_which_rule_alerts(clinician_web, patient):
+    add_records(patient, timezone.now() - timedelta(days=5), "neutral", 3)  # before the 3-day window: baseline
+    add_records(patient, timezone.now() - timedelta(minutes=5), "neutral", 2)  # in the window: not baseline
+    page = clinician_web.get(f"/patients/{patient.pk}/").content.decode()
+    assert "Own baseline building: 3 of 100 records, 1 of 7 days (no change alert until then)." in page
+    assert "above this patient's own baseline (the 28 days before)" in page
