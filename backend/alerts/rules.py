@@ -147,6 +147,14 @@ class Baseline:
     def ready(self) -> bool:
         return self.records >= BASELINE_MIN_RECORDS and self.days >= BASELINE_MIN_DAYS
 
+    def day_range(self) -> tuple[float, float] | None:
+        """Where INTERVAL_LEVEL of the baseline's days fall: the share +- z * sqrt(tau^2 + p(1-p)/n),
+        n the baseline's mean records a day, clipped to [0, 1] (the band on the mood-share chart)."""
+        if self.share is None:
+            return None
+        spread = Z_INTERVAL * sqrt(self.tau2 + self.rate * (1 - self.rate) / (self.records / self.days))
+        return max(0.0, self.share - spread), min(1.0, self.share + spread)
+
 
 def baseline_estimate(days: Iterable[DayCount]) -> Baseline:
     used = [d for d in days if d.records > 0]

@@ -61,7 +61,7 @@ def patient_list(request):
     })
 
 
-def _figures(*, patient, period, rows, coverage, timeline) -> dict:
+def _figures(*, patient, period, rows, coverage, timeline, baseline=None) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
@@ -71,7 +71,7 @@ def _figures(*, patient, period, rows, coverage, timeline) -> dict:
     figures = {}
     if rows:
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
-                                         span=span)
+                                         span=span, baseline=baseline)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                         span=span)
         figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%"))
@@ -96,10 +96,12 @@ def patient_detail(request, patient_id):
     read = patient_period_read(patient=patient, start=period.start, end=period.end, bucket=period.bucket,
                                timeline_limit=TIMELINE_LIMIT)
     summary, timeline = read.summary, read.timeline
-    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline)
+    baseline = baseline_deviation_for(patient=patient, now=now)
+    band = baseline.baseline.day_range() if baseline.baseline.ready else None
+    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline,
+                       baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
-    baseline = baseline_deviation_for(patient=patient, now=now)
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
                              context=audit_context(request))

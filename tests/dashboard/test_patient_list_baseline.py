@@ -40,3 +40,22 @@ def test_the_patient_page_says_the_baseline_is_building_and_which_rule_alerts(cl
     page = clinician_web.get(f"/patients/{patient.pk}/").content.decode()
     assert "Own baseline building: 3 of 100 records, 1 of 7 days (no change alert until then)." in page
     assert "above this patient's own baseline (the 28 days before)" in page
+
+
+def test_the_mood_share_chart_draws_the_own_baseline_as_a_band_once_it_is_ready(clinician_web, patient):
+    now = timezone.now()
+    for back in range(4, 12):
+        add_records(patient, now - timedelta(days=back), "negative", 3)
+        add_records(patient, now - timedelta(days=back), "neutral", 12)
+    add_records(patient, now - timedelta(minutes=5), "neutral", 2)
+    layout = clinician_web.get(f"/patients/{patient.pk}/?range=30d").context["figures"]["mood-share"]["figure"]["layout"]
+    band, line = layout["shapes"]
+    assert line["y0"] == line["y1"] == 80.0, "negative is stacked on top: 20% negative starts at 80%"
+    assert band["y0"] < 80.0 < band["y1"] <= 100.0
+    assert "own baseline: negative 20% (usual day" in layout["annotations"][0]["text"]
+
+
+def test_no_band_while_the_baseline_is_building(clinician_web, patient):
+    add_records(patient, timezone.now() - timedelta(minutes=5), "neutral", 2)
+    layout = clinician_web.get(f"/patients/{patient.pk}/").context["figures"]["mood-share"]["figure"]["layout"]
+    assert "shapes" not in layout and "annotations" not in layout

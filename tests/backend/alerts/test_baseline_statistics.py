@@ -172,3 +172,12 @@ def test_the_whole_rule_from_day_counts_raises_on_a_sustained_rise():
     result = deviation_of_days(days=counts, now=now, tz=PARIS, window_days=3, min_records=50)
     assert result.status == "tested" and result.breached
     assert result.baseline.share == pytest.approx(0.2) and result.recent_share == pytest.approx(55 / 90)
+
+
+def test_the_usual_day_range_is_finite_and_inside_0_1_even_for_one_mood_only():
+    assert baseline_estimate([]).day_range() is None
+    for negative in (0, 20):
+        low, high = baseline_estimate(days(14, 20, negative)).day_range()
+        assert 0.0 <= low <= high <= 1.0 and finite(low, high)
+    low, high = baseline_estimate(days(14, 100, 30)).day_range()
+    assert low < 0.3 < high and high - low == pytest.approx(2 * 1.96 * math.sqrt(0.3 * 0.7 / 100), rel=0.02)
