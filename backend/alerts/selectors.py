@@ -42,9 +42,9 @@ def _thresholds_merged(default: Thresholds, override: AlertThresholds | None) ->
     })
 
 
-def alert_rule_for(*, patient: Patient, override: AlertThresholds | None = None) -> str:
+def alert_rule_for(*, patient: Patient) -> str:
     """The patient's negative-mood rule (definitions.RULES): their own choice, else ALERT_RULE."""
-    override = override or alert_thresholds_override(patient=patient)
+    override = alert_thresholds_override(patient=patient)
     if override is not None and override.rule in RULES:
         return override.rule
     return settings.MOODWATCH_ALERTS.get("RULE", RULES[0])

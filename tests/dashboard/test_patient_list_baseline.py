@@ -48,7 +48,8 @@ def test_the_mood_share_chart_draws_the_own_baseline_as_a_band_once_it_is_ready(
         add_records(patient, now - timedelta(days=back), "negative", 3)
         add_records(patient, now - timedelta(days=back), "neutral", 12)
     add_records(patient, now - timedelta(minutes=5), "neutral", 2)
-    layout = clinician_web.get(f"/patients/{patient.pk}/?range=30d").context["figures"]["mood-share"]["figure"]["layout"]
+    figures = clinician_web.get(f"/patients/{patient.pk}/?range=30d").context["figures"]
+    layout = figures["mood-share"]["figure"]["layout"]
     band, line = layout["shapes"]
     assert line["y0"] == line["y1"] == 80.0, "negative is stacked on top: 20% negative starts at 80%"
     assert band["y0"] < 80.0 < band["y1"] <= 100.0

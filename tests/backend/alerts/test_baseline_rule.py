@@ -10,7 +10,7 @@ import pytest
 from backend.alerts.definitions import BASELINE_MIN_RECORDS
 from backend.alerts.models import Alert, AlertThresholds
 from backend.alerts.selectors import alert_rule_for, baseline_deviation_for
-from backend.alerts.services import alerts_evaluate_patient
+from backend.alerts.services import alert_notify, alerts_evaluate_patient
 from backend.rollups.selectors import mood_negative_by_day
 from tests.backend.factories import PatientFactory, add_records
 
@@ -101,3 +101,14 @@ def test_day_counts_include_the_open_slot_and_stop_at_now(patient):
     assert mood_negative_by_day(patients=[patient], now=NOW, days=1)[patient.pk] == {NOW.date(): (2, 2)}
     assert mood_negative_by_day(patients=[], now=NOW, days=1) == {}
     assert mood_negative_by_day(patients=[patient], now=NOW, days=0) == {patient.pk: {}}
+
+
+def test_the_mail_of_a_baseline_alert_gives_the_patients_own_baseline(patient, clinician, mailoutbox):
+    now = datetime(2026, 3, 20, 12, tzinfo=PARIS)
+    alert = Alert.objects.create(patient=patient, kind=Alert.Kind.NEGATIVE_MOOD, raised_at=now, evaluated_at=now,
+                                 records=60, negative_share=0.8, rule="baseline", baseline_share=0.2,
+                                 thresholds={"window_days": 3})
+    assert alert_notify(alert_pk=alert.pk) is True
+    body = mailoutbox[0].body
+    assert "Negative share 80% of 60 records over the last 3 days." in body
+    assert "The patient's own baseline (the 28 days before) is 20%." in body
