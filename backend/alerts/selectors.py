@@ -42,12 +42,18 @@ def _thresholds_merged(default: Thresholds, override: AlertThresholds | None) ->
     })
 
 
+def alert_rule_default() -> str:
+    """ALERT_RULE (definitions.RULES)."""
+    rule = settings.MOODWATCH_ALERTS.get("RULE")
+    return rule if rule in RULES else RULES[0]
+
+
 def alert_rule_for(*, patient: Patient) -> str:
     """The patient's negative-mood rule (definitions.RULES): their own choice, else ALERT_RULE."""
     override = alert_thresholds_override(patient=patient)
     if override is not None and override.rule in RULES:
         return override.rule
-    return settings.MOODWATCH_ALERTS.get("RULE", RULES[0])
+    return alert_rule_default()
 
 
 def baseline_deviations(*, patients: list[Patient], now: datetime, open_alert_ids: frozenset = frozenset()) -> dict:

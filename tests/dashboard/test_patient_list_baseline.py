@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from backend.alerts.selectors import alert_rule_for
+from backend.audit.models import AuditAction, AuditEvent
 from tests.backend.factories import PatientFactory, add_records
 
 URL = "/patients/"
@@ -60,3 +62,17 @@ def test_no_band_while_the_baseline_is_building(clinician_web, patient):
     add_records(patient, timezone.now() - timedelta(minutes=5), "neutral", 2)
     layout = clinician_web.get(f"/patients/{patient.pk}/").context["figures"]["mood-share"]["figure"]["layout"]
     assert "shapes" not in layout and "annotations" not in layout
+
+
+def test_the_manage_page_sets_the_negative_mood_rule_per_patient_and_audits_it(clinician_web, patient):
+    page = clinician_web.get(f"/patients/{patient.pk}/manage/").content.decode()
+    assert "Negative-mood rule" in page and "default change from the patient&#x27;s own baseline" in page
+    response = clinician_web.post(f"/patients/{patient.pk}/thresholds/", {"rule": "absolute"})
+    assert response.status_code == 302
+    assert alert_rule_for(patient=patient) == "absolute"
+    event = AuditEvent.objects.filter(action=AuditAction.ALERT_THRESHOLDS_CHANGE).latest("id")
+    assert event.detail["after"]["rule"] == "absolute"
+    clinician_web.post(f"/patients/{patient.pk}/thresholds/", {"rule": ""})
+    assert alert_rule_for(patient=patient) == "baseline", "empty: the default again"
+    clinician_web.post(f"/patients/{patient.pk}/thresholds/", {"rule": "sometimes"})
+    assert alert_rule_for(patient=patient) == "baseline", "an unknown rule is refused"
