@@ -42,12 +42,16 @@ RULE_LABELS = {
 }
 
 # --- the patient's own baseline (alerts.rules) ------------------------------------------------------
-# The baseline is the BASELINE_DAYS local days (the patient's time zone) that end where the recent
-# window (`window_days` local days, today included) begins. It counts once it holds at least
-# BASELINE_MIN_RECORDS records on at least BASELINE_MIN_DAYS days; until then the rule says
-# "baseline building" and raises nothing.
+# The baseline is the BASELINE_DAYS local days (the patient's time zone) that end GUARD_DAYS before
+# the recent window (`window_days` local days, today included) begins. The guard band (two days, as
+# in the CDC's EARS C2/C3 detectors) keeps the first days of a change out of the baseline it is
+# compared with: a dark spell that began the day before the window still meets a baseline from
+# before it. The baseline counts once it holds at least BASELINE_MIN_RECORDS records (10 a day on
+# the minimum of days) on at least BASELINE_MIN_DAYS days; until then the rule says "baseline
+# building" and raises nothing.
 BASELINE_DAYS = 28
-BASELINE_MIN_RECORDS = 100
+GUARD_DAYS = 2
+BASELINE_MIN_RECORDS = 70
 BASELINE_MIN_DAYS = 7
 # "Sustained": the recent window must hold records on at least this many days (or on every day of a
 # shorter window); one bad afternoon is not a change.

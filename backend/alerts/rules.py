@@ -5,7 +5,8 @@ Absolute rule: at least `min_records` records in the window and a negative share
 `negative_share`.
 
 Baseline rule: the recent window (`window_days` local days, today included) against the patient's
-own baseline (the BASELINE_DAYS local days before it), on per-day counts in the patient's zone.
+own baseline (the BASELINE_DAYS local days that end GUARD_DAYS before it), on per-day counts in the
+patient's zone.
 
 Why days are the unit: records are not independent draws. A session is a run of frames of the same
 face in the same light, seconds apart, so its records mostly agree; and a day's light, place and
@@ -38,6 +39,7 @@ from .definitions import (
     BASELINE_DAYS,
     BASELINE_MIN_DAYS,
     BASELINE_MIN_RECORDS,
+    GUARD_DAYS,
     INTERVAL_LEVEL,
     KEEP_EFFECT,
     MIN_EFFECT,
@@ -68,9 +70,11 @@ def absolute_breached(*, records: int, negative: int, negative_share: float, min
 
 @dataclass(frozen=True)
 class Windows:
-    """Local days: the baseline is [baseline_first, recent_first), the recent window [recent_first, today]."""
+    """Local days: the baseline is [baseline_first, baseline_end), the recent window [recent_first,
+    today]; the guard band [baseline_end, recent_first) counts in neither."""
 
     baseline_first: date
+    baseline_end: date
     recent_first: date
     today: date
 
@@ -86,11 +90,13 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
-def windows_at(*, now: datetime, tz: ZoneInfo, window_days: int, baseline_days: int = BASELINE_DAYS) -> Windows:
+def windows_at(*, now: datetime, tz: ZoneInfo, window_days: int, baseline_days: int = BASELINE_DAYS,
+               guard_days: int = GUARD_DAYS) -> Windows:
     today = now.astimezone(tz).date()
     recent_first = today - timedelta(days=max(1, window_days) - 1)
-    return Windows(baseline_first=recent_first - timedelta(days=baseline_days), recent_first=recent_first,
-                   today=today)
+    baseline_end = recent_first - timedelta(days=guard_days)
+    return Windows(baseline_first=baseline_end - timedelta(days=baseline_days), baseline_end=baseline_end,
+                   recent_first=recent_first, today=today)
 
 
 def split_days(days: Mapping[date, tuple[int, int]], windows: Windows) -> tuple[list[DayCount], list[DayCount]]:
@@ -99,7 +105,7 @@ def split_days(days: Mapping[date, tuple[int, int]], windows: Windows) -> tuple[
     for day, (records, negative) in sorted(days.items()):
         if records <= 0:
             continue
-        if windows.baseline_first <= day < windows.recent_first:
+        if windows.baseline_first <= day < windows.baseline_end:
             baseline.append(DayCount(day, records, negative))
         elif windows.recent_first <= day <= windows.today:
             recent.append(DayCount(day, records, negative))

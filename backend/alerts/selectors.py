@@ -11,7 +11,7 @@ from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
 from backend.rollups.selectors import mood_negative_by_day
 
-from .definitions import BASELINE_DAYS, RULES, THRESHOLD_NAMES, Thresholds
+from .definitions import BASELINE_DAYS, GUARD_DAYS, RULES, THRESHOLD_NAMES, Thresholds
 from .models import Alert, AlertThresholds
 from .rules import Deviation, deviation_of_days
 
@@ -65,7 +65,7 @@ def baseline_deviations(*, patients: list[Patient], now: datetime, open_alert_id
     default = alert_thresholds_default()
     overrides = {row.patient_id: row for row in AlertThresholds.objects.filter(patient__in=patients)}
     thresholds = {p.pk: _thresholds_merged(default, overrides.get(p.pk)) for p in patients}
-    longest = max(t.window_days for t in thresholds.values()) + BASELINE_DAYS
+    longest = max(t.window_days for t in thresholds.values()) + GUARD_DAYS + BASELINE_DAYS
     counts = mood_negative_by_day(patients=patients, now=now, days=longest)
     return {
         p.pk: deviation_of_days(days=counts[p.pk], now=now, tz=ZoneInfo(p.timezone),

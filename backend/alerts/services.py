@@ -41,7 +41,7 @@ from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
 from backend.patients.services import patient_lock
 
-from .definitions import BASELINE_DAYS, RULE_ABSOLUTE, RULE_BASELINE, THRESHOLD_NAMES, Thresholds
+from .definitions import BASELINE_DAYS, GUARD_DAYS, RULE_ABSOLUTE, RULE_BASELINE, THRESHOLD_NAMES, Thresholds
 from .models import Alert, AlertThresholds
 from .rules import absolute_breached, windows_at
 from .selectors import alert_rule_for, alert_thresholds_for, baseline_deviation_for
@@ -84,8 +84,8 @@ def baseline_mood_check(*, patient: Patient, thresholds: Thresholds, now: dateti
     kept by the rule's lower thresholds (hysteresis)."""
     is_open = Alert.objects.filter(patient=patient, kind=Alert.Kind.NEGATIVE_MOOD, resolved_at__isnull=True).exists()
     deviation = baseline_deviation_for(patient=patient, now=now, alert_open=is_open)
-    start = windows_at(now=now, tz=ZoneInfo(patient.timezone), window_days=thresholds.window_days).recent_start(
-        ZoneInfo(patient.timezone))
+    tz = ZoneInfo(patient.timezone)
+    start = windows_at(now=now, tz=tz, window_days=thresholds.window_days).recent_start(tz)
     return Finding(
         kind=Alert.Kind.NEGATIVE_MOOD,
         breached=deviation.breached,
@@ -227,7 +227,8 @@ def _alert_email(alert: Alert) -> tuple[str, str]:
         lines.append(f"Negative share {alert.negative_share:.0%} of {alert.records} records over the last "
                      f"{alert.thresholds.get('window_days', '?')} days.")
         if alert.baseline_share is not None:
-            lines.append(f"The patient's own baseline (the {BASELINE_DAYS} days before) is {alert.baseline_share:.0%}.")
+            lines.append(f"The patient's own baseline ({BASELINE_DAYS} days, ending {GUARD_DAYS} days before) is "
+                         f"{alert.baseline_share:.0%}.")
     lines += ["", f"Review and acknowledge it in MoodWatch: {url}",
               "", "A facial expression is not a diagnosis. This message was sent automatically."]
     return subject, "\n".join(lines)

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from backend.alerts.definitions import BASELINE_DAYS, INTERVAL_LEVEL, MIN_EFFECT
+from backend.alerts.definitions import BASELINE_DAYS, GUARD_DAYS, INTERVAL_LEVEL, MIN_EFFECT
 from backend.alerts.selectors import (
     alert_list_for_patient,
     alert_rule_for,
@@ -117,6 +117,6 @@ def patient_detail(request, patient_id):
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
         "alert_rule": alert_rule_for(patient=patient), "baseline": baseline_texts(baseline),
-        "baseline_days": BASELINE_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
+        "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
     }, status=400 if invalid else 200)

@@ -14,7 +14,7 @@ URL = "/patients/"
 def test_the_list_shows_the_change_from_the_patients_own_baseline_with_its_interval(clinician_web, clinician):
     now = timezone.now()
     rising = PatientFactory(reference="P-RISE", clinicians=[clinician], timezone="UTC")
-    for back in range(4, 16):
+    for back in range(6, 16):  # the baseline (days 3-4 before today: the guard band)
         add_records(rising, now - timedelta(days=back), "negative", 2)
         add_records(rising, now - timedelta(days=back), "neutral", 8)
     for back in range(3):
@@ -30,23 +30,24 @@ def test_the_list_shows_the_change_from_the_patients_own_baseline_with_its_inter
     assert rows["P-RISE"].baseline_note.startswith("+60 points (±") and "95% interval" in rows["P-RISE"].baseline_note
     assert rows["P-RISE"].baseline_class == "neg"
     assert (rows["P-NEW"].baseline_text, rows["P-NEW"].baseline_note) == (
-        "baseline building", "0 of 100 records, 0 of 7 days")
+        "baseline building", "0 of 70 records, 0 of 7 days")
     page = response.content.decode()
     assert "Negative vs own baseline" in page and "negative 80% vs baseline 20%" in page
     assert [row.patient.reference for row in response.context["rows"]][0] == "P-RISE"
 
 
 def test_the_patient_page_says_the_baseline_is_building_and_which_rule_alerts(clinician_web, patient):
-    add_records(patient, timezone.now() - timedelta(days=5), "neutral", 3)  # before the 3-day window: baseline
+    add_records(patient, timezone.now() - timedelta(days=7), "neutral", 3)  # before window and guard: baseline
+    add_records(patient, timezone.now() - timedelta(days=4), "neutral", 4)  # the guard band: neither
     add_records(patient, timezone.now() - timedelta(minutes=5), "neutral", 2)  # in the window: not baseline
     page = clinician_web.get(f"/patients/{patient.pk}/").content.decode()
-    assert "Own baseline building: 3 of 100 records, 1 of 7 days (no change alert until then)." in page
-    assert "above this patient's own baseline (the 28 days before)" in page
+    assert "Own baseline building: 3 of 70 records, 1 of 7 days (no change alert until then)." in page
+    assert "above this patient's own baseline (28 days, ending 2 days before the window)" in page
 
 
 def test_the_mood_share_chart_draws_the_own_baseline_as_a_band_once_it_is_ready(clinician_web, patient):
     now = timezone.now()
-    for back in range(4, 12):
+    for back in range(6, 14):
         add_records(patient, now - timedelta(days=back), "negative", 3)
         add_records(patient, now - timedelta(days=back), "neutral", 12)
     add_records(patient, now - timedelta(minutes=5), "neutral", 2)

@@ -48,11 +48,11 @@ def test_a_new_patient_with_a_dark_start_gets_no_alert_and_the_baseline_says_it_
     assert alerts_evaluate_patient(patient=patient, now=NOW) == []
     deviation = baseline_deviation_for(patient=patient, now=NOW)
     assert deviation.status == "building" and deviation.baseline.records == 0
-    assert deviation.recent_records == 90 and BASELINE_MIN_RECORDS == 100
+    assert deviation.recent_records == 90 and BASELINE_MIN_RECORDS == 70
 
 
 def test_a_sustained_rise_over_the_baseline_raises_and_its_end_resolves(patient):
-    for back in range(4, 18):  # two calm weeks: 2 of 10 records negative every day
+    for back in range(3, 18):  # two calm weeks: 2 of 10 records negative every day (days 3-4: the guard band)
         day_of(patient, NOW - timedelta(days=back), negative=2, calm=8)
     for back in range(3):  # then three dark days (today, yesterday, the day before)
         day_of(patient, NOW - timedelta(days=back, hours=1), negative=16, calm=4)
@@ -111,4 +111,4 @@ def test_the_mail_of_a_baseline_alert_gives_the_patients_own_baseline(patient, c
     assert alert_notify(alert_pk=alert.pk) is True
     body = mailoutbox[0].body
     assert "Negative share 80% of 60 records over the last 3 days." in body
-    assert "The patient's own baseline (the 28 days before) is 20%." in body
+    assert "The patient's own baseline (28 days, ending 2 days before) is 20%." in body

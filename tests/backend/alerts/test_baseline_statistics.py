@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.alerts.definitions import BASELINE_DAYS, BASELINE_MIN_DAYS, BASELINE_MIN_RECORDS, MIN_EFFECT
+from backend.alerts.definitions import BASELINE_DAYS, BASELINE_MIN_DAYS, BASELINE_MIN_RECORDS, GUARD_DAYS, MIN_EFFECT
 from backend.alerts.rules import (
     Z_KEEP,
     Z_RAISE,
@@ -152,26 +152,33 @@ def test_windows_are_local_days_across_daylight_saving_changes(now, hours):
     next_midnight = local_midnight(now.date() + timedelta(days=1), PARIS)
     utc = ZoneInfo("UTC")
     assert next_midnight.astimezone(utc) - start.astimezone(utc) == timedelta(hours=hours)
-    assert windows.baseline_first == now.date() - timedelta(days=BASELINE_DAYS)
+    assert windows.baseline_end == now.date() - timedelta(days=GUARD_DAYS)
+    assert windows.baseline_first == now.date() - timedelta(days=GUARD_DAYS + BASELINE_DAYS)
 
 
-def test_split_days_puts_each_local_day_in_one_window_and_drops_empty_days():
+def test_split_days_puts_each_local_day_in_one_window_the_guard_band_in_none_and_drops_empty_days():
     now = datetime(2026, 3, 31, 9, tzinfo=PARIS)
     windows = windows_at(now=now, tz=PARIS, window_days=3)
-    counts = {date(2026, 3, 28): (10, 1), date(2026, 3, 29): (10, 2), date(2026, 3, 31): (5, 5),
-              date(2026, 3, 1): (7, 0), date(2026, 2, 28): (9, 9), date(2026, 3, 2): (0, 0)}
+    assert GUARD_DAYS == 2
+    assert (windows.baseline_first, windows.baseline_end, windows.recent_first) == (
+        date(2026, 2, 27), date(2026, 3, 27), date(2026, 3, 29))
+    counts = {date(2026, 3, 28): (10, 1), date(2026, 3, 27): (4, 4), date(2026, 3, 26): (3, 0),
+              date(2026, 3, 29): (10, 2), date(2026, 3, 31): (5, 5), date(2026, 4, 1): (6, 6),
+              date(2026, 2, 27): (7, 0), date(2026, 2, 26): (9, 9), date(2026, 3, 2): (0, 0)}
     baseline, recent = split_days(counts, windows)
-    assert [d.day for d in baseline] == [date(2026, 3, 1), date(2026, 3, 28)]
+    assert [d.day for d in baseline] == [date(2026, 2, 27), date(2026, 3, 26)]
     assert [d.day for d in recent] == [date(2026, 3, 29), date(2026, 3, 31)]
 
 
 def test_the_whole_rule_from_day_counts_raises_on_a_sustained_rise():
     now = datetime(2026, 3, 31, 20, tzinfo=PARIS)
-    counts = {date(2026, 3, 1) + timedelta(days=i): (30, 6) for i in range(28)}  # 20%
+    counts = {date(2026, 3, 1) + timedelta(days=i): (30, 6) for i in range(26)}  # 20%
+    counts |= {date(2026, 3, 27): (30, 25), date(2026, 3, 28): (30, 25)}  # the guard band: a change beginning
     counts |= {date(2026, 3, 29): (30, 18), date(2026, 3, 30): (30, 20), date(2026, 3, 31): (30, 17)}
     result = deviation_of_days(days=counts, now=now, tz=PARIS, window_days=3, min_records=50)
     assert result.status == "tested" and result.breached
     assert result.baseline.share == pytest.approx(0.2) and result.recent_share == pytest.approx(55 / 90)
+    assert result.baseline.days == 26, "the guard band's dark days are in neither window"
 
 
 def test_the_usual_day_range_is_finite_and_inside_0_1_even_for_one_mood_only():
