@@ -153,7 +153,7 @@ def _baseline_band(share: float, low: float, high: float) -> dict:
         ],
         "annotations": [{
             "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": round(100 - low * 100, 1),
-            "yanchor": "top", "showarrow": False, "font": {"size": 11},
+            "yanchor": "top", "showarrow": False, "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.85)",
             "text": f"own baseline: negative {share:.0%} (usual day {low:.0%}–{high:.0%})",
         }],
     }
