@@ -35,6 +35,8 @@ def test_the_list_and_the_chart_show_the_change_from_the_own_baseline(live_serve
     cell = page.locator("td[data-label='Negative vs own baseline']")
     assert cell.locator(".baseline").inner_text() == "negative 80% vs baseline 20%"
     assert "95% interval" in cell.inner_text() and "+60 points (±" in cell.inner_text()
+    widths = page.evaluate("(w => [w.scrollWidth, w.clientWidth])(document.querySelector('.table-wrap'))")
+    assert widths[0] <= widths[1], f"the list scrolls sideways at 1280 px: {widths}"
     page.screenshot(path=str(SCREENSHOTS / "baseline-list.png"), full_page=True)
 
     page.goto(f"{live_server.url}/patients/{rising_patient.pk}/?range=30d")
