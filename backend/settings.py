@@ -15,7 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from backend.alerts.definitions import Thresholds
+from backend.alerts.definitions import RULES, Thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -377,8 +377,14 @@ _ALERT_THRESHOLDS = Thresholds(
     min_records=env.int("ALERT_MIN_RECORDS", default=50),
     no_data_days=env.int("ALERT_NO_DATA_DAYS", default=2),
 )
+# The negative-mood rule of patients who have not chosen one: "baseline" (the patient's own
+# baseline, alerts.rules) or "absolute" (the negative share against ALERT_NEGATIVE_SHARE).
+_ALERT_RULE = env.str("ALERT_RULE", default="baseline")
+if _ALERT_RULE not in RULES:
+    raise ImproperlyConfigured(f"ALERT_RULE must be one of {', '.join(RULES)}, not {_ALERT_RULE!r}")
 MOODWATCH_ALERTS = {
     **{name.upper(): value for name, value in _ALERT_THRESHOLDS.as_dict().items()},
+    "RULE": _ALERT_RULE,
     # After a batch lands its patient's rules are evaluated once the quiet period has passed, so a
     # phone uploading a backlog triggers one evaluation, not one per batch. Tasks in process: at once.
     "LANDING_DEBOUNCE_SECONDS": env.int(

@@ -113,10 +113,13 @@ def _bucketed(rows: list[dict], starts: list[datetime], tz: ZoneInfo) -> tuple[l
 
 
 def mood_share_figure(
-    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str = "day", span: list[str] | None = None
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str = "day", span: list[str] | None = None,
+    baseline: tuple[float, float, float] | None = None,
 ) -> dict:
     """Stacked bars: the share of each mood per bucket, with counts on hover. A bar's opacity
-    follows the number of records behind it, so a bucket of 2 records does not look like one of 200."""
+    follows the number of records behind it, so a bucket of 2 records does not look like one of 200.
+    `baseline` (share, low, high of a usual day, 0-1) draws the patient's own negative-share baseline
+    as a band where the negative segment (the top of each bar) would begin."""
     tz = ZoneInfo(tz_name)
     x, cells = _bucketed(rows, starts, tz)
     most = max((r["records"] for r in rows), default=0)
@@ -136,11 +139,34 @@ def mood_share_figure(
         }
         for mood in MOOD_ORDER
     ]
-    return {"data": data, "layout": _layout(
+    layout = _layout(
         title="Mood share per bucket (fainter bars: fewer records)", y_title="share of records (%)",
         tz_name=tz_name, span=span, barmode="stack", bargap=0.15,
         yaxis={"title": {"text": "share of records (%)"}, "range": [0, 100], "gridcolor": "#e5e9f0"},
-    )}
+    )
+    if baseline is not None:
+        layout.update(_baseline_band(*baseline))
+    return {"data": data, "layout": layout}
+
+
+def _baseline_band(share: float, low: float, high: float) -> dict:
+    """Negative is stacked last, so its segment spans 100 - share .. 100: the band sits at 100 - high
+    .. 100 - low, a dashed line at 100 - share. A negative segment reaching below the band is a day
+    more negative than this patient's usual."""
+    edge = {"xref": "paper", "x0": 0, "x1": 1, "yref": "y"}
+    return {
+        "shapes": [
+            {"type": "rect", **edge, "y0": round(100 - high * 100, 1), "y1": round(100 - low * 100, 1),
+             "fillcolor": MOOD_COLORS["negative"], "opacity": 0.12, "line": {"width": 0}, "layer": "above"},
+            {"type": "line", **edge, "y0": round(100 - share * 100, 1), "y1": round(100 - share * 100, 1),
+             "line": {"color": MOOD_COLORS["negative"], "width": 1.5, "dash": "dash"}, "layer": "above"},
+        ],
+        "annotations": [{
+            "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": round(100 - low * 100, 1),
+            "yanchor": "top", "showarrow": False, "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.85)",
+            "text": f"own baseline: negative {share:.0%} (usual day {low:.0%}–{high:.0%})",
+        }],
+    }
 
 
 def rolling_valence(cells: list[dict | None], window: int) -> list[float | None]:

@@ -135,7 +135,7 @@ class AcknowledgeForm(forms.Form):
 class ThresholdsForm(forms.ModelForm):
     class Meta:
         model = AlertThresholds
-        fields = list(THRESHOLD_NAMES)
+        fields = [*THRESHOLD_NAMES, "rule"]
 
 
 class DeleteDataConfirmForm(forms.Form):

@@ -4,7 +4,8 @@ They live here, not in one app, because each spans several (rollups, moods, aler
 the views call one of them and render. Like every selector, they never write.
 
 - patient_list_rows: the "My patients" table, one row per visible patient with 7-day mood figures,
-  coverage and alerts. Every figure is computed by the database (a few grouped queries for the
+  the change of the negative share from the patient's own baseline (alerts.rules), coverage and
+  alerts. Every figure is computed by the database (a few grouped queries for the
   whole list, whatever its size).
 - patient_period_read: the patient page's buckets, coverage, timeline and summary for one period.
 """
@@ -13,7 +14,9 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from backend.alerts.selectors import alert_counts_unresolved
+from backend.alerts.definitions import BASELINE_MIN_DAYS, BASELINE_MIN_RECORDS, INTERVAL_LEVEL
+from backend.alerts.rules import Deviation
+from backend.alerts.selectors import alert_counts_unresolved, baseline_deviations
 from backend.moods.definitions import MOOD_LABELS, MOOD_ORDER, VALENCE_ARROWS, valence_direction, valence_of_counts
 from backend.moods.selectors import mood_timeline
 from backend.patients.models import Patient
@@ -33,6 +36,7 @@ SORT_KEYS = {
     "valence": lambda r: r.mood.valence,
     "change": lambda r: r.mood.valence_change,
     "negative": lambda r: r.mood.share("negative") if r.mood.records else None,
+    "baseline": lambda r: r.baseline.change if r.baseline is not None else None,
     "coverage": lambda r: r.mood.days_without_data,
     "alerts": lambda r: -r.open_alerts,  # ascending = most open alerts first
 }
@@ -49,6 +53,7 @@ class PatientRow:
     frames_with_face: int
     open_alerts: int
     acknowledged_alerts: int
+    baseline: Deviation | None = None
 
     @property
     def face_share(self) -> float | None:
@@ -77,6 +82,27 @@ class PatientRow:
         self.days_without_data = self.mood.days_without_data
         share = self.face_share
         self.face_share_text = "" if share is None else f"{share * 100:.0f}%"
+        self.baseline_text, self.baseline_note, self.baseline_class = baseline_texts(self.baseline)
+
+
+def baseline_texts(deviation: Deviation | None) -> tuple[str, str, str]:
+    """("negative 42% vs baseline 30%", "+12 points, 95% interval ±6", css class) and the like for
+    "baseline building" and a recent window too thin to compare."""
+    if deviation is None:
+        return "", "", ""
+    baseline = deviation.baseline
+    if deviation.status == "building":
+        return ("baseline building",
+                f"{baseline.records} of {BASELINE_MIN_RECORDS} records, {baseline.days} of {BASELINE_MIN_DAYS} days",
+                "muted")
+    if deviation.status == "too_few":
+        return (f"baseline {baseline.share * 100:.0f}%", f"too few recent records ({deviation.recent_records})",
+                "muted")
+    change = deviation.change * 100
+    direction = "neg" if deviation.breached else ("flat" if abs(change) < deviation.half_width * 100 else "")
+    note = f"{change:+.0f} points (±{deviation.half_width * 100:.0f}, {INTERVAL_LEVEL:.0%} interval)"
+    return (f"negative {deviation.recent_share * 100:.0f}% vs baseline {baseline.share * 100:.0f}%",
+            note.replace("-", "−"), direction)
 
 
 def _signed(value: float | None) -> tuple[str, str]:
@@ -93,6 +119,7 @@ def patient_list_rows(
     moods = mood_overview(patients=patients, now=now)
     batches = upload_overview(patients=patients, now=now)
     alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids)}
+    baselines = baseline_deviations(patients=patients, now=now)
     rows = []
     for p in patients:
         b = batches.get(p.pk, {})
@@ -102,6 +129,7 @@ def patient_list_rows(
             frames=b.get("frames") or 0, frames_processed=b.get("frames_processed") or 0,
             frames_with_face=b.get("frames_with_face") or 0,
             open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
+            baseline=baselines.get(p.pk),
         ))
     key = SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT])
     rows.sort(key=lambda r: str(r.patient).lower())  # ties: by name

@@ -34,7 +34,7 @@ class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
 @admin.register(AlertThresholds)
 class AlertThresholdsAdmin(admin.ModelAdmin):
     list_display = [
-        "patient", *THRESHOLD_NAMES, "updated_at", "updated_by",
+        "patient", "rule", *THRESHOLD_NAMES, "updated_at", "updated_by",
     ]
     search_fields = ["patient__reference", "patient__display_name"]
     list_select_related = ["patient", "updated_by"]
@@ -47,5 +47,7 @@ class AlertThresholdsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service, so the change is audited like one made on the dashboard.
         values = {name: form.cleaned_data.get(name) for name in THRESHOLD_NAMES}
+        if "rule" in form.cleaned_data:
+            values["rule"] = form.cleaned_data["rule"] or ""
         obj.pk = alert_thresholds_set(patient=obj.patient, actor=request.user, values=values,
                                       context=admin_context(request)).pk

@@ -27,3 +27,46 @@ THRESHOLD_LABELS = {
     "min_records": "Minimum records",
     "no_data_days": "No data for (days)",
 }
+
+
+# --- which negative-mood rule -----------------------------------------------------------------------
+# "baseline": the recent window against the patient's own trailing baseline (alerts.rules, the
+# default); "absolute": the negative share over the window against `negative_share` (the rule of
+# old, kept for patients whose care team wants a fixed line). Settings default: ALERT_RULE.
+RULE_BASELINE = "baseline"
+RULE_ABSOLUTE = "absolute"
+RULES = (RULE_BASELINE, RULE_ABSOLUTE)
+RULE_LABELS = {
+    RULE_BASELINE: "Change from the patient's own baseline",
+    RULE_ABSOLUTE: "Fixed negative share",
+}
+
+# --- the patient's own baseline (alerts.rules) ------------------------------------------------------
+# The baseline is the BASELINE_DAYS local days (the patient's time zone) that end GUARD_DAYS before
+# the recent window (`window_days` local days, today included) begins. The guard band (two days, as
+# in the CDC's EARS C2/C3 detectors) keeps the first days of a change out of the baseline it is
+# compared with: a dark spell that began the day before the window still meets a baseline from
+# before it. The baseline counts once it holds at least BASELINE_MIN_RECORDS records (10 a day on
+# the minimum of days) on at least BASELINE_MIN_DAYS days; until then the rule says "baseline
+# building" and raises nothing.
+BASELINE_DAYS = 28
+GUARD_DAYS = 2
+BASELINE_MIN_RECORDS = 70
+BASELINE_MIN_DAYS = 7
+# "Sustained": the recent window must hold records on at least this many days (or on every day of a
+# shorter window); one bad afternoon is not a change.
+RECENT_MIN_DAYS = 2
+# The smallest change worth an alert (negative share, recent minus baseline), and the smallest that
+# keeps an open alert open: with thousands of records a clinically trivial change is "significant".
+MIN_EFFECT = 0.10
+KEEP_EFFECT = 0.05
+# Significance, one-sided. The rule is looked at about once a day per patient with new data
+# (windows overlap within a day), so a false-alarm budget of 5% per patient-month is shared
+# (Bonferroni) among ~30 looks: alpha = 0.05 / 30 per look, z >= 2.94. An open alert stays open
+# while z >= 1.64 (alpha 0.05): hysteresis, so an alert does not flap around the line.
+FALSE_ALARMS_PER_MONTH = 0.05
+LOOKS_PER_MONTH = 30
+ALPHA_RAISE = FALSE_ALARMS_PER_MONTH / LOOKS_PER_MONTH
+ALPHA_KEEP = 0.05
+# Confidence of the interval shown beside the change ("negative 42% vs baseline 30% (±6)").
+INTERVAL_LEVEL = 0.95

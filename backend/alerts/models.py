@@ -3,6 +3,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from .definitions import RULE_LABELS
+
 
 class AlertThresholds(models.Model):
     """Per-patient overrides. An empty field means: use the default from settings (MOODWATCH_ALERTS)."""
@@ -23,6 +25,10 @@ class AlertThresholds(models.Model):
     no_data_days = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text="Alert when no upload has arrived for this many days.",
+    )
+    rule = models.CharField(
+        max_length=16, blank=True, default="", choices=list(RULE_LABELS.items()),
+        help_text="Which negative-mood rule applies; empty means the default from settings (ALERT_RULE).",
     )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -53,6 +59,10 @@ class Alert(models.Model):
     window_end = models.DateTimeField(null=True, blank=True)
     records = models.PositiveIntegerField(null=True, blank=True)
     negative_share = models.FloatField(null=True, blank=True)
+    # The rule that raised a negative-mood alert, and for the baseline rule the baseline's negative
+    # share it was compared with (alerts.rules).
+    rule = models.CharField(max_length=16, blank=True, default="")
+    baseline_share = models.FloatField(null=True, blank=True)
     last_data_at = models.DateTimeField(null=True, blank=True)
     thresholds = models.JSONField(default=dict, help_text="The thresholds in force when the alert was raised.")
     # Set when an evaluation finds the condition no longer holds; a later breach raises a new alert.

@@ -1,8 +1,12 @@
 """The alert rule and its periodic evaluation, and acknowledging an alert.
 
 Rule (thresholds per patient, defaults in settings.MOODWATCH_ALERTS):
-- negative mood: over the last `window_days`, at least `min_records` records and a negative share
-  of at least `negative_share`;
+- negative mood, by the patient's rule (alerts.selectors.alert_rule_for):
+  - "baseline" (the default): the last `window_days` local days hold at least `min_records` records
+    and their negative share is significantly and materially above the patient's own baseline
+    (alerts.rules, on the roll-ups' per-day counts); no alert while the baseline is building;
+  - "absolute": over the last `window_days`, at least `min_records` records and a negative share
+    of at least `negative_share`;
 - no data: no upload (frame batch) received for `no_data_days` (counted from consent when the
   patient never uploaded).
 One open alert per patient and kind (a unique constraint): while the condition holds the alert is
@@ -17,6 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -39,9 +44,10 @@ from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
 from backend.patients.services import patient_lock
 
-from .definitions import THRESHOLD_NAMES, Thresholds
+from .definitions import BASELINE_DAYS, GUARD_DAYS, RULE_ABSOLUTE, RULE_BASELINE, THRESHOLD_NAMES, Thresholds
 from .models import Alert, AlertThresholds
-from .selectors import alert_thresholds_for
+from .rules import absolute_breached, windows_at
+from .selectors import alert_rule_for, alert_thresholds_for, baseline_deviation_for
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +64,37 @@ class Finding:
 
 
 def negative_mood_check(*, patient: Patient, thresholds: Thresholds, now: datetime) -> Finding:
+    if alert_rule_for(patient=patient) == RULE_BASELINE:
+        return baseline_mood_check(patient=patient, thresholds=thresholds, now=now)
     start = now - timedelta(days=thresholds.window_days)
     counts = mood_record_list(patient=patient, start=start, end=now).order_by().aggregate(
         records=Count("id"), negative=Count("id", filter=Q(mood=Mood.NEGATIVE))
     )
     records = counts["records"]
     share = counts["negative"] / records if records else 0.0
-    breached = records >= thresholds.min_records and share >= thresholds.negative_share
+    breached = absolute_breached(records=records, negative=counts["negative"],
+                                 negative_share=thresholds.negative_share, min_records=thresholds.min_records)
     return Finding(
         kind=Alert.Kind.NEGATIVE_MOOD,
         breached=breached,
-        values={"window_start": start, "window_end": now, "records": records, "negative_share": share},
+        values={"window_start": start, "window_end": now, "records": records, "negative_share": share,
+                "rule": RULE_ABSOLUTE, "baseline_share": None},
+    )
+
+
+def baseline_mood_check(*, patient: Patient, thresholds: Thresholds, now: datetime) -> Finding:
+    """The baseline rule (alerts.rules) on the local days of the patient's zone; an open alert is
+    kept by the rule's lower thresholds (hysteresis)."""
+    is_open = Alert.objects.filter(patient=patient, kind=Alert.Kind.NEGATIVE_MOOD, resolved_at__isnull=True).exists()
+    deviation = baseline_deviation_for(patient=patient, now=now, alert_open=is_open)
+    tz = ZoneInfo(patient.timezone)
+    start = windows_at(now=now, tz=tz, window_days=thresholds.window_days).recent_start(tz)
+    return Finding(
+        kind=Alert.Kind.NEGATIVE_MOOD,
+        breached=deviation.breached,
+        values={"window_start": start, "window_end": now, "records": deviation.recent_records,
+                "negative_share": deviation.recent_share, "rule": RULE_BASELINE,
+                "baseline_share": deviation.baseline.share},
     )
 
 
@@ -215,6 +241,9 @@ def _alert_email(alert: Alert) -> tuple[str, str]:
     if alert.kind == Alert.Kind.NEGATIVE_MOOD and alert.negative_share is not None:
         lines.append(f"Negative share {alert.negative_share:.0%} of {alert.records} records over the last "
                      f"{alert.thresholds.get('window_days', '?')} days.")
+        if alert.baseline_share is not None:
+            lines.append(f"The patient's own baseline ({BASELINE_DAYS} days, ending {GUARD_DAYS} days before) is "
+                         f"{alert.baseline_share:.0%}.")
     lines += ["", f"Review and acknowledge it in MoodWatch: {url}",
               "", "A facial expression is not a diagnosis. This message was sent automatically."]
     return subject, "\n".join(lines)
@@ -277,8 +306,9 @@ def alert_acknowledge(
 def alert_thresholds_set(
     *, patient: Patient, actor: AbstractBaseUser, values: dict, context: AuditContext | None = None
 ) -> AlertThresholds:
-    """Store the patient's overrides (None = the settings default) and audit the change."""
-    if unknown := set(values) - set(THRESHOLD_NAMES):
+    """Store the patient's overrides (None = the settings default; for `rule`, "" = ALERT_RULE) and
+    audit the change."""
+    if unknown := set(values) - {*THRESHOLD_NAMES, "rule"}:
         raise ValueError(f"not alert thresholds: {sorted(unknown)}")  # a caller's mistake, never user input
     row, _ = AlertThresholds.objects.get_or_create(patient=patient)
     before = {name: getattr(row, name) for name in values}

@@ -310,3 +310,49 @@ def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
         }
         for pk, frames, processed, faces, last in fetched
     }
+
+
+# --- per-day counts for the patient's own baseline (alerts.rules) ---------------------------------
+
+_DAYS_SQL = """
+WITH p AS (
+    SELECT id, timezone,
+           (date_trunc('day', %(now)s AT TIME ZONE timezone) - make_interval(days => %(back)s))
+               AT TIME ZONE timezone AS start
+    FROM patients_patient WHERE id = ANY(%(ids)s)
+), counts AS (
+    SELECT s.patient_id, s.slot_start AS t, s.positive + s.negative + s.neutral + s.other AS records, s.negative
+    FROM rollups_moodslotcount s JOIN p ON p.id = s.patient_id
+    WHERE s.slot_start >= p.start AND s.slot_start < %(b)s
+    UNION ALL
+    SELECT m.patient_id, m.captured_at, 1, (m.mood = 'negative')::int
+    FROM moods_moodrecord m JOIN p ON p.id = m.patient_id
+    WHERE m.captured_at >= greatest(p.start, %(b)s) AND m.captured_at < %(now)s
+)
+SELECT c.patient_id, (c.t AT TIME ZONE p.timezone)::date, sum(c.records), sum(c.negative)
+FROM counts c JOIN p ON p.id = c.patient_id
+GROUP BY 1, 2 HAVING sum(c.records) > 0
+"""
+
+
+def mood_negative_by_day(*, patients: list[Patient], now: datetime, days: int) -> dict:
+    """patient pk -> {local date: (records, negative records)} over the last `days` local days of
+    each patient (today included, up to `now`), days without records left out. Whole 15-minute
+    slots from the rollup (a local midnight is always a slot boundary), the records themselves in
+    the slot still open at `now`."""
+    result: dict = {p.pk: {} for p in patients}
+    if not patients or days < 1:
+        return result
+    if not uses_rollup():
+        for patient in patients:
+            tz = ZoneInfo(patient.timezone)
+            first = now.astimezone(tz).date() - timedelta(days=days - 1)
+            start = datetime(first.year, first.month, first.day, tzinfo=tz)
+            for row in mood_buckets(patient=patient, start=start, end=now, bucket="day"):
+                result[patient.pk][row["bucket_start"].date()] = (row["records"], row["count_negative"])
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(_DAYS_SQL, {"ids": [p.pk for p in patients], "now": now, "b": slot_floor(now), "back": days - 1})
+        for pk, day, records, negative in cursor.fetchall():
+            result[pk][day] = (int(records), int(negative))
+    return result

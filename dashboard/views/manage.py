@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from backend.alerts.definitions import THRESHOLD_LABELS, THRESHOLD_NAMES
-from backend.alerts.selectors import alert_thresholds_default, alert_thresholds_override
+from backend.alerts.definitions import RULE_LABELS, THRESHOLD_LABELS, THRESHOLD_NAMES
+from backend.alerts.selectors import alert_rule_default, alert_thresholds_default, alert_thresholds_override
 from backend.alerts.services import alert_thresholds_set
 from backend.audit.services import patient_page_view_record
 from backend.core.errors import ApplicationError
@@ -75,8 +75,10 @@ def patient_manage(request, patient_id):
 
 
 def _threshold_fields(*, form, defaults) -> list[tuple]:
-    """(label, form field, default) for each threshold, in their defined order."""
-    return [(THRESHOLD_LABELS[name], form[name], getattr(defaults, name)) for name in THRESHOLD_NAMES]
+    """(label, form field, default) for each threshold, in their defined order, then the rule."""
+    rule_default = RULE_LABELS[alert_rule_default()]
+    return [(THRESHOLD_LABELS[name], form[name], getattr(defaults, name)) for name in THRESHOLD_NAMES] + [
+        ("Negative-mood rule", form["rule"], rule_default.lower())]
 
 
 def _enrollment_session_key(patient) -> str:

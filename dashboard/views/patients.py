@@ -8,7 +8,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from backend.alerts.selectors import alert_list_for_patient, alert_thresholds_for
+from backend.alerts.definitions import BASELINE_DAYS, GUARD_DAYS, INTERVAL_LEVEL, MIN_EFFECT
+from backend.alerts.selectors import (
+    alert_list_for_patient,
+    alert_rule_for,
+    alert_thresholds_for,
+    baseline_deviation_for,
+)
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
 from backend.demo.selectors import demo_patient_is
@@ -29,7 +35,7 @@ from backend.patients.selectors import patient_list_search
 from .. import charts
 from ..access import audit_context, patient_for_request
 from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
-from ..selectors import DEFAULT_SORT, SORT_KEYS, patient_list_rows, patient_period_read
+from ..selectors import DEFAULT_SORT, SORT_KEYS, baseline_texts, patient_list_rows, patient_period_read
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -54,10 +60,11 @@ def patient_list(request):
         "mood_order": MOOD_ORDER, "mood_colors": MOOD_COLORS, "mood_labels": MOOD_LABELS,
         "change_min_records": VALENCE_CHANGE_MIN_RECORDS,
         "overview_days": OVERVIEW_DAYS, "overview_days_str": str(OVERVIEW_DAYS),
+        "interval_level": f"{INTERVAL_LEVEL:.0%}",
     })
 
 
-def _figures(*, patient, period, rows, coverage, timeline, self_reports=()) -> dict:
+def _figures(*, patient, period, rows, coverage, timeline, self_reports=(), baseline=None) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
@@ -69,7 +76,7 @@ def _figures(*, patient, period, rows, coverage, timeline, self_reports=()) -> d
     figures = {}
     if rows:
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
-                                         span=span)
+                                         span=span, baseline=baseline)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                         span=span)
         records = charts.records_per_bucket(rows, patient.timezone)
@@ -98,8 +105,10 @@ def patient_detail(request, patient_id):
                                timeline_limit=TIMELINE_LIMIT)
     summary, timeline = read.summary, read.timeline
     self_reports = self_report_list(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
+    baseline = baseline_deviation_for(patient=patient, now=now)
+    band = baseline.baseline.day_range() if baseline.baseline.ready else None
     figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline,
-                       self_reports=self_reports)
+                       self_reports=self_reports, baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
@@ -116,6 +125,8 @@ def patient_detail(request, patient_id):
         "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
         "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
         "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
+        "alert_rule": alert_rule_for(patient=patient), "baseline": baseline_texts(baseline),
+        "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
         "self_reports": self_reports, "agreement": self_report_agreement(patient=patient, end=now),
         "agreement_days": AGREEMENT_DAYS,

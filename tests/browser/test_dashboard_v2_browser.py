@@ -13,11 +13,12 @@ from tests.support import PASSWORD
 
 @pytest.fixture
 def alerting_patient(transactional_db, sample_images_dir, eager_tasks):
-    """A patient whose thresholds the real uploads trip (any negative share over at least 5 records):
-    the alert is raised by the rule evaluation that runs when the batches land."""
+    """A patient whose thresholds the real uploads trip (the absolute rule: any negative share over at
+    least 5 records): the alert is raised by the rule evaluation that runs when the batches land."""
     clinician = UserFactory(username="dr_alerts", email="dr.alerts@hospital.example")
     patient = PatientFactory(reference="P-ALERT", display_name="Sam Rivera", clinicians=[clinician])
-    AlertThresholds.objects.create(patient=patient, negative_share=0.0, min_records=5, window_days=7)
+    AlertThresholds.objects.create(patient=patient, rule="absolute", negative_share=0.0, min_records=5,
+                                   window_days=7)
     phone_uploads(patient, clinician, sample_images_dir)
     return patient
 

@@ -60,7 +60,8 @@ def test_per_patient_thresholds_override_the_defaults(patient):
     assert alerts_evaluate_patient(patient=patient, now=NOW) == [Alert.Kind.NEGATIVE_MOOD]
 
 
-@override_settings(MOODWATCH_ALERTS={"WINDOW_DAYS": 3, "NEGATIVE_SHARE": 0.9, "MIN_RECORDS": 50, "NO_DATA_DAYS": 2})
+@override_settings(MOODWATCH_ALERTS={"WINDOW_DAYS": 3, "NEGATIVE_SHARE": 0.9, "MIN_RECORDS": 50, "NO_DATA_DAYS": 2,
+                                     "RULE": "absolute"})
 def test_settings_change_the_default_threshold(patient):
     negative_mix(patient, negative=40, other=10)  # 0.8 < 0.9
     assert alerts_evaluate_patient(patient=patient, now=NOW) == []
