@@ -61,6 +61,8 @@ def test_its_processing_numbers_are_read_from_the_server_pipeline(manifest):
 
 
 def test_the_mode_is_the_patients_and_the_sampling_rate_a_setting(device, device_client):
+    device.patient.inference_mode = InferenceMode.ON_DEVICE
+    device.patient.save()
     assert device_client.get(MANIFEST).json()["mode"] == InferenceMode.ON_DEVICE
     device.patient.inference_mode = InferenceMode.FRAMES
     device.patient.save()
