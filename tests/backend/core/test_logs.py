@@ -58,7 +58,7 @@ def test_a_full_story_logs_json_lines_with_the_uploads_request_id_and_no_secret_
     settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "LANDING_DEBOUNCE_SECONDS": 0}
     clinician = UserFactory(username="dr_logs", first_name=CLINICIAN_NAME[0], last_name=CLINICIAN_NAME[1])
     patient = PatientFactory(reference="P-LOGS", display_name=DISPLAY_NAME, clinicians=[clinician])
-    AlertThresholds.objects.create(patient=patient, min_records=1, negative_share=0.0)  # the upload trips it
+    AlertThresholds.objects.create(patient=patient, rule="absolute", min_records=1, negative_share=0.0)  # trips it
 
     # log in (once wrong), as a clinician does
     web = Client()
