@@ -50,7 +50,7 @@ def test_an_upload_processed_by_the_worker_task_moves_each_counter_by_what_it_di
     django_capture_on_commit_callbacks,
 ):
     settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "LANDING_DEBOUNCE_SECONDS": 0}
-    AlertThresholds.objects.create(patient=patient, rule="absolute", min_records=1, negative_share=0.0)  # any face trips it
+    AlertThresholds.objects.create(patient=patient, rule="absolute", min_records=1, negative_share=0.0)  # any face
     before = scrape()
     with django_capture_on_commit_callbacks(execute=True):
         response = device_client.post(UPLOAD, batch_payload([face_jpeg, two_faces_jpeg, faceless_jpeg]),
