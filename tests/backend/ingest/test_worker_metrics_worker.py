@@ -104,7 +104,7 @@ def test_the_worker_exports_what_it_processed_and_logs_the_uploads_request_id(
                        and s, timeout=30, what="the worker's counters")
     assert moved("moodwatch_batches_total", status="done") == 1
     assert moved("moodwatch_batches_total", status="failed") == 0
-    assert moved("moodwatch_records_total", source="server") == batch.record_count >= 2  # one patient face per frame with a face
+    assert moved("moodwatch_records_total", source="server") == batch.record_count >= 2  # one face a frame
     assert moved("moodwatch_batch_latency_seconds_count") == 1
     assert after.get(("moodwatch_model_info", (("version", batch.model_version),))) == 1
 
