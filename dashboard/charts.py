@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER, valence_of_counts
+from backend.moods.models import RecordSource
 
 ROLLING_WINDOW = {"hour": 24, "day": 7, "week": 4}
 BUCKET_MS = {name: step.total_seconds() * 1000 for name, step in BUCKET_STEPS.items()}  # Plotly's time unit
@@ -214,6 +215,12 @@ def valence_figure(
     )}
 
 
+def _source_label(record: dict) -> str:
+    """Which inference mode a record came from, in the clinician's words (RecordSource's labels)."""
+    source = record.get("source") or RecordSource.SERVER
+    return RecordSource(source).label
+
+
 def timeline_figure(
     *, records: list[dict], tz_name: str, span: list[str] | None = None, self_reports: list[dict] = ()
 ) -> dict:
@@ -231,7 +238,8 @@ def timeline_figure(
             "type": "scatter", "mode": "markers", "name": MOOD_LABELS[mood],
             "x": [r["local_time"] for r in mine],
             "y": [MOOD_LABELS[mood]] * len(mine),
-            "customdata": [[round(r[f"p_{m}"], 3) for m in MOOD_ORDER] for r in mine],
+            # the last item: where the mood was computed (on the phone, or by the server from a frame)
+            "customdata": [[round(r[f"p_{m}"], 3) for m in MOOD_ORDER] + [_source_label(r)] for r in mine],
             "marker": {"color": MOOD_COLORS[mood], "size": 7, "opacity": 0.75},
             "hovertemplate": (
                 # date and time whatever the range (the axis' own format shows only dates from 7 days
@@ -239,7 +247,7 @@ def timeline_figure(
                 "%{x|%a %-d %b %Y, %H:%M:%S} " + tz_name + "<br><b>" + MOOD_LABELS[mood]
                 + "</b><br>positive %{customdata[0]:.0%}<br>"
                 "neutral %{customdata[1]:.0%}<br>other %{customdata[2]:.0%}<br>negative %{customdata[3]:.0%}"
-                "<extra></extra>"
+                "<br>%{customdata[4]}<extra></extra>"
             ),
         })
     if self_reports:

@@ -74,7 +74,7 @@ def mood_timeline(*, patient: Patient, start: datetime, end: datetime, limit: in
     from django.db import connection
     from django.db.models import CharField, Func, Value
 
-    fields = ["mood", "p_positive", "p_negative", "p_neutral", "p_other"]
+    fields = ["mood", "p_positive", "p_negative", "p_neutral", "p_other", "source"]
     records = mood_record_list(patient=patient, start=start, end=end).order_by("-captured_at")
     if connection.vendor != "postgresql":
         tz = ZoneInfo(patient.timezone)

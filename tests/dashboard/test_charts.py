@@ -93,3 +93,16 @@ def test_the_data_table_has_one_row_per_bucket_with_dashes_for_empty_ones():
     table = charts.figure_table(figure, value_format="{:+.2f}")
     assert table["columns"] == ["valence per bucket (dot size: records)", "7-day rolling valence"]
     assert table["rows"] == [["2026-03-02 00:00", "+0.50", "+0.50"], ["2026-03-03 00:00", "—", "+0.50"]]
+
+
+def test_the_timeline_says_where_each_mood_was_computed():
+    def record(source):
+        return {"local_time": "2026-03-02T09:15:02", "mood": "positive", "p_positive": 0.7, "p_negative": 0.1,
+                "p_neutral": 0.15, "p_other": 0.05, "source": source}
+
+    figure = charts.timeline_figure(records=[record("device"), record("server")], tz_name="Europe/Paris",
+                                    span=["2026-03-02T00:00:00", "2026-03-03T00:00:00"])
+    positive = next(trace for trace in figure["data"] if trace["name"] == "Positive")
+    assert [point[4] for point in positive["customdata"]] == [
+        "Device (computed on the phone)", "Server (from an uploaded frame)"]
+    assert "%{customdata[4]}" in positive["hovertemplate"]
