@@ -22,7 +22,7 @@ def estimator():
 
 
 def test_the_browser_pipeline_matches_the_server_on_real_frames(live_server, page, sample_images_dir, estimator):
-    device = DeviceFactory(patient=PatientFactory(reference="P-PARITY"))
+    device = DeviceFactory(patient=PatientFactory(reference="P-PARITY", inference_mode="on_device"))
     frames = real_frames(sample_images_dir)
     manifest = open_runtime_page(page, live_server.url, frames, device.token)
     assert manifest["version"] == estimator.version and manifest["mode"] == "on_device"
@@ -86,7 +86,7 @@ HOSTILE_JS = """async ([pipelineUrl, frameUrl, w, h]) => {
 
 def test_the_pipeline_refuses_files_that_do_not_match_the_manifest_and_frames_too_small(live_server, page,
                                                                                           sample_images_dir):
-    device = DeviceFactory(patient=PatientFactory(reference="P-HOSTILE"))
+    device = DeviceFactory(patient=PatientFactory(reference="P-HOSTILE", inference_mode="on_device"))
     frame = next(f for f in real_frames(sample_images_dir) if f.name == "obama-480p-640")
     open_runtime_page(page, live_server.url, [frame], device.token)
     h, w = frame.bgr.shape[:2]
