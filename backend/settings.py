@@ -317,6 +317,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.core.schema.add_platform_error_responses",
     ],
+    # The inference mode appears in the patient API and in the model manifest: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"InferenceModeEnum": "backend.patients.models.InferenceMode"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------------
