@@ -57,6 +57,9 @@ def rows() -> list[Row]:
         # both patients upload frames: a mood batch is refused (inference_mode_mismatch) before its body is read
         Row("mood-batch-list", "POST", "/api/v1/mood-batches/", json=True, data={},
             expected={**DEVICE_API_NO_DEVICE, "device_a": 403, "device_b": 403}),
+        # an empty body: each device gets past authentication to the validation (400), never another's data
+        Row("self-report-list", "POST", "/api/v1/self-reports/", json=True, data={},
+            expected={**DEVICE_API_NO_DEVICE, "device_a": 400, "device_b": 400}),
         Row("model-manifest", "GET", "/api/v1/model/",
             expected={**DEVICE_API_NO_DEVICE, "device_a": 200, "device_b": 200}),
         # the model files are public weights, the same for everyone (docs/api.md): no credential needed
