@@ -593,7 +593,8 @@ def verify(database_url: str, sent: list[Sent], pool: list[PoolFrame]) -> Verdic
     latencies, queue_wait, processing = [], [], []
     accepted = {s.batch_id: s for s in sent}
     for s in accepted.values():
-        expected = [pool[i].faces for i in s.pool_indexes]
+        # one record per frame with a face: the largest face is the patient's, the others are bystanders
+        expected = [min(1, pool[i].faces) for i in s.pool_indexes]
         expected_total += sum(expected)
         with_face += sum(1 for n in expected if n)
         row = batches.get(s.batch_id)
