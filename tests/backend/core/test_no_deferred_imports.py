@@ -19,6 +19,8 @@ LAZY_LOADS = {
     ("backend/ingest/services.py", ".estimator"): "numpy and LiteRT stay out of the web process",
     ("backend/ingest/tasks.py", ".estimator"): "numpy and LiteRT stay out of the web process",
     ("backend/demo/services.py", ".replay"): "OpenCV and numpy only when demo frames are written",
+    # prometheus_client picks its storage (PROMETHEUS_MULTIPROC_DIR) when imported: only once settings are loaded
+    ("backend/celery.py", "backend.core"): "backend.core.metrics after Django's settings, in the worker",
     ("backend/ingest/model_views.py", ".model_manifest"): "numpy only once a phone asks for the model manifest",
 }
 

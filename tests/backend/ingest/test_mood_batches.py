@@ -486,7 +486,7 @@ def test_roll_ups_and_coverage_match_those_of_the_same_frames_processed_on_the_s
 def test_alerts_are_evaluated_after_the_landing_commits(phone_client, on_device_patient, settings, eager_tasks,
                                                         django_capture_on_commit_callbacks):
     settings.MOODWATCH_ALERTS = {**settings.MOODWATCH_ALERTS, "LANDING_DEBOUNCE_SECONDS": 0}
-    AlertThresholds.objects.create(patient=on_device_patient, min_records=1, negative_share=0.0)
+    AlertThresholds.objects.create(patient=on_device_patient, rule="absolute", min_records=1, negative_share=0.0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert post(phone_client, mood_batch(faces=[face("negative"), face("negative")])).status_code == 201
     assert not Alert.objects.exists(), "nothing is evaluated before the commit"
