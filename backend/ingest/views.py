@@ -27,12 +27,16 @@ from .services import batch_ingest, mood_batch_ingest
 from .uploads import frame_batch_upload_validate
 
 
-class BatchStatusSerializer(serializers.Serializer):
+class BatchCountsSerializer(serializers.Serializer):
+    """What a batch's answer says of it, frames or mood records alike."""
     batch_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=FrameBatch.Status.choices)
     frames = serializers.IntegerField(source="frame_count")
     frames_with_face = serializers.IntegerField()
     records = serializers.IntegerField(source="record_count")
+
+
+class BatchStatusSerializer(BatchCountsSerializer):
     error = serializers.CharField(allow_blank=True)
 
 
@@ -145,12 +149,8 @@ class MoodBatchUploadSerializer(serializers.Serializer):
                                    help_text="One entry per sampled frame, with or without a face.")
 
 
-class MoodBatchSerializer(serializers.Serializer):
-    batch_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=FrameBatch.Status.choices)
-    frames = serializers.IntegerField(source="frame_count")
-    frames_with_face = serializers.IntegerField()
-    records = serializers.IntegerField(source="record_count")
+class MoodBatchSerializer(BatchCountsSerializer):
+    """A mood batch lands `done` in one transaction: it never has an error to report."""
 
 
 class MoodBatchCreateView(APIView):
