@@ -15,7 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from backend.alerts.definitions import RULES, Thresholds
+from backend.alerts.definitions import RULES, Thresholds, thresholds_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -379,6 +379,8 @@ _ALERT_THRESHOLDS = Thresholds(
     min_records=env.int("ALERT_MIN_RECORDS", default=50),
     no_data_days=env.int("ALERT_NO_DATA_DAYS", default=2),
 )
+if _problems := thresholds_problems(_ALERT_THRESHOLDS):  # the bounds a clinician's override must keep too
+    raise ImproperlyConfigured("ALERT_<NAME> out of bounds: " + "; ".join(_problems))
 # The negative-mood rule of patients who have not chosen one: "baseline" (the patient's own
 # baseline, alerts.rules) or "absolute" (the negative share against ALERT_NEGATIVE_SHARE).
 _ALERT_RULE = env.str("ALERT_RULE", default="baseline")

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from backend.alerts.definitions import THRESHOLD_NAMES
+from backend.alerts.definitions import RULE_LABELS, THRESHOLD_BOUNDS, THRESHOLD_LABELS, THRESHOLD_NAMES, THRESHOLD_RULES
 from backend.alerts.models import AlertThresholds
 from backend.core.bounds import validate_date_in_bounds
 from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MAX_RANGE
@@ -132,10 +132,36 @@ class AcknowledgeForm(forms.Form):
     )
 
 
+def _threshold_field(name: str) -> forms.Field:
+    """A threshold's field: its bounds (definitions.THRESHOLD_BOUNDS) as limits the browser knows too,
+    and one message in words for any value outside them or not a number at all (NaN, "abc", a NUL)."""
+    low, high = THRESHOLD_BOUNDS[name]
+    message = f"Type {THRESHOLD_RULES[name]}, or leave it empty for the default."
+    field_class = forms.FloatField if isinstance(low, float) else forms.IntegerField
+    return field_class(
+        required=False, min_value=low, max_value=high, label=THRESHOLD_LABELS[name],
+        help_text=THRESHOLD_RULES[name][0].upper() + THRESHOLD_RULES[name][1:],
+        error_messages={"invalid": message, "min_value": message, "max_value": message},
+    )
+
+
 class ThresholdsForm(forms.ModelForm):
+    """The patient's own thresholds; an empty field means the default. The model's validators hold
+    the same bounds, so the admin and the service refuse what this form refuses."""
+
+    window_days = _threshold_field("window_days")
+    negative_share = _threshold_field("negative_share")
+    min_records = _threshold_field("min_records")
+    no_data_days = _threshold_field("no_data_days")
+
     class Meta:
         model = AlertThresholds
         fields = [*THRESHOLD_NAMES, "rule"]
+        help_texts = {"rule": ""}  # the model's names a setting: the page shows the default in words
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [("", "Default"), *RULE_LABELS.items()]
 
 
 class DeleteDataConfirmForm(forms.Form):

@@ -23,10 +23,45 @@ THRESHOLD_NAMES: tuple[str, ...] = tuple(field.name for field in fields(Threshol
 
 THRESHOLD_LABELS = {
     "window_days": "Window (days)",
-    "negative_share": "Negative share (0–1)",
+    "negative_share": "Negative share",
     "min_records": "Minimum records",
     "no_data_days": "No data for (days)",
 }
+
+# The values that make sense, inclusive: the model's validators (so the admin and every service
+# call), the dashboard's form (its limits, help and messages) and the settings' ALERT_<NAME>
+# variables all take them from here.
+# - window_days, no_data_days: a day at least (the rule counts local days); 90 days at most, the
+#   longest range the charts show, and longer than any gap worth waiting for.
+# - negative_share: a share of 0 would flag every patient with records, so at least 0.05; at most 1
+#   (every record negative).
+# - min_records: one record at least; at most 100,000 (a record a minute for 16 waking hours a day over
+#   the longest window, 90 days, is 86,400: a larger minimum silences the rule for good, and
+#   999999999999 overflows the column).
+THRESHOLD_BOUNDS: dict[str, tuple[int | float, int | float]] = {
+    "window_days": (1, 90),
+    "negative_share": (0.05, 1.0),
+    "min_records": (1, 100_000),
+    "no_data_days": (1, 90),
+}
+# What each threshold is, in words, for the help beside its field and the message when a value is refused.
+THRESHOLD_RULES = {
+    "window_days": "a whole number of days from 1 to 90",
+    "negative_share": "a share from 0.05 to 1 (0.6: 60 records in 100 negative)",
+    "min_records": "a whole number of records from 1 to 100000",
+    "no_data_days": "a whole number of days from 1 to 90",
+}
+
+
+def thresholds_problems(thresholds: Thresholds) -> list[str]:
+    """Each threshold outside its bounds, in words (empty when all are fine)."""
+    problems = []
+    for name in THRESHOLD_NAMES:
+        low, high = THRESHOLD_BOUNDS[name]
+        value = getattr(thresholds, name)
+        if not low <= value <= high:  # NaN fails this too
+            problems.append(f"{name} must be {THRESHOLD_RULES[name]}, not {value!r}")
+    return problems
 
 
 # --- which negative-mood rule -----------------------------------------------------------------------

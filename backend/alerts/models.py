@@ -1,9 +1,25 @@
 """Alerts raised by the periodic rule check, and per-patient overrides of its thresholds."""
+from math import isfinite
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .definitions import RULE_LABELS
+from .definitions import RULE_LABELS, THRESHOLD_BOUNDS, THRESHOLD_RULES
+
+
+def validate_finite(value: float) -> None:
+    """NaN passes both range validators (every comparison with it is false); infinity is no threshold."""
+    if not isfinite(value):
+        raise ValidationError("Type a number.", code="invalid")
+
+
+def _bounded(name: str) -> list:
+    """The validators of a threshold, from its bounds (definitions.THRESHOLD_BOUNDS), with its rule in words."""
+    low, high = THRESHOLD_BOUNDS[name]
+    message = f"Type {THRESHOLD_RULES[name]}."
+    return [validate_finite, MinValueValidator(low, message=message), MaxValueValidator(high, message=message)]
 
 
 class AlertThresholds(models.Model):
@@ -11,19 +27,19 @@ class AlertThresholds(models.Model):
 
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="alert_thresholds")
     window_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        null=True, blank=True, validators=_bounded("window_days"),
         help_text="Rolling window of the negative-mood rule, in days.",
     )
     negative_share = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Alert when the negative share over the window is at least this (0-1).",
+        null=True, blank=True, validators=_bounded("negative_share"),
+        help_text="Alert when the negative share over the window is at least this (0.05-1).",
     )
     min_records = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)],
+        null=True, blank=True, validators=_bounded("min_records"),
         help_text="...and the window holds at least this many mood records.",
     )
     no_data_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        null=True, blank=True, validators=_bounded("no_data_days"),
         help_text="Alert when no upload has arrived for this many days.",
     )
     rule = models.CharField(

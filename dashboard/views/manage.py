@@ -63,15 +63,21 @@ def patient_create(request):
 @require_GET
 def patient_manage(request, patient_id):
     patient = patient_for_request(request, patient_id)
+    return _manage_page(request, patient=patient,
+                        thresholds_form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)))
+
+
+def _manage_page(request, *, patient, thresholds_form, status: int = 200):
+    """The manage page; after a refused thresholds form, that form, its values and its errors."""
     patient_page_view_record(actor=request.user, patient=patient, page="manage", context=audit_context(request))
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
         "inference_modes": InferenceMode.choices,
         "pending_code": enrollment_code_pending(patient=patient, now=timezone.now()),
-        "thresholds": _threshold_fields(form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)),
-                                        defaults=alert_thresholds_default()),
-    })
+        "thresholds_form": thresholds_form,
+        "thresholds": _threshold_fields(form=thresholds_form, defaults=alert_thresholds_default()),
+    }, status=status)
 
 
 def _threshold_fields(*, form, defaults) -> list[tuple]:
@@ -182,14 +188,12 @@ def inference_mode_set(request, patient_id):
 def thresholds_set(request, patient_id):
     patient = patient_for_request(request, patient_id)
     form = ThresholdsForm(request.POST, instance=alert_thresholds_override(patient=patient))
-    if form.is_valid():
-        alert_thresholds_set(patient=patient, actor=request.user, values=form.cleaned_data,
-                             context=audit_context(request))
-        messages.success(request, "Alert thresholds saved; the next evaluation uses them.")
-    else:
-        messages.error(
-            request, "Thresholds not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        )
+    if not form.is_valid():
+        # The page again, with what was typed and a message beside each refused field: nothing saved.
+        return _manage_page(request, patient=patient, thresholds_form=form, status=400)
+    alert_thresholds_set(patient=patient, actor=request.user, values=form.cleaned_data,
+                         context=audit_context(request))
+    messages.success(request, "Alert thresholds saved; the next evaluation uses them.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
 

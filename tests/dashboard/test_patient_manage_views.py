@@ -166,7 +166,7 @@ def test_the_manage_page_offers_every_threshold_with_its_override_and_default(cl
     page = clinician_web.get(f"/patients/{patient.pk}/manage/").content.decode()
     for name in THRESHOLD_NAMES:
         assert f'name="{name}"' in page
-        assert f"{THRESHOLD_LABELS[name]} <input" in page
+        assert f"{THRESHOLD_LABELS[name]}</label> <input" in page
     assert 'name="min_records" value="17"' in page
     assert "default 11</span>" in page
 
