@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): second factor given this session
     "backend.twofactor.middleware.SecondFactorMiddleware",  # no page or API call before the second factor
+    "dashboard.middleware.ClinicianTimezoneMiddleware",  # pages outside a patient's: the clinician's own zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.core.middleware.SecurityHeadersMiddleware",  # CSP and no-store on every dynamic answer

@@ -164,6 +164,31 @@ class ThresholdsForm(forms.ModelForm):
         self.fields["rule"].choices = [("", "Default"), *RULE_LABELS.items()]
 
 
+class ClinicianTimezoneForm(forms.Form):
+    """The clinician's own time zone: one of the IANA names offered in the list (validate_timezone)."""
+
+    timezone = forms.CharField(
+        label="Your time zone", strip=True, error_messages={"required": "Choose a time zone from the list."},
+        widget=forms.TextInput(attrs={"list": "timezones", "autocomplete": "off", "spellcheck": "false"}),
+        help_text=("Times on the alert inbox and outside patients' pages are shown in it. A patient's page keeps "
+                   "the patient's zone, in which their days are counted, and names it."),
+    )
+    MESSAGE = "Choose a time zone from the list, as a region and a city, e.g. Europe/Paris or America/New_York."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One message for any wrong value (unknown, too long, a NUL): the name check below refuses them all.
+        self.fields["timezone"].validators = []
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"]
+        try:
+            validate_timezone(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(self.MESSAGE, code="invalid_timezone")
+        return value
+
+
 class DeleteDataConfirmForm(forms.Form):
     """Second confirmation: type the patient's reference."""
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import alerts, auth, exports, manage, patients
+from .views import account, alerts, auth, exports, manage, patients
 
 app_name = "dashboard"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("login/second-factor/", auth.second_factor, name="second-factor"),
     path("login/second-factor/enrol/", auth.second_factor_enrol, name="second-factor-enrol"),
+    path("settings/", account.clinician_settings, name="clinician-settings"),
     path("patients/", patients.patient_list, name="patient-list"),
     path("alerts/", alerts.alert_inbox, name="alert-inbox"),
     path("patients/new/", manage.patient_create, name="patient-create"),

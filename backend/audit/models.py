@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     OTP_RESET = "auth.otp_reset", "reset a user's second factor"
     DB_BACKUP = "db.backup", "backed up the database"
     DB_RESTORE = "db.restore", "restored the database from a backup"
+    CLINICIAN_TIMEZONE = "clinician.timezone", "changed own time zone"
 
 
 class AuditChannel(models.TextChoices):

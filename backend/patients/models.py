@@ -59,3 +59,19 @@ class Patient(models.Model):
     @property
     def has_consent(self) -> bool:
         return self.consent_recorded_at is not None
+
+
+class ClinicianPreferences(models.Model):
+    """A clinician's own settings. The time zone is the one the dashboard shows times in outside a
+    patient's pages (the alert inbox, the admin); a patient's pages keep the patient's zone, in which
+    the patient's days are cut, and name it. Without a row: settings.TIME_ZONE (UTC)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "clinician preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -1,11 +1,12 @@
 """Reads for patients. Clinicians see only the patients assigned to them; superusers see all."""
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from backend.audit.models import AuditAction, AuditEvent
 
-from .models import Patient
+from .models import ClinicianPreferences, Patient
 from .references import reference_key
 
 
@@ -44,3 +45,12 @@ def patient_data_deletions(*, patient: Patient) -> int:
 def clinician_list_assignable() -> QuerySet:
     """Accounts that may be put on a patient's care team: every active user, by username."""
     return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+def clinician_timezone(*, user: AbstractBaseUser) -> str:
+    """The IANA zone the clinician reads times in outside a patient's pages: their own setting, else
+    settings.TIME_ZONE."""
+    if not user.is_authenticated:
+        return settings.TIME_ZONE
+    chosen = ClinicianPreferences.objects.filter(user=user).values_list("timezone", flat=True).first()
+    return chosen or settings.TIME_ZONE

@@ -9,7 +9,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import AuditContext, audit_record
 from backend.core.errors import ApplicationError
 
-from .models import InferenceMode, Patient
+from .models import ClinicianPreferences, InferenceMode, Patient
 from .references import reference_key, reference_normalize
 
 # Only ever about the new patient's own care team: a reference held by patients nobody on the team
@@ -186,3 +186,22 @@ def patient_update(
     if fields or clinicians is not None:
         audit_record(action=AuditAction.PATIENT_UPDATE, actor=actor, patient=patient, context=context, detail=detail)
     return patient
+
+
+@transaction.atomic
+def clinician_timezone_set(
+    *, user: AbstractBaseUser, timezone_name: str, context: AuditContext | None = None
+) -> ClinicianPreferences:
+    """The clinician's own time zone (an IANA name; ValidationError otherwise), audited with the zone
+    before (None: never set) and after. Setting the zone already set changes and records nothing."""
+    row = ClinicianPreferences.objects.select_for_update().filter(user=user).first()
+    before = row.timezone if row is not None else None  # None: never set, settings.TIME_ZONE applied
+    if before == timezone_name:
+        return row
+    row = row or ClinicianPreferences(user=user)
+    row.timezone = timezone_name
+    row.full_clean()
+    row.save()
+    audit_record(action=AuditAction.CLINICIAN_TIMEZONE, actor=user, context=context,
+                 detail={"before": before, "after": timezone_name})
+    return row

@@ -98,6 +98,7 @@ def rows() -> list[Row]:
         Row("dashboard:patient-list", "GET", "/patients/", expected=everyone_logged_in),
         Row("dashboard:alert-inbox", "GET", "/alerts/", expected=everyone_logged_in),  # each sees their own
         Row("dashboard:patient-create", "GET", "/patients/new/", expected=everyone_logged_in),
+        Row("dashboard:clinician-settings", "GET", "/settings/", expected=everyone_logged_in),  # their own
         Row("dashboard:patient-detail", "GET", "/patients/{patient}/", expected=patient_page),
         Row("dashboard:patient-manage", "GET", "/patients/{patient}/manage/", expected=patient_page),
         # issued on POST, then shown by the GET it redirects to (Post/Redirect/Get)
