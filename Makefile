@@ -67,10 +67,11 @@ redis:
 services: postgres redis
 
 # The browser test drives Debian's chromium through Playwright (Playwright never downloads a browser);
-# ffmpeg makes the patient app test's fake camera (a y4m of real photos).
+# ffmpeg makes the patient app test's fake camera (a y4m of real photos); poppler-utils' pdftoppm
+# turns the printed summary's PDF pages into images the print test checks.
 chromium:
-	@command -v chromium >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || { apt-get update -qq \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg; }
+	@command -v chromium >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg poppler-utils; }
 
 # Debian's prometheus and promtool: tests/deploy/test_prometheus.py checks the alert rules and scrapes a live server.
 prometheus:
