@@ -103,6 +103,9 @@ AUDITED_ROUTES = {
     "dashboard:patient-thresholds": (lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/thresholds/",
                                                                 {"window_days": "4"}),
                                      AuditAction.ALERT_THRESHOLDS_CHANGE),
+    # no patient's data: the clinician's own time zone, audited as a change of what they are shown
+    "dashboard:clinician-settings": (lambda w, web, c: web.post("/settings/", {"timezone": "Europe/Paris"}),
+                                     AuditAction.CLINICIAN_TIMEZONE),
     "dashboard:patient-data-delete": (lambda w, web, c: web.get(f"/patients/{w['patient'].pk}/delete-data/"),
                                       AuditAction.PATIENT_VIEW),
     "dashboard:alert-acknowledge": (
