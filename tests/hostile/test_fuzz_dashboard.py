@@ -66,6 +66,12 @@ def test_the_thresholds_form_takes_any_fields(clinician_web, patient, data):
 
 
 @FUZZ
+@given(data=form("timezone"))
+def test_the_time_zone_setting_takes_any_fields(clinician_web, data):
+    assert_well_formed(RequestCounter.send(clinician_web.post, "/settings/", data), "/settings/")
+
+
+@FUZZ
 @given(data=form("consent", "confirm", "active", "note", "reference", "step"))
 def test_the_patient_management_forms_take_any_fields(clinician_web, patient, data):
     for action in ("consent", "active", "delete-data", "enrollment-code", "alerts/1/acknowledge",

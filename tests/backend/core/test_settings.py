@@ -84,3 +84,11 @@ def test_upload_limits_come_from_the_environment(name):
         cwd=ROOT, env={**os.environ, name: "12345"}, capture_output=True, text=True, timeout=120,
     )
     assert result.stdout.strip() == "12345", result.stderr
+
+
+@pytest.mark.parametrize("name, value", [("ALERT_NEGATIVE_SHARE", "0"), ("ALERT_MIN_RECORDS", "999999999999"),
+                                         ("ALERT_WINDOW_DAYS", "0"), ("ALERT_NEGATIVE_SHARE", "1.5")])
+def test_default_alert_thresholds_out_of_bounds_refuse_to_start(name, value):
+    result = manage("check", DJANGO_ENV="test", **{name: value})
+    assert result.returncode != 0
+    assert "ALERT_<NAME> out of bounds" in result.stderr and name.removeprefix("ALERT_").lower() in result.stderr
