@@ -70,3 +70,4 @@ def test_the_time_zone_setting_from_the_header(live_server, clinician_and_patien
     assert clinician_timezone(user=clinician) == "America/New_York"
     page.goto(f"{live_server.url}/alerts/")
     assert "Times in your time zone, America/New_York" in page.locator("main").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / f"inbox-zone-{width}.png"))
