@@ -140,21 +140,28 @@ def patient_list_rows(
 @dataclass(frozen=True)
 class PatientPeriod:
     """One patient's figures over one period: the non-empty buckets (rollups.selectors.mood_buckets
-    rows), coverage per bucket of capture, the most recent records, and the summary of them all."""
+    rows), coverage per bucket of capture, the most recent records, the summary of them all, and
+    the non-empty buckets from `rolling_start` to the period's end (the rolling figures' windows,
+    whole even for the first buckets of the period)."""
 
     rows: list[dict]
     coverage: list[dict]
     timeline: list[dict]
     summary: dict
+    rolling_rows: list[dict]
 
 
 def patient_period_read(
-    *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int
+    *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int,
+    rolling_start: datetime | None = None,
 ) -> PatientPeriod:
     rows = mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
     coverage = capture_coverage(patient=patient, start=start, end=end, bucket=bucket)
     timeline = mood_timeline(patient=patient, start=start, end=end, limit=timeline_limit)
-    return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage))
+    rolling_rows = rows if rolling_start is None else mood_buckets(
+        patient=patient, start=rolling_start, end=end, bucket=bucket)
+    return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage),
+                         rolling_rows=rolling_rows)
 
 
 def _period_summary(rows: list[dict], coverage: list[dict]) -> dict:

@@ -64,10 +64,12 @@ def patient_list(request):
     })
 
 
-def _figures(*, patient, period, rows, coverage, timeline, self_reports=(), baseline=None) -> dict:
+def _figures(*, patient, period, read, rolling_from, self_reports=(), baseline=None) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
+    rows, coverage, timeline = read.rows, read.coverage, read.timeline
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
+    rolling_starts = bucket_starts(start=rolling_from, end=period.end, bucket=period.bucket, tz=tz)
     # The axis runs from the first bucket's start to the last one's end, so the buckets at both edges
     # (the current hour, today, this week) show whole, not as a sliver.
     span = charts.period_span(start=min(starts[0], period.start) if starts else period.start,
@@ -78,7 +80,7 @@ def _figures(*, patient, period, rows, coverage, timeline, self_reports=(), base
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                          span=span, baseline=baseline)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
-                                        span=span)
+                                        span=span, rolling_rows=read.rolling_rows, rolling_starts=rolling_starts)
         records = charts.records_per_bucket(rows, patient.timezone)
         figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%", records=records))
         figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}", records=records))
@@ -101,14 +103,16 @@ def patient_detail(request, patient_id):
     # An invalid range: the page of the default period, with the form's message, answered 400.
     invalid = form.is_bound and not form.is_valid()
     period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
+    # The rolling figures read the whole window of the range's first bucket, from before the range.
+    rolling_from = charts.rolling_start(start=period.start, bucket=period.bucket, tz_name=patient.timezone)
     read = patient_period_read(patient=patient, start=period.start, end=period.end, bucket=period.bucket,
-                               timeline_limit=TIMELINE_LIMIT)
+                               timeline_limit=TIMELINE_LIMIT, rolling_start=rolling_from)
     summary, timeline = read.summary, read.timeline
     self_reports = self_report_list(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     baseline = baseline_deviation_for(patient=patient, now=now)
     band = baseline.baseline.day_range() if baseline.baseline.ready else None
-    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline,
-                       self_reports=self_reports, baseline=(baseline.baseline.share, *band) if band else None)
+    figures = _figures(patient=patient, period=period, read=read, rolling_from=rolling_from, self_reports=self_reports,
+                       baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
