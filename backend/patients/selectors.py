@@ -1,7 +1,7 @@
 """Reads for patients. Clinicians see only the patients assigned to them; superusers see all."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from backend.audit.models import AuditAction, AuditEvent
 
@@ -44,3 +44,11 @@ def patient_data_deletions(*, patient: Patient) -> int:
 def clinician_list_assignable() -> QuerySet:
     """Accounts that may be put on a patient's care team: every active user, by username."""
     return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+def patient_last_event_at(*, patient_ids: list, action: str) -> dict:
+    """patient pk -> when the patient's latest audit row of `action` was written (e.g. data.delete:
+    their data were last deleted on request), for the patients that have one."""
+    rows = (AuditEvent.objects.filter(patient_id__in=patient_ids, action=action)
+            .values("patient_id").order_by().annotate(last=Max("at")))
+    return {row["patient_id"]: row["last"] for row in rows}

@@ -35,7 +35,14 @@ from backend.patients.selectors import patient_list_search
 from .. import charts
 from ..access import audit_context, patient_for_request
 from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
-from ..selectors import DEFAULT_SORT, SORT_KEYS, baseline_texts, patient_list_rows, patient_period_read
+from ..selectors import (
+    DEFAULT_SORT,
+    SORT_KEYS,
+    baseline_texts,
+    monitoring_states,
+    patient_list_rows,
+    patient_period_read,
+)
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -114,6 +121,7 @@ def patient_detail(request, patient_id):
     figures = _figures(patient=patient, period=period, read=read, rolling_from=rolling_from, self_reports=self_reports,
                        baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
+    state = monitoring_states(patients=[patient])[patient.pk]
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
@@ -133,5 +141,7 @@ def patient_detail(request, patient_id):
         "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
         "self_reports": self_reports, "agreement": self_report_agreement(patient=patient, end=now),
-        "agreement_days": AGREEMENT_DAYS,
+        "agreement_days": AGREEMENT_DAYS, "state": state,
+        # a deletion after the range began explains why the range is (partly) empty
+        "deleted_in_range": bool(state.data_deleted_at and state.data_deleted_at > period.start),
     }, status=400 if invalid else 200)
