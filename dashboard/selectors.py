@@ -53,9 +53,9 @@ DEFAULT_SORT = "alerts"
 # Why a patient may send nothing, most decisive first: each stops uploads by itself. The words are
 # the same on the list and the patient page (the manage page's "Deactivate" says it stops monitoring).
 STATE_LABELS = {
-    "stopped": "Monitoring stopped (patient deactivated)",
-    "no_consent": "No consent recorded: uploads refused",
-    "revoked": "Phone revoked: nothing can upload",
+    "stopped": "Monitoring stopped (deactivated)",
+    "no_consent": "No consent: uploads refused",
+    "revoked": "Phone revoked",
     "no_device": "No phone enrolled",
 }
 

@@ -2,7 +2,7 @@
 24-hour, 7-, 30- and 90-day views; coverage by capture time named on the list and the page; and
 patients who cannot send anything (deactivated, phone revoked, no phone, data deleted) shown as
 such. Screenshots at 1366 and 390 px go to var/screenshots/ (figures-*.png)."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,11 +45,17 @@ def history(transactional_db):
 def test_a_days_rolling_valence_reads_the_same_in_every_range(live_server, history, page):
     patient, now, made = history
     tz = ZoneInfo(patient.timezone)
-    yesterday = bucket_back(bucket_floor(now, bucket="day", tz=tz), count=1, bucket="day", tz=tz)
-    start = bucket_back(yesterday, count=6, bucket="day", tz=tz)
-    inside = [(mood, n) for moment, mood, n in made if start <= moment < yesterday + timedelta(days=1)]
-    records = sum(n for _, n in inside)
-    expected = (sum(n for m, n in inside if m == "positive") - sum(n for m, n in inside if m == "negative")) / records
+    today = bucket_floor(now, bucket="day", tz=tz)
+    # yesterday (in every view, the 24-hour one included) and the 7-day view's first day, whose
+    # window reaches 6 days before that view
+    days = [bucket_back(today, count=back, bucket="day", tz=tz) for back in (1, 6)]
+
+    def expected(day):
+        start, end = bucket_back(day, count=6, bucket="day", tz=tz), bucket_back(day, count=-1, bucket="day", tz=tz)
+        inside = [(mood, n) for moment, mood, n in made if start <= moment < end]
+        value = (sum(n for m, n in inside if m == "positive") - sum(n for m, n in inside if m == "negative"))
+        return f"{value / sum(n for _, n in inside):+.2f}"
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     log_in(page, live_server, "dr_figures")
     seen = {}
@@ -58,17 +64,21 @@ def test_a_days_rolling_valence_reads_the_same_in_every_range(live_server, histo
         page.wait_for_selector("#chart-valence .main-svg")
         table = page.locator("figure", has=page.locator("#chart-valence")).locator("details.chart-table")
         table.locator("summary").click()
-        header = table.locator("thead th").all_inner_texts()
+        header = [text.strip() for text in table.locator("thead th").all_text_contents()]  # CSS capitalises
         column = header.index("7-day rolling valence")
-        row = table.locator("tbody tr", has=page.locator(f"th:text-is('{yesterday:%Y-%m-%d} 00:00')"))
-        seen[preset] = row.locator("th, td").nth(column).inner_text()
+        for day in days if preset != "24h" else days[:1]:
+            row = table.locator("tbody tr", has=page.locator(f"th:text-is('{day:%Y-%m-%d} 00:00')"))
+            seen[preset, f"{day:%Y-%m-%d}"] = row.locator("th, td").nth(column).inner_text()
         if preset in ("7d", "30d"):
-            for width in WIDTHS:
+            for width in WIDTHS:  # laid out afresh at each width
                 page.set_viewport_size({"width": width, "height": 900})
+                page.reload()
+                page.wait_for_selector("#chart-valence .main-svg")
                 shot = SCREENSHOTS / f"figures-valence-{preset}-{width}.png"
                 page.locator("#chart-valence").screenshot(path=str(shot))
             page.set_viewport_size({"width": 1280, "height": 900})
-    assert seen == {preset: f"{expected:+.2f}" for preset in seen}
+    assert len(seen) == 7
+    assert seen == {(preset, day): expected(datetime.fromisoformat(day).replace(tzinfo=tz)) for preset, day in seen}
 
 
 @pytest.fixture
@@ -103,13 +113,17 @@ def test_the_list_and_the_page_name_why_a_patient_sends_nothing_and_count_by_cap
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     log_in(page, live_server, "dr_states")
     expected = {
-        "P-STOP": "Monitoring stopped (patient deactivated) since", "P-REVOKED": "Phone revoked: nothing can upload",
+        "P-STOP": "Monitoring stopped (deactivated) since", "P-REVOKED": "Phone revoked since",
         "P-DELETED": "Data deleted on request", "P-NOPHONE": "No phone enrolled",
     }
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_server.url}/patients/?inactive=1")
-        assert "Coverage (7 d, by capture time)" in page.inner_text("table.patients thead") or width < 960
+        if width >= 960:  # a table; below, each patient is a card with labelled cells
+            header = page.locator("table.patients thead th", has_text="Coverage (7 d)")
+            assert header.locator(".th-note").inner_text() == "by capture time" and header.is_visible()
+        wrap = page.evaluate("(w => [w.scrollWidth, w.clientWidth])(document.querySelector('.table-wrap'))")
+        assert wrap[0] <= wrap[1], f"the list scrolls sideways at {width} px: {wrap}"
         for reference, words in expected.items():
             row = page.locator("table.patients tbody tr", has_text=reference)
             cell = row.locator("td[data-label='Coverage, 7 d, by capture time']")
@@ -129,4 +143,4 @@ def test_the_list_and_the_page_name_why_a_patient_sends_nothing_and_count_by_cap
             page.goto(f"{live_server.url}/patients/{cohort[key].pk}/")
             body = page.inner_text("main")
             assert words in body and "check that the app is running" not in body
-            page.screenshot(path=str(SCREENSHOTS / f"figures-state-{key}-{width}.png"))
+            page.screenshot(path=str(SCREENSHOTS / f"figures-state-{key}-{width}.png"), full_page=True)
