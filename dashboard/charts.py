@@ -11,7 +11,15 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from backend.moods.definitions import BUCKET_STEPS, MOOD_COLORS, MOOD_LABELS, MOOD_ORDER, valence_of_counts
+from backend.moods.definitions import (
+    BUCKET_STEPS,
+    MOOD_COLORS,
+    MOOD_LABELS,
+    MOOD_ORDER,
+    bucket_back,
+    bucket_floor,
+    valence_of_counts,
+)
 from backend.moods.models import RecordSource
 
 ROLLING_WINDOW = {"hour": 24, "day": 7, "week": 4}
@@ -182,15 +190,34 @@ def rolling_valence(cells: list[dict | None], window: int) -> list[float | None]
     return out
 
 
+def rolling_start(*, start: datetime, bucket: str, tz_name: str) -> datetime:
+    """Where the records behind the range's rolling figures begin: the window of the range's first
+    bucket reaches back ROLLING_WINDOW - 1 whole buckets before it. Reading from here, a day's
+    rolling valence is the same in every range that shows that day (the 24-hour view, 7, 30 or 90
+    days), not cut at the range's start."""
+    tz = ZoneInfo(tz_name)
+    first = bucket_floor(start, bucket=bucket, tz=tz)
+    return bucket_back(first, count=ROLLING_WINDOW[bucket] - 1, bucket=bucket, tz=tz)
+
+
+def _rolling_by_x(*, rows: list[dict], starts: list[datetime], tz: ZoneInfo, bucket: str) -> dict[str, float | None]:
+    x, cells = _bucketed(rows, starts, tz)
+    return dict(zip(x, rolling_valence(cells, ROLLING_WINDOW[bucket])))
+
+
 def valence_figure(
-    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str, span: list[str] | None = None
+    *, rows: list[dict], starts: list[datetime], tz_name: str, bucket: str, span: list[str] | None = None,
+    rolling_rows: list[dict] | None = None, rolling_starts: list[datetime] | None = None,
 ) -> dict:
     """Valence per bucket (marker size: records behind it) and its rolling average; both break at
-    empty buckets instead of joining across them."""
+    empty buckets instead of joining across them. The rolling line is computed over
+    `rolling_rows`/`rolling_starts`, the buckets from rolling_start() to the range's end, so every
+    point has its whole window (the range's own rows when they are not given)."""
     tz = ZoneInfo(tz_name)
     x, cells = _bucketed(rows, starts, tz)
     most = max((r["records"] for r in rows), default=0)
-    window = ROLLING_WINDOW[bucket]
+    rolling = _rolling_by_x(rows=rows if rolling_rows is None else rolling_rows,
+                            starts=starts if rolling_starts is None else rolling_starts, tz=tz, bucket=bucket)
     data = [
         {
             "type": "scatter", "mode": "lines+markers", "name": "valence per bucket (dot size: records)", "x": x,
@@ -203,7 +230,7 @@ def valence_figure(
         },
         {
             "type": "scatter", "mode": "lines", "name": f"{ROLLING_LABEL[bucket]} rolling valence", "x": x,
-            "y": [None if v is None else round(v, 3) for v in rolling_valence(cells, window)], "connectgaps": False,
+            "y": [None if (v := rolling.get(key)) is None else round(v, 3) for key in x], "connectgaps": False,
             "line": {"color": "#1d4ed8", "width": 3},
             "hovertemplate": "rolling valence %{y:+.2f}<extra></extra>",
         },

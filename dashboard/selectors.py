@@ -4,10 +4,13 @@ They live here, not in one app, because each spans several (rollups, moods, aler
 the views call one of them and render. Like every selector, they never write.
 
 - patient_list_rows: the "My patients" table, one row per visible patient with 7-day mood figures,
-  the change of the negative share from the patient's own baseline (alerts.rules), coverage and
-  alerts. Every figure is computed by the database (a few grouped queries for the
-  whole list, whatever its size).
+  the change of the negative share from the patient's own baseline (alerts.rules), coverage (by
+  capture time, as on the patient page) and alerts. Every figure is computed by the database (a
+  few grouped queries for the whole list, whatever its size).
 - patient_period_read: the patient page's buckets, coverage, timeline and summary for one period.
+- monitoring_states: whether each patient is being monitored at all (deactivated, no consent, phone
+  revoked, no phone, data deleted on request), so an empty stretch is not read as "the phone sent
+  nothing".
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +20,16 @@ from django.db.models import QuerySet
 from backend.alerts.definitions import BASELINE_MIN_DAYS, BASELINE_MIN_RECORDS, INTERVAL_LEVEL
 from backend.alerts.rules import Deviation
 from backend.alerts.selectors import alert_counts_unresolved, baseline_deviations
+from backend.audit.models import AuditAction
+from backend.devices.selectors import device_counts_by_patient
 from backend.moods.definitions import MOOD_LABELS, MOOD_ORDER, VALENCE_ARROWS, valence_direction, valence_of_counts
 from backend.moods.selectors import mood_timeline
 from backend.patients.models import Patient
+from backend.patients.selectors import patient_last_event_at
 from backend.rollups.selectors import (
     MoodOverview,
     capture_coverage,
+    capture_overview,
     mood_buckets,
     mood_overview,
     upload_overview,
@@ -43,6 +50,58 @@ SORT_KEYS = {
 DEFAULT_SORT = "alerts"
 
 
+# Why a patient may send nothing, most decisive first: each stops uploads by itself. The words are
+# the same on the list and the patient page (the manage page's "Deactivate" says it stops monitoring).
+STATE_LABELS = {
+    "stopped": "Monitoring stopped (deactivated)",
+    "no_consent": "No consent: uploads refused",
+    "revoked": "Phone revoked",
+    "no_device": "No phone enrolled",
+}
+
+
+@dataclass(frozen=True)
+class MonitoringState:
+    """`code`: "monitoring", or why nothing can arrive (a key of STATE_LABELS); `since`: when that
+    began where known (deactivation, the last revocation). `data_deleted_at`: when the patient's data
+    were last deleted on request (records before it are gone), whatever the state."""
+
+    code: str
+    since: datetime | None = None
+    data_deleted_at: datetime | None = None
+
+    @property
+    def monitored(self) -> bool:
+        return self.code == "monitoring"
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS.get(self.code, "")
+
+
+def monitoring_states(*, patients: list[Patient]) -> dict:
+    """patient pk -> MonitoringState, in three grouped queries whatever the number of patients."""
+    ids = [p.pk for p in patients]
+    devices = device_counts_by_patient(patient_ids=ids)
+    deactivated = patient_last_event_at(patient_ids=ids, action=AuditAction.PATIENT_DEACTIVATE)
+    deleted = patient_last_event_at(patient_ids=ids, action=AuditAction.DATA_DELETE)
+    states = {}
+    for p in patients:
+        found = devices.get(p.pk)
+        if not p.is_active:
+            code, since = "stopped", deactivated.get(p.pk)
+        elif not p.has_consent:
+            code, since = "no_consent", None
+        elif found is None:
+            code, since = "no_device", None
+        elif not found["active"]:
+            code, since = "revoked", found["last_revoked_at"]
+        else:
+            code, since = "monitoring", None
+        states[p.pk] = MonitoringState(code=code, since=since, data_deleted_at=deleted.get(p.pk))
+    return states
+
+
 @dataclass
 class PatientRow:
     patient: Patient
@@ -54,6 +113,7 @@ class PatientRow:
     open_alerts: int
     acknowledged_alerts: int
     baseline: Deviation | None = None
+    state: MonitoringState = MonitoringState(code="monitoring")
 
     @property
     def face_share(self) -> float | None:
@@ -83,6 +143,9 @@ class PatientRow:
         share = self.face_share
         self.face_share_text = "" if share is None else f"{share * 100:.0f}%"
         self.baseline_text, self.baseline_note, self.baseline_class = baseline_texts(self.baseline)
+        # A deletion shows until something arrives after it: until then it explains the empty week.
+        deleted = self.state.data_deleted_at
+        self.data_deleted_at = deleted if deleted and (self.last_upload is None or self.last_upload < deleted) else None
 
 
 def baseline_texts(deviation: Deviation | None) -> tuple[str, str, str]:
@@ -117,19 +180,19 @@ def patient_list_rows(
     patients = list(patients)
     ids = [p.pk for p in patients]
     moods = mood_overview(patients=patients, now=now)
-    batches = upload_overview(patients=patients, now=now)
+    batches = upload_overview(patients=patients, now=now)  # the last upload only: coverage is by capture
+    captured = capture_overview(patients=patients, now=now)
     alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids)}
     baselines = baseline_deviations(patients=patients, now=now)
+    states = monitoring_states(patients=patients)
     rows = []
     for p in patients:
-        b = batches.get(p.pk, {})
-        a = alerts.get(p.pk, {})
+        a, c = alerts.get(p.pk, {}), captured[p.pk]
         rows.append(PatientRow(
-            patient=p, mood=moods[p.pk], last_upload=b.get("last_upload"),
-            frames=b.get("frames") or 0, frames_processed=b.get("frames_processed") or 0,
-            frames_with_face=b.get("frames_with_face") or 0,
+            patient=p, mood=moods[p.pk], last_upload=batches.get(p.pk, {}).get("last_upload"),
+            frames=c["frames"], frames_processed=c["frames_processed"], frames_with_face=c["frames_with_face"],
             open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
-            baseline=baselines.get(p.pk),
+            baseline=baselines.get(p.pk), state=states[p.pk],
         ))
     key = SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT])
     rows.sort(key=lambda r: str(r.patient).lower())  # ties: by name
@@ -140,21 +203,28 @@ def patient_list_rows(
 @dataclass(frozen=True)
 class PatientPeriod:
     """One patient's figures over one period: the non-empty buckets (rollups.selectors.mood_buckets
-    rows), coverage per bucket of capture, the most recent records, and the summary of them all."""
+    rows), coverage per bucket of capture, the most recent records, the summary of them all, and
+    the non-empty buckets from `rolling_start` to the period's end (the rolling figures' windows,
+    whole even for the first buckets of the period)."""
 
     rows: list[dict]
     coverage: list[dict]
     timeline: list[dict]
     summary: dict
+    rolling_rows: list[dict]
 
 
 def patient_period_read(
-    *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int
+    *, patient: Patient, start: datetime, end: datetime, bucket: str, timeline_limit: int,
+    rolling_start: datetime | None = None,
 ) -> PatientPeriod:
     rows = mood_buckets(patient=patient, start=start, end=end, bucket=bucket)
     coverage = capture_coverage(patient=patient, start=start, end=end, bucket=bucket)
     timeline = mood_timeline(patient=patient, start=start, end=end, limit=timeline_limit)
-    return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage))
+    rolling_rows = rows if rolling_start is None else mood_buckets(
+        patient=patient, start=rolling_start, end=end, bucket=bucket)
+    return PatientPeriod(rows=rows, coverage=coverage, timeline=timeline, summary=_period_summary(rows, coverage),
+                         rolling_rows=rolling_rows)
 
 
 def _period_summary(rows: list[dict], coverage: list[dict]) -> dict:

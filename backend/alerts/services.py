@@ -7,8 +7,10 @@ Rule (thresholds per patient, defaults in settings.MOODWATCH_ALERTS):
     (alerts.rules, on the roll-ups' per-day counts); no alert while the baseline is building;
   - "absolute": over the last `window_days`, at least `min_records` records and a negative share
     of at least `negative_share`;
-- no data: no upload (frame batch) received for `no_data_days` (counted from consent when the
-  patient never uploaded).
+- no data: no upload (frame batch) received for `no_data_days` (counted from consent, a phone's
+  enrollment or a deletion of the data when later than the last upload); never for a patient with
+  no active phone (never enrolled or revoked), nor for one deactivated or without consent (not
+  evaluated).
 One open alert per patient and kind (a unique constraint): while the condition holds the alert is
 refreshed; when it stops holding the alert is resolved, and a later breach raises a new one.
 
@@ -38,10 +40,12 @@ from backend.core import metrics
 from backend.core.errors import ApplicationError
 from backend.core.site import site_url
 from backend.core.tasks import task_named
+from backend.devices.selectors import device_counts_by_patient
 from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
 from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
+from backend.patients.selectors import patient_last_event_at
 from backend.patients.services import patient_lock
 
 from .definitions import BASELINE_DAYS, GUARD_DAYS, RULE_ABSOLUTE, RULE_BASELINE, THRESHOLD_NAMES, Thresholds
@@ -99,8 +103,19 @@ def baseline_mood_check(*, patient: Patient, thresholds: Thresholds, now: dateti
 
 
 def no_data_check(*, patient: Patient, thresholds: Thresholds, now: datetime) -> Finding:
+    """Nothing uploaded for `no_data_days`, counted from the latest of: the last upload, consent, the
+    enrollment of a phone still active, and the last deletion of the patient's data on request (which
+    removed the uploads before it). A patient with no active phone (never enrolled, or revoked)
+    cannot upload: silence is expected there, so it raises nothing (the dashboard says why)."""
     last_upload = FrameBatch.objects.filter(patient=patient).aggregate(last=Max("received_at"))["last"]
-    since = last_upload or patient.consent_recorded_at
+    devices = device_counts_by_patient(patient_ids=[patient.pk]).get(patient.pk)
+    if not devices or not devices["active"]:
+        return Finding(kind=Alert.Kind.NO_DATA, breached=False, values={"last_data_at": last_upload})
+    deleted = patient_last_event_at(patient_ids=[patient.pk], action=AuditAction.DATA_DELETE).get(patient.pk)
+    # as of `now`: an event after it (an evaluation replayed for an earlier moment) does not count
+    starts = [t for t in (last_upload, patient.consent_recorded_at, devices["last_enrolled_at"], deleted)
+              if t and t <= now]
+    since = max(starts, default=None)
     breached = since is not None and now - since >= timedelta(days=thresholds.no_data_days)
     return Finding(kind=Alert.Kind.NO_DATA, breached=breached, values={"last_data_at": last_upload})
 

@@ -1,7 +1,7 @@
 """Reads for devices."""
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from backend.patients.models import Patient
 
@@ -18,3 +18,14 @@ def enrollment_code_pending(*, patient: Patient, now: datetime) -> EnrollmentCod
     return (EnrollmentCode.objects.select_related("issued_by")
             .filter(patient=patient, used_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now)
             .order_by("-issued_at").first())
+
+
+def device_counts_by_patient(*, patient_ids: list) -> dict:
+    """patient pk -> {"active", "revoked": device counts, "last_enrolled_at" (of an active device),
+    "last_revoked_at"}; patients without any device are left out (never enrolled)."""
+    rows = (Device.objects.filter(patient_id__in=patient_ids).values("patient_id").order_by()
+            .annotate(active=Count("id", filter=Q(revoked_at__isnull=True)),
+                      revoked=Count("id", filter=Q(revoked_at__isnull=False)),
+                      last_enrolled_at=Max("enrolled_at", filter=Q(revoked_at__isnull=True)),
+                      last_revoked_at=Max("revoked_at")))
+    return {row.pop("patient_id"): row for row in rows}

@@ -58,6 +58,15 @@ def bucket_end(bucket_start: datetime, *, bucket: str, tz: ZoneInfo) -> datetime
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
+def bucket_back(bucket_start: datetime, *, count: int, bucket: str, tz: ZoneInfo) -> datetime:
+    """The start of the bucket `count` buckets before the one that starts at `bucket_start`, on the
+    same grid as bucket_starts (hours of absolute time; local midnights, a DST change included)."""
+    if bucket == "hour":
+        return (bucket_start.astimezone(UTC) - timedelta(hours=count)).astimezone(tz)
+    day = bucket_start.astimezone(tz).date() - timedelta(days=count * (7 if bucket == "week" else 1))
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
 def bucket_starts(*, start: datetime, end: datetime, bucket: str, tz: ZoneInfo) -> list[datetime]:
     """Every bucket that overlaps [start, end), empty or not, in order (local wall-clock steps, so a
     DST change makes a 23- or 25-hour day, not a shifted midnight)."""

@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from backend.audit.models import AuditAction, AuditEvent
 
@@ -54,3 +54,11 @@ def clinician_timezone(*, user: AbstractBaseUser) -> str:
         return settings.TIME_ZONE
     chosen = ClinicianPreferences.objects.filter(user=user).values_list("timezone", flat=True).first()
     return chosen or settings.TIME_ZONE
+
+
+def patient_last_event_at(*, patient_ids: list, action: str) -> dict:
+    """patient pk -> when the patient's latest audit row of `action` was written (e.g. data.delete:
+    their data were last deleted on request), for the patients that have one."""
+    rows = (AuditEvent.objects.filter(patient_id__in=patient_ids, action=action)
+            .values("patient_id").order_by().annotate(last=Max("at")))
+    return {row["patient_id"]: row["last"] for row in rows}

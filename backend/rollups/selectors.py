@@ -293,6 +293,37 @@ def capture_coverage(*, patient: Patient, start: datetime, end: datetime, bucket
     return [buckets[key] for key in sorted(buckets)]
 
 
+def capture_overview(*, patients: list[Patient], now: datetime) -> dict:
+    """patient pk -> {frames, frames_processed, frames_with_face} *captured* over the same local days
+    as mood_overview (today and the days before, up to `now`), whenever they were uploaded: the
+    list's coverage on the clock of the patient page's coverage (capture_coverage) and of the moods,
+    so a backlog uploaded today counts on the days it was taken. One query per time zone among the
+    patients (the window starts at each zone's midnight)."""
+    result = {p.pk: {"frames": 0, "frames_processed": 0, "frames_with_face": 0} for p in patients}
+    by_zone: dict[str, list] = {}
+    for patient in patients:
+        by_zone.setdefault(patient.timezone, []).append(patient)
+    for group in by_zone.values():
+        start, ids = week_start(patient=group[0], now=now), [p.pk for p in group]
+        landed = (
+            CaptureSlotCount.objects.filter(patient_id__in=ids, slot_start__gte=slot_floor(start), slot_start__lt=now)
+            .values("patient_id").order_by()
+            .annotate(frames=Sum("frames"), frames_processed=Sum("frames_processed"),
+                      frames_with_face=Sum("frames_with_face"))
+        )
+        waiting = (
+            Frame.objects.filter(batch__patient_id__in=ids, batch__status__in=FrameBatch.UNFINISHED,
+                                 captured_at__gte=start, captured_at__lt=now)
+            .values("batch__patient_id").order_by().annotate(frames=Count("id"))
+        )
+        for row in landed:
+            result[row["patient_id"]].update({k: row[k] or 0 for k in ("frames", "frames_processed",
+                                                                        "frames_with_face")})
+        for row in waiting:
+            result[row["batch__patient_id"]]["frames"] += row["frames"]
+    return result
+
+
 def upload_overview(*, patients: list[Patient], now: datetime) -> dict:
     """patient pk -> {last_upload, frames, frames_processed, frames_with_face} over the same local days
     as mood_overview."""

@@ -35,7 +35,14 @@ from backend.patients.selectors import patient_list_search
 from .. import charts
 from ..access import audit_context, patient_for_request
 from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
-from ..selectors import DEFAULT_SORT, SORT_KEYS, baseline_texts, patient_list_rows, patient_period_read
+from ..selectors import (
+    DEFAULT_SORT,
+    SORT_KEYS,
+    baseline_texts,
+    monitoring_states,
+    patient_list_rows,
+    patient_period_read,
+)
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -64,10 +71,12 @@ def patient_list(request):
     })
 
 
-def _figures(*, patient, period, rows, coverage, timeline, self_reports=(), baseline=None) -> dict:
+def _figures(*, patient, period, read, rolling_from, self_reports=(), baseline=None) -> dict:
     """The page's charts, each with its title and its numbers as a table (the text alternative)."""
+    rows, coverage, timeline = read.rows, read.coverage, read.timeline
     tz = ZoneInfo(patient.timezone)
     starts = bucket_starts(start=period.start, end=period.end, bucket=period.bucket, tz=tz)
+    rolling_starts = bucket_starts(start=rolling_from, end=period.end, bucket=period.bucket, tz=tz)
     # The axis runs from the first bucket's start to the last one's end, so the buckets at both edges
     # (the current hour, today, this week) show whole, not as a sliver.
     span = charts.period_span(start=min(starts[0], period.start) if starts else period.start,
@@ -78,7 +87,7 @@ def _figures(*, patient, period, rows, coverage, timeline, self_reports=(), base
         share = charts.mood_share_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
                                          span=span, baseline=baseline)
         valence = charts.valence_figure(rows=rows, starts=starts, tz_name=patient.timezone, bucket=period.bucket,
-                                        span=span)
+                                        span=span, rolling_rows=read.rolling_rows, rolling_starts=rolling_starts)
         records = charts.records_per_bucket(rows, patient.timezone)
         figures["mood-share"] = (share, charts.figure_table(share, value_format="{:.1f}%", records=records))
         figures["valence"] = (valence, charts.figure_table(valence, value_format="{:+.2f}", records=records))
@@ -101,15 +110,18 @@ def patient_detail(request, patient_id):
     # An invalid range: the page of the default period, with the form's message, answered 400.
     invalid = form.is_bound and not form.is_valid()
     period = period_resolve(data={} if invalid or not form.is_bound else form.cleaned_data, patient=patient, now=now)
+    # The rolling figures read the whole window of the range's first bucket, from before the range.
+    rolling_from = charts.rolling_start(start=period.start, bucket=period.bucket, tz_name=patient.timezone)
     read = patient_period_read(patient=patient, start=period.start, end=period.end, bucket=period.bucket,
-                               timeline_limit=TIMELINE_LIMIT)
+                               timeline_limit=TIMELINE_LIMIT, rolling_start=rolling_from)
     summary, timeline = read.summary, read.timeline
     self_reports = self_report_list(patient=patient, start=period.start, end=period.end, limit=TIMELINE_LIMIT)
     baseline = baseline_deviation_for(patient=patient, now=now)
     band = baseline.baseline.day_range() if baseline.baseline.ready else None
-    figures = _figures(patient=patient, period=period, rows=read.rows, coverage=read.coverage, timeline=timeline,
-                       self_reports=self_reports, baseline=(baseline.baseline.share, *band) if band else None)
+    figures = _figures(patient=patient, period=period, read=read, rolling_from=rolling_from, self_reports=self_reports,
+                       baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
+    state = monitoring_states(patients=[patient])[patient.pk]
     alerts = list(alert_list_for_patient(patient=patient)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
@@ -129,5 +141,7 @@ def patient_detail(request, patient_id):
         "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
         "self_reports": self_reports, "agreement": self_report_agreement(patient=patient, end=now),
-        "agreement_days": AGREEMENT_DAYS,
+        "agreement_days": AGREEMENT_DAYS, "state": state,
+        # a deletion after the range began explains why the range is (partly) empty
+        "deleted_in_range": bool(state.data_deleted_at and state.data_deleted_at > period.start),
     }, status=400 if invalid else 200)

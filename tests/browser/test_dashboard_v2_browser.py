@@ -57,7 +57,7 @@ def test_on_a_tablet_the_list_shows_every_figure_without_scrolling_sideways(live
     log_in(page, live_server, "dr_browser")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 820
     card = page.locator("table.patients tbody tr", has_text="P-BROWSER")
-    for label in ("Valence, 7 d", "Change vs 7 d before", "Coverage, 7 d"):
+    for label in ("Valence, 7 d", "Change vs 7 d before", "Coverage, 7 d, by capture time"):
         cell = card.locator(f"td[data-label='{label}']")
         box = cell.bounding_box()
         assert cell.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 820, label

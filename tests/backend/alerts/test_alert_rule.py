@@ -8,7 +8,7 @@ from django.test import override_settings
 from backend.alerts.models import Alert, AlertThresholds
 from backend.alerts.selectors import alert_thresholds_for
 from backend.alerts.services import alerts_evaluate, alerts_evaluate_patient
-from tests.backend.factories import PatientFactory, add_records
+from tests.backend.factories import DeviceFactory, PatientFactory, add_records
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("UTC"))
 
@@ -75,6 +75,7 @@ def test_no_upload_for_exactly_n_days_alerts_and_a_minute_less_does_not(patient)
 
 def test_a_patient_who_never_uploaded_alerts_n_days_after_consent(clinician):
     patient = PatientFactory(clinicians=[clinician], consent_recorded_at=NOW - timedelta(days=2, minutes=1))
+    DeviceFactory(patient=patient)  # enrolled, so silence means something
     assert alerts_evaluate_patient(patient=patient, now=NOW) == [Alert.Kind.NO_DATA]
     assert Alert.objects.get(patient=patient).last_data_at is None
 
@@ -103,6 +104,7 @@ def test_the_sweep_skips_patients_without_consent_or_inactive_and_closes_their_a
     inactive = PatientFactory(clinicians=[clinician], is_active=False, consent_recorded_at=NOW - timedelta(days=30))
     no_consent = PatientFactory(clinicians=[clinician], consent_recorded_at=None)
     watched = PatientFactory(clinicians=[clinician], consent_recorded_at=NOW - timedelta(days=30))
+    DeviceFactory(patient=watched)
     Alert.objects.create(patient=inactive, kind=Alert.Kind.NO_DATA, raised_at=NOW, evaluated_at=NOW)
     report = alerts_evaluate(now=NOW)
     assert report.patients == 1 and report.raised == 1

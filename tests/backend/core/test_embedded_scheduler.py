@@ -7,7 +7,7 @@ from django.utils import timezone
 from backend.alerts.models import Alert
 from backend.core import scheduler
 from backend.core.scheduler import EmbeddedScheduler, Job, jobs_from_beat_schedule
-from tests.backend.factories import PatientFactory
+from tests.backend.factories import DeviceFactory, PatientFactory
 
 
 class Clock:
@@ -43,6 +43,8 @@ def test_it_runs_every_beat_entry_and_the_alert_job_raises_real_alerts(clinician
     assert set(jobs) == set(settings.CELERY_BEAT_SCHEDULE)
     assert jobs["evaluate-alerts"].interval == settings.CELERY_BEAT_SCHEDULE["evaluate-alerts"]["schedule"]
     patient = PatientFactory(clinicians=[clinician], consent_recorded_at=timezone.now() - timedelta(days=5))
+    device = DeviceFactory(patient=patient)  # enrolled five days ago, and silent since
+    type(device).objects.filter(pk=device.pk).update(enrolled_at=timezone.now() - timedelta(days=5))
     jobs["evaluate-alerts"].run()  # no upload for 5 days: the no-data rule
     assert Alert.objects.filter(patient=patient, kind=Alert.Kind.NO_DATA).exists()
 
