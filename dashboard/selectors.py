@@ -52,7 +52,7 @@ class PatientRow:
     frames_processed: int
     frames_with_face: int
     open_alerts: int
-    acknowledged_alerts: int
+    snoozed_alerts: int
     baseline: Deviation | None = None
 
     @property
@@ -118,7 +118,7 @@ def patient_list_rows(
     ids = [p.pk for p in patients]
     moods = mood_overview(patients=patients, now=now)
     batches = upload_overview(patients=patients, now=now)
-    alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids)}
+    alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids, now=now)}
     baselines = baseline_deviations(patients=patients, now=now)
     rows = []
     for p in patients:
@@ -128,7 +128,7 @@ def patient_list_rows(
             patient=p, mood=moods[p.pk], last_upload=b.get("last_upload"),
             frames=b.get("frames") or 0, frames_processed=b.get("frames_processed") or 0,
             frames_with_face=b.get("frames_with_face") or 0,
-            open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
+            open_alerts=a.get("open", 0), snoozed_alerts=a.get("snoozed", 0),
             baseline=baselines.get(p.pk),
         ))
     key = SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT])
