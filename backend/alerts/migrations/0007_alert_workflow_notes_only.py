@@ -1,11 +1,11 @@
-"""Notes live in the alert's thread only (0005 copied each acknowledgement note there)."""
+"""Notes live in the alert's thread only (0006 copied each acknowledgement note there)."""
 from django.db import migrations
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0005_alert_workflow_states'),
+        ('alerts', '0006_alert_workflow_existing_rows'),
     ]
 
     operations = [
