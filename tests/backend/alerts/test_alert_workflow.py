@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.alerts.definitions import NOTE_MAX_CHARS, SNOOZE_MAX_DAYS
@@ -489,3 +490,25 @@ def test_existing_alerts_migrate_to_states_and_their_note_to_the_thread():
     assert [(n.author, n.created_at, n.text) for n in got["acked"].notes.all()] == [
         (clinician, acked_at, "Called the patient")]
     assert (got["closed"].state, got["closed"].resolution) == ("resolved", "condition_cleared")
+
+
+# --- the inbox's cost does not grow with its alerts -------------------------------------------------
+
+def test_the_inbox_reads_notes_assignees_and_care_teams_in_a_fixed_number_of_queries(
+    clinician_web, clinician, colleague
+):
+    def fill(count):
+        for _ in range(count):
+            alert = raise_alert(PatientFactory(clinicians=[clinician, colleague]), state=Alert.State.ASSIGNED,
+                                assigned_to=colleague, acknowledged_by=clinician, acknowledged_at=timezone.now())
+            AlertNote.objects.create(alert=alert, author=colleague, created_at=timezone.now(), text="seen")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert clinician_web.get("/alerts/").status_code == 200
+        return len(captured)
+
+    fill(2)
+    few = queries()
+    fill(8)
+    assert queries() == few
