@@ -62,9 +62,9 @@ SELECT r %% %(per_batch)s, 0, now() - make_interval(secs => r), (%(moods)s)[1 + 
 FROM generate_series(0, %(records)s - 1) AS r
 JOIN ingest_framebatch fb ON fb.batch_id = md5('batch' || (r / %(per_batch)s))::uuid;
 
-INSERT INTO alerts_alert (patient_id, kind, raised_at, evaluated_at, thresholds, acknowledgement_note,
+INSERT INTO alerts_alert (patient_id, kind, raised_at, evaluated_at, thresholds, rule, state, resolution,
                           notification_attempts, notified_to)
-SELECT md5('patient' || p)::uuid, 'no_data', now(), now(), '{}'::jsonb, '', 0, '[]'::jsonb
+SELECT md5('patient' || p)::uuid, 'no_data', now(), now(), '{}'::jsonb, '', 'new', '', 0, '[]'::jsonb
 FROM generate_series(0, %(patients)s - 1) AS p;
 
 INSERT INTO audit_auditevent (at, actor_username, action, channel, patient_reference, detail)

@@ -178,7 +178,8 @@ def alerts_open(*, people, now: datetime, rng: random.Random) -> None:
         alerts.append(Alert(
             patient=patient, kind=Alert.Kind.NEGATIVE_MOOD if i % 2 else Alert.Kind.NO_DATA, raised_at=raised,
             evaluated_at=now, records=60, negative_share=0.7, thresholds=thresholds,
-            acknowledged_at=now if acknowledged else None, acknowledgement_note="called" if acknowledged else "",
+            acknowledged_at=now if acknowledged else None,
+            state=Alert.State.ACKNOWLEDGED if acknowledged else Alert.State.NEW,
         ))
     Alert.objects.bulk_create(alerts)
 

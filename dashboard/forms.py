@@ -1,12 +1,24 @@
-"""Forms of the dashboard: range selection, patient creation, alert acknowledgement, thresholds, deletion."""
+"""Forms of the dashboard: range selection, patient creation, the alert workflow and inbox filter, thresholds,
+deletion."""
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.utils import timezone
 
-from backend.alerts.definitions import RULE_LABELS, THRESHOLD_BOUNDS, THRESHOLD_LABELS, THRESHOLD_NAMES, THRESHOLD_RULES
+from backend.alerts.definitions import (
+    CLINICIAN_RESOLUTIONS,
+    NOTE_MAX_CHARS,
+    RULE_LABELS,
+    STATUS_LABELS,
+    THRESHOLD_BOUNDS,
+    THRESHOLD_LABELS,
+    THRESHOLD_NAMES,
+    THRESHOLD_RULES,
+)
 from backend.alerts.models import AlertThresholds
+from backend.alerts.selectors import InboxFilter
 from backend.core.bounds import validate_date_in_bounds
 from backend.moods.definitions import BUCKET_LABELS, BUCKET_STEPS, MAX_RANGE
 from backend.patients.models import Patient, validate_timezone
@@ -124,12 +136,73 @@ class PatientCreateForm(forms.Form):
         return reference
 
 
+def _note_field(*, required: bool = False, label: str = "Note (optional)") -> forms.CharField:
+    # Django's CharField refuses NUL characters by itself; the services check again for every door.
+    return forms.CharField(required=required, label=label, max_length=NOTE_MAX_CHARS,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class AcknowledgeForm(forms.Form):
-    note = forms.CharField(
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was done, e.g. called the patient"}),
-        help_text="Required: what you did about this alert.",
-    )
+    note = _note_field()
+
+
+class AssignForm(forms.Form):
+    # Any active account by username; alerts.services.alert_assign refuses one without access.
+    assignee = forms.ModelChoiceField(queryset=clinician_list_assignable(), to_field_name="username",
+                                      label="Assign to", error_messages={
+                                          "invalid_choice": "Choose a clinician of this patient's care team."})
+    note = _note_field()
+
+
+class SnoozeForm(forms.Form):
+    """A local date and time (an <input type="datetime-local">) in the zone the form was shown in."""
+
+    until = forms.DateTimeField(label="Snooze until", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                validators=[validate_date_in_bounds],
+                                error_messages={"invalid": "Give the date and time as YYYY-MM-DD HH:MM."},
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    tz = forms.CharField(widget=forms.HiddenInput, validators=[validate_timezone], max_length=64)
+    note = _note_field()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("until") and data.get("tz"):
+            # The form's fields are naive (USE_TZ makes them aware in the current zone): read the
+            # wall-clock time again in the zone the person saw beside the field.
+            wall = timezone.make_naive(data["until"]) if timezone.is_aware(data["until"]) else data["until"]
+            data["until"] = wall.replace(tzinfo=ZoneInfo(data["tz"]))
+        return data
+
+
+class ResolveForm(forms.Form):
+    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *CLINICIAN_RESOLUTIONS.items()],
+                               error_messages={"required": "Choose why the alert is resolved."})
+    note = _note_field(label="Note (required for “Other”)")
+
+
+class AlertNoteForm(forms.Form):
+    text = _note_field(required=True, label="Add a note")
+
+
+INBOX_STATUSES = {"open": "Open (not snoozed)", **STATUS_LABELS, "all": "All"}
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's GET parameters; anything else is a 400 page that says what was wrong."""
+
+    state = forms.ChoiceField(choices=INBOX_STATUSES.items(), required=False, label="State", error_messages={
+        "invalid_choice": "Unknown state “%(value)s”: choose one of " + ", ".join(INBOX_STATUSES) + "."})
+    assignee = forms.ChoiceField(required=False, label="Assigned to", error_messages={
+        "invalid_choice": "“%(value)s” is not a clinician of your patients: choose me, none, or one of them."})
+
+    def __init__(self, *args, assignees: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "Anyone"), ("me", "Me"), ("none", "Nobody"),
+                                           *((name, name) for name in assignees)]
+
+    def filters(self) -> InboxFilter:
+        state = self.cleaned_data.get("state") or "open"
+        return InboxFilter(status="" if state == "all" else state, assignee=self.cleaned_data.get("assignee") or "")
 
 
 def _threshold_field(name: str) -> forms.Field:

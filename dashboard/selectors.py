@@ -111,7 +111,7 @@ class PatientRow:
     frames_processed: int
     frames_with_face: int
     open_alerts: int
-    acknowledged_alerts: int
+    snoozed_alerts: int
     baseline: Deviation | None = None
     state: MonitoringState = MonitoringState(code="monitoring")
 
@@ -182,7 +182,7 @@ def patient_list_rows(
     moods = mood_overview(patients=patients, now=now)
     batches = upload_overview(patients=patients, now=now)  # the last upload only: coverage is by capture
     captured = capture_overview(patients=patients, now=now)
-    alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids)}
+    alerts = {row["patient_id"]: row for row in alert_counts_unresolved(patient_ids=ids, now=now)}
     baselines = baseline_deviations(patients=patients, now=now)
     states = monitoring_states(patients=patients)
     rows = []
@@ -191,7 +191,7 @@ def patient_list_rows(
         rows.append(PatientRow(
             patient=p, mood=moods[p.pk], last_upload=batches.get(p.pk, {}).get("last_upload"),
             frames=c["frames"], frames_processed=c["frames_processed"], frames_with_face=c["frames_with_face"],
-            open_alerts=a.get("open", 0), acknowledged_alerts=a.get("acknowledged", 0),
+            open_alerts=a.get("open", 0), snoozed_alerts=a.get("snoozed", 0),
             baseline=baselines.get(p.pk), state=states[p.pk],
         ))
     key = SORT_KEYS.get(sort, SORT_KEYS[DEFAULT_SORT])

@@ -9,16 +9,16 @@ from .services import alert_thresholds_set
 
 @admin.register(Alert)
 class AlertAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
-    """Alerts are raised by the rule check and acknowledged by clinicians on the dashboard (audited there)."""
+    """Alerts are raised by the rule check and worked through by clinicians on the dashboard (audited there)."""
 
     list_display = [
         "patient", "kind", "raised_at", "negative_share", "records", "last_data_at", "resolved_at",
-        "acknowledged_at", "acknowledged_by",
+        "state", "assigned_to", "snoozed_until", "resolution",
     ]
-    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter), ("acknowledged_at", admin.EmptyFieldListFilter)]
-    search_fields = ["patient__reference", "patient__display_name", "acknowledgement_note"]
+    list_filter = ["kind", "state", "resolution", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["patient__reference", "patient__display_name"]
     date_hierarchy = "raised_at"
-    list_select_related = ["patient", "acknowledged_by"]
+    list_select_related = ["patient", "assigned_to"]
     readonly_fields = [f.name for f in Alert._meta.fields]
 
     def has_add_permission(self, request):

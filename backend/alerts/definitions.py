@@ -105,3 +105,47 @@ ALPHA_RAISE = FALSE_ALARMS_PER_MONTH / LOOKS_PER_MONTH
 ALPHA_KEEP = 0.05
 # Confidence of the interval shown beside the change ("negative 42% vs baseline 30% (±6)").
 INTERVAL_LEVEL = 0.95
+
+# --- the care team's workflow (alerts.services: alert_acknowledge, alert_assign, ...) ----------------
+# Stored states. "Snoozed" is not stored: an alert is snoozed while `snoozed_until` is in the future,
+# so it comes back by itself, in the state it had, the moment that time passes (no job has to wake
+# it). STATUSES are what a person sees and filters by: the stored state, or "snoozed" over it.
+STATE_NEW = "new"
+STATE_ACKNOWLEDGED = "acknowledged"
+STATE_ASSIGNED = "assigned"
+STATE_RESOLVED = "resolved"
+STATE_LABELS = {
+    STATE_NEW: "New",
+    STATE_ACKNOWLEDGED: "Acknowledged",
+    STATE_ASSIGNED: "Assigned",
+    STATE_RESOLVED: "Resolved",
+}
+STATUS_SNOOZED = "snoozed"
+STATUS_LABELS = {**STATE_LABELS, STATUS_SNOOZED: "Snoozed"}
+# "Open": not resolved and not snoozed now; it keeps its patient at the top of the list, with a badge.
+OPEN_STATUSES = (STATE_NEW, STATE_ACKNOWLEDGED, STATE_ASSIGNED)
+
+# Why an alert was resolved. A clinician picks one of CLINICIAN_RESOLUTIONS ("other" needs a note
+# saying why); the rule check resolves with the automatic ones when the condition clears or the
+# patient stops being monitored.
+RESOLUTION_OTHER = "other"
+RESOLUTION_CONDITION_CLEARED = "condition_cleared"
+RESOLUTION_MONITORING_STOPPED = "monitoring_stopped"
+CLINICIAN_RESOLUTIONS = {
+    "patient_contacted": "Patient contacted, no further action",
+    "care_adjusted": "Care plan adjusted",
+    "technical": "Technical cause (phone, app, camera)",
+    "not_relevant": "Not a real change (false alarm)",
+    RESOLUTION_OTHER: "Other (say why in a note)",
+}
+RESOLUTION_LABELS = {
+    **CLINICIAN_RESOLUTIONS,
+    RESOLUTION_CONDITION_CLEARED: "Condition cleared (automatic)",
+    RESOLUTION_MONITORING_STOPPED: "Monitoring stopped (automatic)",
+}
+
+# A note in an alert's thread: at most this many characters (a few paragraphs; longer belongs in
+# the clinical record, not in an alert). A snooze lasts at most SNOOZE_MAX_DAYS: an alert put away
+# for longer should be resolved.
+NOTE_MAX_CHARS = 2000
+SNOOZE_MAX_DAYS = 30

@@ -6,7 +6,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .definitions import RULE_LABELS, THRESHOLD_BOUNDS, THRESHOLD_RULES
+from .definitions import (
+    NOTE_MAX_CHARS,
+    RESOLUTION_LABELS,
+    RULE_LABELS,
+    STATE_ACKNOWLEDGED,
+    STATE_ASSIGNED,
+    STATE_LABELS,
+    STATE_NEW,
+    STATE_RESOLVED,
+    THRESHOLD_BOUNDS,
+    THRESHOLD_RULES,
+)
 
 
 def validate_finite(value: float) -> None:
@@ -82,12 +93,35 @@ class Alert(models.Model):
     last_data_at = models.DateTimeField(null=True, blank=True)
     thresholds = models.JSONField(default=dict, help_text="The thresholds in force when the alert was raised.")
     # Set when an evaluation finds the condition no longer holds; a later breach raises a new alert.
+    # This is the condition's end, not the care team's: a clinician resolves through `state`, and an
+    # alert they resolved while its condition still holds stays the one open row of its kind, so the
+    # next check refreshes it instead of raising (and e-mailing) a new one.
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    # The care team's workflow (definitions.STATE_*; alerts.services.alert_acknowledge and siblings).
+    class State(models.TextChoices):
+        NEW = STATE_NEW, STATE_LABELS[STATE_NEW]
+        ACKNOWLEDGED = STATE_ACKNOWLEDGED, STATE_LABELS[STATE_ACKNOWLEDGED]
+        ASSIGNED = STATE_ASSIGNED, STATE_LABELS[STATE_ASSIGNED]
+        RESOLVED = STATE_RESOLVED, STATE_LABELS[STATE_RESOLVED]
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    # The first acknowledgement (by acknowledging, or by assigning or resolving a new alert).
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    acknowledgement_note = models.TextField(blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Snoozed while this is in the future (definitions: "snoozed" is computed, never stored).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=32, blank=True, default="", choices=list(RESOLUTION_LABELS.items()))
+    # None with a resolution: the rule check resolved it.
+    resolution_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The e-mail to the patient's clinicians when the alert opened (alerts.services.alert_notify).
     notified_at = models.DateTimeField(null=True, blank=True)
     notified_to = models.JSONField(default=list, blank=True, help_text="Usernames the notification was sent to.")
@@ -108,6 +142,7 @@ class Alert(models.Model):
 
     @property
     def is_open(self) -> bool:
+        """The condition still holds (the rule check has not closed it); see `is_resolved` for the team's view."""
         return self.resolved_at is None
 
     @property
@@ -115,5 +150,25 @@ class Alert(models.Model):
         return self.acknowledged_at is not None
 
     @property
+    def is_resolved(self) -> bool:
+        return self.state == self.State.RESOLVED
+
+    @property
     def severity(self) -> int:
         return self.SEVERITY.get(self.kind, 0)
+
+
+class AlertNote(models.Model):
+    """One note in an alert's thread. Free text about the patient: it lives here, deleted with the
+    alert (and so with the patient's data); the audit log records only that a note was written."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    text = models.TextField(max_length=NOTE_MAX_CHARS)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note on alert {self.alert_id} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,21 +1,21 @@
-"""Reads of alerts, of the thresholds in force for a patient, and of the patient's change from their
-own baseline (alerts.rules on the roll-ups' per-day counts)."""
+"""Reads of alerts (with their workflow status), of the thresholds in force for a patient, and of the
+patient's change from their own baseline (alerts.rules on the roll-ups' per-day counts)."""
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from backend.patients.models import Patient
-from backend.patients.selectors import patient_list_visible_to
+from backend.patients.selectors import clinician_list_assignable, patient_list_visible_to
 from backend.rollups.selectors import mood_negative_by_day
 
-from .definitions import BASELINE_DAYS, GUARD_DAYS, RULES, THRESHOLD_NAMES, Thresholds
-from .models import Alert, AlertThresholds
+from .definitions import BASELINE_DAYS, GUARD_DAYS, RULES, STATUS_SNOOZED, THRESHOLD_NAMES, Thresholds
+from .models import Alert, AlertNote, AlertThresholds
 from .rules import Deviation, deviation_of_days
-
-F_ACK_NULLS_FIRST = F("acknowledged_at").desc(nulls_first=True)
 
 
 def alert_thresholds_default() -> Thresholds:
@@ -80,38 +80,117 @@ def baseline_deviation_for(*, patient: Patient, now: datetime, alert_open: bool 
                                open_alert_ids=frozenset([patient.pk]) if alert_open else frozenset())[patient.pk]
 
 
-def alert_list_for_patient(*, patient: Patient) -> QuerySet[Alert]:
-    return Alert.objects.filter(patient=patient).select_related("acknowledged_by")
+# --- the care team's workflow ------------------------------------------------------------------------
+# What a person sees and filters by (definitions.STATUSES), written once as SQL: resolved (by the
+# team, or because the condition cleared), else snoozed while `snoozed_until` is ahead of `now`,
+# else the stored state. Computed at each read, so a snooze ends by itself.
+
+def _resolved_q() -> Q:
+    return Q(state=Alert.State.RESOLVED) | Q(resolved_at__isnull=False)
+
+
+def _snoozed_q(now: datetime) -> Q:
+    return ~_resolved_q() & Q(snoozed_until__gt=now)
+
+
+def alert_open_q(*, now: datetime) -> Q:
+    """Open: not resolved and not snoozed now. An open alert keeps its patient at the top of the list."""
+    return ~_resolved_q() & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+
+
+def alert_status_expression(*, now: datetime) -> Case:
+    return Case(
+        When(_resolved_q(), then=Value(Alert.State.RESOLVED.value)),
+        When(snoozed_until__gt=now, then=Value(STATUS_SNOOZED)),
+        default=F("state"), output_field=CharField(),
+    )
+
+
+def alert_status_q(*, status: str, now: datetime) -> Q:
+    """The alerts a person sees in `status` (definitions.STATUS_LABELS, or "open")."""
+    if status == "open":
+        return alert_open_q(now=now)
+    if status == Alert.State.RESOLVED:
+        return _resolved_q()
+    if status == STATUS_SNOOZED:
+        return _snoozed_q(now)
+    return alert_open_q(now=now) & Q(state=status)
+
+
+def _with_workflow(alerts: QuerySet[Alert], *, now: datetime) -> QuerySet[Alert]:
+    notes = Prefetch("notes", queryset=AlertNote.objects.select_related("author"))
+    return (alerts.annotate(status=alert_status_expression(now=now))
+            .select_related("patient", "acknowledged_by", "assigned_to", "resolution_by")
+            # the assign form offers the patient's care team
+            .prefetch_related(notes, Prefetch("patient__clinicians", queryset=clinician_list_assignable())))
+
+
+def alert_list_for_patient(*, patient: Patient, now: datetime) -> QuerySet[Alert]:
+    return _with_workflow(Alert.objects.filter(patient=patient), now=now)
 
 
 def alert_get_for_patient(*, patient: Patient, alert_id: int) -> Alert:
-    return alert_list_for_patient(patient=patient).get(pk=alert_id)
+    return Alert.objects.filter(patient=patient).get(pk=alert_id)
 
 
-def alert_counts_unresolved(*, patient_ids: list) -> QuerySet:
-    """Per patient: `open` (unresolved, not acknowledged) and `acknowledged` (unresolved) alert counts."""
+def alert_counts_unresolved(*, patient_ids: list, now: datetime) -> QuerySet:
+    """Per patient: `open` (not resolved, not snoozed) and `snoozed` alert counts."""
     return (
-        Alert.objects.filter(patient_id__in=patient_ids, resolved_at__isnull=True)
+        Alert.objects.filter(patient_id__in=patient_ids)
         .values("patient_id")
-        .annotate(open=Count("id", filter=Q(acknowledged_at__isnull=True)),
-                  acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
+        .annotate(open=Count("id", filter=alert_open_q(now=now)), snoozed=Count("id", filter=_snoozed_q(now)))
     )
 
 
-def alert_inbox_for(*, user: AbstractBaseUser) -> QuerySet[Alert]:
-    """Every open alert of the user's active patients: not yet acknowledged first, then the most
-    severe, then the newest."""
+@dataclass(frozen=True)
+class InboxFilter:
+    """The inbox's choice: a status (definitions.STATUS_LABELS, "open", or "" for every alert) and an
+    assignee ("" anyone, "me", "none" nobody, else a username)."""
+
+    status: str = "open"
+    assignee: str = ""
+
+
+def alert_inbox_for(*, user: AbstractBaseUser, now: datetime, filters: InboxFilter = InboxFilter()) -> QuerySet[Alert]:
+    """The alerts of the user's active patients in the filter's status and assignee: new first, then
+    the most severe, then the newest (resolved ones: the most recently resolved first)."""
     severity = Case(*(When(kind=kind, then=Value(level)) for kind, level in Alert.SEVERITY.items()),
                     default=Value(0), output_field=IntegerField())
+    alerts = Alert.objects.filter(patient__in=patient_list_visible_to(user=user).filter(is_active=True))
+    if filters.status:
+        alerts = alerts.filter(alert_status_q(status=filters.status, now=now))
+    if filters.assignee == "me":
+        alerts = alerts.filter(assigned_to=user)
+    elif filters.assignee == "none":
+        alerts = alerts.filter(assigned_to__isnull=True)
+    elif filters.assignee:
+        alerts = alerts.filter(assigned_to__username=filters.assignee)
+    order = (["-state_changed_at"] if filters.status == Alert.State.RESOLVED
+             else [F("status_rank").asc(), "-severity_rank", "-raised_at"])
     return (
-        Alert.objects.filter(resolved_at__isnull=True,
-                             patient__in=patient_list_visible_to(user=user).filter(is_active=True))
-        .annotate(severity_rank=severity)
-        .order_by(F_ACK_NULLS_FIRST, "-severity_rank", "-raised_at", "-id")
-        .select_related("patient", "acknowledged_by")
+        _with_workflow(alerts, now=now)
+        .annotate(severity_rank=severity, status_rank=_status_rank())
+        .order_by(*order, "-id")
     )
+
+
+def _status_rank() -> Case:
+    # new before in triage before snoozed before resolved
+    ranks = {Alert.State.NEW.value: 0, Alert.State.ACKNOWLEDGED.value: 1, Alert.State.ASSIGNED.value: 1,
+             STATUS_SNOOZED: 2, Alert.State.RESOLVED.value: 3}
+    return Case(*(When(status=status, then=Value(rank)) for status, rank in ranks.items()),
+                default=Value(4), output_field=IntegerField())
+
+
+def alert_inbox_assignees(*, user: AbstractBaseUser) -> QuerySet:
+    """The accounts the inbox can filter by: the active clinicians of the user's patients."""
+    return clinician_list_assignable().filter(
+        patients__in=patient_list_visible_to(user=user).filter(is_active=True)).distinct()
 
 
 def alert_attention_count(*, user: AbstractBaseUser) -> int:
-    """Open, unacknowledged alerts of the user's active patients (the header badge)."""
-    return alert_inbox_for(user=user).filter(acknowledged_at__isnull=True).order_by().count()
+    """The header badge: open alerts of the user's active patients that are new or assigned to them."""
+    return Alert.objects.filter(
+        alert_open_q(now=timezone.now()), Q(state=Alert.State.NEW) | Q(assigned_to=user),
+        patient__in=patient_list_visible_to(user=user).filter(is_active=True),
+    ).count()

@@ -1,4 +1,5 @@
-"""The alert rule and its periodic evaluation, and acknowledging an alert.
+"""The alert rule and its periodic evaluation, and the care team's workflow on an alert
+(acknowledge, assign, snooze, resolve, notes).
 
 Rule (thresholds per patient, defaults in settings.MOODWATCH_ALERTS):
 - negative mood, by the patient's rule (alerts.selectors.alert_rule_for):
@@ -30,7 +31,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -45,11 +46,24 @@ from backend.ingest.models import FrameBatch
 from backend.moods.models import Mood
 from backend.moods.selectors import mood_record_list
 from backend.patients.models import Patient
-from backend.patients.selectors import patient_last_event_at
+from backend.patients.selectors import patient_last_event_at, patient_list_visible_to
 from backend.patients.services import patient_lock
 
-from .definitions import BASELINE_DAYS, GUARD_DAYS, RULE_ABSOLUTE, RULE_BASELINE, THRESHOLD_NAMES, Thresholds
-from .models import Alert, AlertThresholds
+from .definitions import (
+    BASELINE_DAYS,
+    CLINICIAN_RESOLUTIONS,
+    GUARD_DAYS,
+    NOTE_MAX_CHARS,
+    RESOLUTION_CONDITION_CLEARED,
+    RESOLUTION_MONITORING_STOPPED,
+    RESOLUTION_OTHER,
+    RULE_ABSOLUTE,
+    RULE_BASELINE,
+    SNOOZE_MAX_DAYS,
+    THRESHOLD_NAMES,
+    Thresholds,
+)
+from .models import Alert, AlertNote, AlertThresholds
 from .rules import absolute_breached, windows_at
 from .selectors import alert_rule_for, alert_thresholds_for, baseline_deviation_for
 
@@ -168,9 +182,8 @@ def alerts_evaluate_patient(*, patient: Patient, now: datetime | None = None) ->
             if _alert_raise_or_refresh(patient=patient, finding=finding, thresholds=thresholds, now=now):
                 raised.append(finding.kind)
         else:
-            Alert.objects.filter(patient=patient, kind=finding.kind, resolved_at__isnull=True).update(
-                resolved_at=now, evaluated_at=now
-            )
+            _alerts_close(alerts=Alert.objects.filter(patient=patient, kind=finding.kind), now=now,
+                          resolution=RESOLUTION_CONDITION_CLEARED, evaluated_at=now)
     return raised
 
 
@@ -190,9 +203,8 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationReport:
         raised += len(alerts_evaluate_patient(patient=patient, now=now))
         count += 1
     # Alerts of patients no longer monitored are closed, so they stop showing as needing attention.
-    Alert.objects.filter(resolved_at__isnull=True).filter(
-        Q(patient__is_active=False) | Q(patient__consent_recorded_at__isnull=True)
-    ).update(resolved_at=now)
+    unmonitored = Alert.objects.filter(Q(patient__is_active=False) | Q(patient__consent_recorded_at__isnull=True))
+    _alerts_close(alerts=unmonitored, now=now, resolution=RESOLUTION_MONITORING_STOPPED)
     logger.info("alerts evaluated for %d patients, %d raised", count, raised)
     _notifications_retry(now=now)
     return EvaluationReport(patients=count, raised=raised)
@@ -294,27 +306,160 @@ def alert_notify(*, alert_pk: int) -> bool:
     return True
 
 
+# --- the care team's workflow ------------------------------------------------------------------------
+# Every transition locks the alert's row (select_for_update) and decides on what it finds there: of
+# two clinicians clicking at once, the second waits, then sees the first's change (a second
+# "resolve" is refused, not applied twice). Each step writes one audit row; a note's text stays on
+# the alert (health information, deleted with the patient's data), the audit row only its length.
+
 def alert_acknowledge(
-    *, alert: Alert, actor: AbstractBaseUser, note: str, context: AuditContext | None = None
+    *, alert: Alert, actor: AbstractBaseUser, note: str = "", context: AuditContext | None = None,
+    now: datetime | None = None,
 ) -> Alert:
-    note = note.strip()
-    if not note:
-        raise ApplicationError("Write a note saying what was done about this alert.", code="note_required")
-    if alert.is_acknowledged:
-        raise ApplicationError("This alert was already acknowledged.", code="already_acknowledged")
+    """New -> acknowledged (in triage), with an optional note."""
+    text = _note_text(note)
     with transaction.atomic():
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = actor
-        alert.acknowledgement_note = note
-        alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
-        audit_record(
-            action=AuditAction.ALERT_ACKNOWLEDGE, actor=actor, patient=alert.patient, context=context,
-            # The note is free text about the patient (health information): it lives on the alert,
-            # which the deletion of the patient's data removes. The append-only audit log, which
-            # outlives that deletion, records only that a note was written, and its length.
-            detail={"alert_id": alert.pk, "kind": alert.kind, "note_length": len(note)},
-        )
+        locked, now = _alert_locked(alert=alert), now or timezone.now()
+        if locked.state != Alert.State.NEW:
+            raise ApplicationError("This alert was already acknowledged.", code="already_acknowledged",
+                                   status_code=409)
+        return _alert_move(alert=locked, actor=actor, context=context, now=now, note=text,
+                           action=AuditAction.ALERT_ACKNOWLEDGE, state=Alert.State.ACKNOWLEDGED)
+
+
+def alert_assign(
+    *, alert: Alert, actor: AbstractBaseUser, assignee: AbstractBaseUser, note: str = "",
+    context: AuditContext | None = None, now: datetime | None = None,
+) -> Alert:
+    """Any open state -> assigned to `assignee`, who must be an active account that may see the patient."""
+    text = _note_text(note)
+    if not assignee.is_active or not patient_list_visible_to(user=assignee).filter(pk=alert.patient_id).exists():
+        raise ApplicationError(f"{assignee.get_username()} is not on this patient's care team; assign the alert "
+                               "to a clinician who can see the patient.", code="assignee_without_access")
+    with transaction.atomic():
+        locked, now = _alert_locked(alert=alert), now or timezone.now()
+        if locked.state == Alert.State.ASSIGNED and locked.assigned_to_id == assignee.pk:
+            raise ApplicationError(f"This alert is already assigned to {assignee.get_username()}.",
+                                   code="already_assigned", status_code=409)
+        locked.assigned_to = assignee
+        return _alert_move(alert=locked, actor=actor, context=context, now=now, note=text,
+                           action=AuditAction.ALERT_ASSIGN, state=Alert.State.ASSIGNED,
+                           fields=["assigned_to"], detail={"assignee": assignee.get_username()})
+
+
+def alert_snooze(
+    *, alert: Alert, actor: AbstractBaseUser, until: datetime, note: str = "",
+    context: AuditContext | None = None, now: datetime | None = None,
+) -> Alert:
+    """Put an open alert away until `until` (an aware time, at most SNOOZE_MAX_DAYS ahead). Its state
+    is kept: when the time passes it is open again as it was, computed on reading (no job wakes it)."""
+    if until.tzinfo is None:
+        raise ValueError("alert_snooze needs an aware datetime")  # a caller's mistake, never user input
+    text = _note_text(note)
+    now = now or timezone.now()
+    if until <= now:
+        raise ApplicationError("Choose a snooze time in the future.", code="snooze_in_past")
+    if until > now + timedelta(days=SNOOZE_MAX_DAYS):
+        raise ApplicationError(f"An alert can be snoozed for at most {SNOOZE_MAX_DAYS} days; resolve it instead "
+                               "if it needs no attention.", code="snooze_too_far")
+    with transaction.atomic():
+        locked = _alert_locked(alert=alert)
+        return _alert_move(alert=locked, actor=actor, context=context, now=now, note=text,
+                           action=AuditAction.ALERT_SNOOZE, state=locked.state, snoozed_until=until,
+                           detail={"until": until.isoformat()})
+
+
+def alert_resolve(
+    *, alert: Alert, actor: AbstractBaseUser, reason: str, note: str = "",
+    context: AuditContext | None = None, now: datetime | None = None,
+) -> Alert:
+    """Any open state -> resolved, for one of CLINICIAN_RESOLUTIONS ("other" needs a note). The
+    condition may still hold: the alert then stays the patient's one alert of its kind, refreshed
+    silently by the rule check, and a new alert is raised only after the condition clears and returns."""
+    text = _note_text(note)
+    if reason not in CLINICIAN_RESOLUTIONS:
+        raise ApplicationError("Choose why the alert is resolved: " + "; ".join(CLINICIAN_RESOLUTIONS.values()) + ".",
+                               code="resolution_required")
+    if reason == RESOLUTION_OTHER and not text:
+        raise ApplicationError("Write a note saying why the alert is resolved.", code="note_required")
+    with transaction.atomic():
+        locked, now = _alert_locked(alert=alert), now or timezone.now()
+        locked.resolution, locked.resolution_by = reason, actor
+        return _alert_move(alert=locked, actor=actor, context=context, now=now, note=text,
+                           action=AuditAction.ALERT_RESOLVE, state=Alert.State.RESOLVED,
+                           fields=["resolution", "resolution_by"], detail={"resolution": reason})
+
+
+def alert_note_add(
+    *, alert: Alert, actor: AbstractBaseUser, text: str, context: AuditContext | None = None,
+    now: datetime | None = None,
+) -> AlertNote:
+    """A note in the alert's thread, in any state (a resolved alert can still get a follow-up)."""
+    text = _note_text(text)
+    if not text:
+        raise ApplicationError("Write the note first.", code="note_required")
+    with transaction.atomic():
+        note = AlertNote.objects.create(alert=alert, author=actor, created_at=now or timezone.now(), text=text)
+        audit_record(action=AuditAction.ALERT_NOTE, actor=actor, patient=alert.patient, context=context,
+                     detail={"alert_id": alert.pk, "kind": alert.kind, "note_length": len(text)})
+    return note
+
+
+def _note_text(note: str) -> str:
+    text = note.strip()
+    if "\x00" in text:
+        raise ApplicationError("A note cannot contain NUL characters.", code="note_invalid")
+    if len(text) > NOTE_MAX_CHARS:
+        raise ApplicationError(f"A note holds at most {NOTE_MAX_CHARS} characters; this one has {len(text)}.",
+                               code="note_too_long")
+    return text
+
+
+def _alert_locked(*, alert: Alert) -> Alert:
+    """The alert's row, locked to the end of the transaction; a resolved alert is refused."""
+    locked = Alert.objects.select_for_update().get(pk=alert.pk)
+    if locked.is_resolved or locked.resolved_at is not None:
+        raise ApplicationError("This alert is already resolved.", code="already_resolved", status_code=409)
+    return locked
+
+
+def _alert_move(
+    *, alert: Alert, actor: AbstractBaseUser, context: AuditContext | None, now: datetime, note: str,
+    action: AuditAction, state: str, snoozed_until: datetime | None = None, fields: tuple | list = (),
+    detail: dict | None = None,
+) -> Alert:
+    """Write the locked alert's new state (any step other than a snooze ends a snooze; the first
+    step taken on a new alert acknowledges it), its note, and the audit row."""
+    before = alert.state
+    if alert.acknowledged_at is None and state != Alert.State.NEW:
+        alert.acknowledged_at, alert.acknowledged_by = now, actor
+    alert.state, alert.snoozed_until, alert.state_changed_at = state, snoozed_until, now
+    alert.save(update_fields=["state", "snoozed_until", "state_changed_at", "acknowledged_at", "acknowledged_by",
+                              *fields])
+    if note:
+        AlertNote.objects.create(alert=alert, author=actor, created_at=now, text=note)
+    audit_record(action=action, actor=actor, patient=alert.patient, context=context,
+                 detail={"alert_id": alert.pk, "kind": alert.kind, "from": before, "to": state,
+                         "note_length": len(note), **(detail or {})})
     return alert
+
+
+def _alerts_close(*, alerts: QuerySet, now: datetime, resolution: str, **fields) -> int:
+    """The rule check found these open alerts' conditions gone (or their patients no longer
+    monitored): close them, and resolve for the care team those it had not resolved yet, each
+    audited as the system's step. Returns how many were closed."""
+    ids = list(alerts.filter(resolved_at__isnull=True).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Alert.objects.filter(pk__in=ids).update(resolved_at=now, **fields)
+    unresolved = Alert.objects.filter(pk__in=ids).exclude(state=Alert.State.RESOLVED)
+    for alert in unresolved.select_related("patient"):
+        audit_record(action=AuditAction.ALERT_RESOLVE, actor=None, patient=alert.patient, context=SYSTEM,
+                     detail={"alert_id": alert.pk, "kind": alert.kind, "from": alert.state,
+                             "to": Alert.State.RESOLVED, "note_length": 0, "resolution": resolution})
+    unresolved.update(state=Alert.State.RESOLVED, resolution=resolution, resolution_by=None, state_changed_at=now,
+                      snoozed_until=None)
+    return len(ids)
 
 
 @transaction.atomic

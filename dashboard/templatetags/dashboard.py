@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
+from backend.alerts.definitions import STATUS_LABELS
 from backend.moods.definitions import VALENCE_ARROWS, valence_direction
 
 register = template.Library()
@@ -64,3 +65,9 @@ def ago(moment) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment)} ago"
+
+
+@register.filter
+def alert_status_label(status: str) -> str:
+    """An alert's status (alerts.selectors.alert_status_expression) as a person reads it."""
+    return STATUS_LABELS.get(status, status)

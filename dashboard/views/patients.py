@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from backend.alerts.definitions import BASELINE_DAYS, GUARD_DAYS, INTERVAL_LEVEL, MIN_EFFECT
+from backend.alerts.models import Alert
 from backend.alerts.selectors import (
     alert_list_for_patient,
     alert_rule_for,
@@ -34,7 +35,7 @@ from backend.patients.selectors import patient_list_search
 
 from .. import charts
 from ..access import audit_context, patient_for_request
-from ..forms import PRESETS, AcknowledgeForm, RangeForm, bucket_fits, period_resolve
+from ..forms import PRESETS, RangeForm, bucket_fits, period_resolve
 from ..selectors import (
     DEFAULT_SORT,
     SORT_KEYS,
@@ -43,6 +44,7 @@ from ..selectors import (
     patient_list_rows,
     patient_period_read,
 )
+from .alerts import alert_workflow_context
 
 TIMELINE_LIMIT = 1500  # the most recent records of the range; more only slows the page down
 PAGE_SIZE = 50
@@ -122,7 +124,7 @@ def patient_detail(request, patient_id):
                        baseline=(baseline.baseline.share, *band) if band else None)
     length = period.end - period.start
     state = monitoring_states(patients=[patient])[patient.pk]
-    alerts = list(alert_list_for_patient(patient=patient)[:20])
+    alerts = list(alert_list_for_patient(patient=patient, now=now)[:20])
     patient_data_read_record(action=AuditAction.PATIENT_VIEW, actor=request.user, patient=patient,
                              start=period.start, end=period.end, bucket=period.bucket, range=period.preset,
                              context=audit_context(request))
@@ -135,8 +137,10 @@ def patient_detail(request, patient_id):
         "figures": figures, "chart_config": charts.CONFIG,
         "timeline_shown": len(timeline),
         "timeline_limited": len(timeline) == TIMELINE_LIMIT and summary["records"] > TIMELINE_LIMIT,
-        "open_alerts": [a for a in alerts if a.is_open], "past_alerts": [a for a in alerts if not a.is_open][:5],
-        "ack_form": AcknowledgeForm(), "thresholds": alert_thresholds_for(patient=patient),
+        "open_alerts": [a for a in alerts if a.status != Alert.State.RESOLVED],
+        "past_alerts": [a for a in alerts if a.status == Alert.State.RESOLVED][:5],
+        **alert_workflow_context(now=now, zone_name=patient.timezone),
+        "thresholds": alert_thresholds_for(patient=patient),
         "alert_rule": alert_rule_for(patient=patient), "baseline": baseline_texts(baseline),
         "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),

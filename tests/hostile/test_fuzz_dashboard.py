@@ -81,6 +81,21 @@ def test_the_patient_management_forms_take_any_fields(clinician_web, patient, da
 
 
 @FUZZ
+@given(params=query("state", "assignee"))
+def test_the_alert_inbox_takes_any_filter(clinician_web, params):
+    assert_well_formed(RequestCounter.send(clinician_web.get, "/alerts/", params), "/alerts/")
+
+
+@FUZZ
+@given(data=form("note", "text", "assignee", "until", "tz", "reason", "next"))
+def test_the_alert_workflow_forms_take_any_fields(clinician_web, patient, data):
+    for action in ("acknowledge", "assign", "snooze", "resolve", "notes"):
+        for alert_id in ("1", "99999999999999999999"):
+            path = f"/patients/{patient.pk}/alerts/{alert_id}/{action}/"
+            assert_well_formed(RequestCounter.send(clinician_web.post, path, data), path)
+
+
+@FUZZ
 @given(segment=query("x").map(lambda d: str(d.get("x", ""))))
 def test_any_path_segment_in_place_of_a_patient_id(clinician_web, segment):
     from urllib.parse import quote

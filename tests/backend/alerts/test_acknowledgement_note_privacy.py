@@ -27,7 +27,9 @@ def test_the_note_never_reaches_the_audit_log_and_is_gone_after_the_deletion(cli
     response = clinician_web.post(f"/patients/{patient.pk}/alerts/{alert.pk}/acknowledge/", {"note": f"  {NOTE} "})
     assert response.status_code == 302
     event = AuditEvent.objects.get(action=AuditAction.ALERT_ACKNOWLEDGE)
-    assert event.detail == {"alert_id": alert.pk, "kind": alert.kind, "note_length": len(NOTE)}
+    assert event.detail == {"alert_id": alert.pk, "kind": alert.kind, "from": "new", "to": "acknowledged",
+                            "note_length": len(NOTE)}
+    assert alert.notes.get().text == NOTE, "the note stays on the alert's thread"
     assert audit_rows_holding("suicidal") == 0
 
     url = f"/patients/{patient.pk}/delete-data/"

@@ -1,4 +1,5 @@
-"""POST /patients/<id>/alerts/<alert>/acknowledge/: a note is required; audited; only the patient's clinicians."""
+"""POST /patients/<id>/alerts/<alert>/acknowledge/: a note is optional (it joins the thread); audited; only the
+patient's clinicians."""
 import pytest
 from django.utils import timezone
 
@@ -21,23 +22,23 @@ def test_the_clinician_acknowledges_with_a_note_and_it_is_audited(clinician_web,
     response = clinician_web.post(url(alert), {"note": "Called the patient; appointment Friday."})
     assert response.status_code == 302 and response["Location"] == f"/patients/{alert.patient_id}/"
     alert.refresh_from_db()
-    assert alert.acknowledged_by == clinician
-    assert alert.acknowledgement_note == "Called the patient; appointment Friday."
+    assert alert.acknowledged_by == clinician and alert.state == Alert.State.ACKNOWLEDGED
+    assert [n.text for n in alert.notes.all()] == ["Called the patient; appointment Friday."]
     event = AuditEvent.objects.get(action=AuditAction.ALERT_ACKNOWLEDGE)
     assert event.detail["alert_id"] == alert.pk and event.patient == alert.patient
 
 
-def test_an_empty_note_is_refused(clinician_web, alert):
+def test_an_empty_note_acknowledges_without_a_note(clinician_web, alert):
     clinician_web.post(url(alert), {"note": "   "})
     alert.refresh_from_db()
-    assert not alert.is_acknowledged and not AuditEvent.objects.exists()
+    assert alert.is_acknowledged and not alert.notes.exists()
 
 
 def test_acknowledging_twice_keeps_the_first_acknowledgement(clinician_web, admin_web, alert):
     clinician_web.post(url(alert), {"note": "first"})
-    admin_web.post(url(alert), {"note": "second"})
+    assert admin_web.post(url(alert), {"note": "second"}).status_code == 409
     alert.refresh_from_db()
-    assert alert.acknowledgement_note == "first"
+    assert [n.text for n in alert.notes.all()] == ["first"]
     assert AuditEvent.objects.filter(action=AuditAction.ALERT_ACKNOWLEDGE).count() == 1
 
 
@@ -46,7 +47,8 @@ def test_the_open_alert_shows_on_the_patient_page_with_its_form_then_its_note(cl
     assert "Sustained negative mood" in html and "70% negative over 80 records" in html and url(alert) in html
     clinician_web.post(url(alert), {"note": "Seen in clinic"})
     html = clinician_web.get(f"/patients/{alert.patient_id}/").content.decode()
-    assert "“Seen in clinic”" in html and url(alert) not in html
+    assert "Seen in clinic" in html and url(alert) not in html
+    assert '<span class="state-label status-acknowledged">Acknowledged</span>' in html, "still shown, in triage"
 
 
 def test_a_redirect_target_off_site_is_ignored(clinician_web, alert):

@@ -26,8 +26,9 @@ def alerts(patient, other_patient, clinician):
         "old_negative": raise_alert(patient, Alert.Kind.NEGATIVE_MOOD, hours_ago=30),
         "new_no_data": raise_alert(second, Alert.Kind.NO_DATA, hours_ago=1),
         "acknowledged": raise_alert(second, Alert.Kind.NEGATIVE_MOOD, hours_ago=2,
-                                    acknowledged_at=timezone.now(), acknowledgement_note="called"),
-        "resolved": raise_alert(patient, Alert.Kind.NO_DATA, hours_ago=50, resolved_at=timezone.now()),
+                                    acknowledged_at=timezone.now(), state=Alert.State.ACKNOWLEDGED),
+        "resolved": raise_alert(patient, Alert.Kind.NO_DATA, hours_ago=50, resolved_at=timezone.now(),
+                                state=Alert.State.RESOLVED),
         "not_mine": raise_alert(other_patient, Alert.Kind.NEGATIVE_MOOD),
     }
 
@@ -42,7 +43,7 @@ def test_my_open_alerts_are_listed_needing_attention_first_then_most_severe_then
     assert shown(response) == [alerts["old_negative"].pk, alerts["new_no_data"].pk, alerts["acknowledged"].pk]
     assert response.context["attention"] == 2
     html = response.content.decode()
-    assert "P-SECOND" in html and html.count('class="ack"') == 2
+    assert "P-SECOND" in html and html.count('class="ack"') == 2, "an Acknowledge button on each new alert"
 
 
 def test_another_clinicians_patient_is_not_in_my_inbox_but_an_admin_sees_every_open_alert(
@@ -64,8 +65,9 @@ def test_acknowledging_from_the_inbox_returns_to_it_and_records_the_note(clinici
                                   {"note": "phone was off, patient called", "next": URL})
     assert response.status_code == 302 and response.url == URL
     alert.refresh_from_db()
-    assert alert.acknowledged_by == clinician and alert.acknowledgement_note == "phone was off, patient called"
+    assert alert.acknowledged_by == clinician and alert.notes.get().text == "phone was off, patient called"
     assert clinician_web.get(URL).context["attention"] == 1
+    assert alert.pk in shown(clinician_web.get(URL)), "an acknowledged alert stays in the inbox until resolved"
 
 
 def test_the_header_badge_counts_alerts_needing_attention_on_every_dashboard_page(clinician_web, alerts):

@@ -6,6 +6,7 @@ its reason) fails here, so nobody can add a door and forget the audit, as the ac
 permissions."""
 import io
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
@@ -112,6 +113,22 @@ AUDITED_ROUTES = {
         lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/alerts/{w['alert'].pk}/acknowledge/",
                                    {"note": "called the patient"}),
         AuditAction.ALERT_ACKNOWLEDGE),
+    "dashboard:alert-assign": (
+        lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/alerts/{w['alert'].pk}/assign/",
+                                   {"assignee": c.get_username()}),
+        AuditAction.ALERT_ASSIGN),
+    "dashboard:alert-snooze": (
+        lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/alerts/{w['alert'].pk}/snooze/",
+                                   {"until": f"{timezone.now() + timedelta(hours=2):%Y-%m-%dT%H:%M}", "tz": "UTC"}),
+        AuditAction.ALERT_SNOOZE),
+    "dashboard:alert-resolve": (
+        lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/alerts/{w['alert'].pk}/resolve/",
+                                   {"reason": "technical"}),
+        AuditAction.ALERT_RESOLVE),
+    "dashboard:alert-note": (
+        lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/alerts/{w['alert'].pk}/notes/",
+                                   {"text": "called the patient"}),
+        AuditAction.ALERT_NOTE),
     "dashboard:export-records-csv": (lambda w, web, c: web.get(f"/patients/{w['patient'].pk}/export/records.csv"),
                                      AuditAction.EXPORT_RECORDS_CSV),
     "dashboard:export-summary-csv": (lambda w, web, c: web.get(f"/patients/{w['patient'].pk}/export/summary.csv"),

@@ -83,7 +83,7 @@ def test_a_full_story_logs_json_lines_with_the_uploads_request_id_and_no_secret_
     acknowledged = web.post(f"/patients/{patient.pk}/alerts/{alert.pk}/acknowledge/", {"note": NOTE})
     assert acknowledged.status_code == 302
     alert.refresh_from_db()
-    assert alert.acknowledgement_note == NOTE
+    assert alert.notes.get().text == NOTE
     # an API token, used once; /metrics read with the right and a wrong token
     issued = Client().post("/api/v1/auth/token/", {"username": "dr_logs", "password": PASSWORD},
                            content_type="application/json")
