@@ -24,10 +24,10 @@
   // ran past the chart's edge and under the mode bar (top right), and the dates stood on end, cut.
   // After every draw (the first, a resize, the print layout) each chart is fitted to its width:
   // - the title is broken at spaces into the room left of the mode bar, the top margin grows by its
-  //   extra lines, and its first line is placed TITLE_TOP px from the top (measured, then moved:
-  //   Plotly shifts a title of several lines by an amount of its own);
-  // - the legend keeps the distance below the plot it was designed with, in pixels, however short
-  //   the plot gets (the figure gives it as a fraction of the plot's height);
+  //   extra lines, and its first line is placed TITLE_TOP px from the top (Plotly shifts a title of
+  //   several lines by an amount of its own: measured on the first such chart, used for the others);
+  // - the legend keeps its distance below the plot, in pixels, when the title's lines make the plot
+  //   shorter (the figure gives it as a fraction of the plot's height: it would move up, onto the dates);
   // - only every n-th date is labelled, level, where the labels would collide.
   // The relayout draws again; the next pass finds nothing to change, and a chart gets at most
   // MAX_PASSES passes per width (no loop).
@@ -47,26 +47,28 @@
     });
     return lines.concat([line]);
   }
+  var titleShift = {};  // line count -> px Plotly moves such a title's top from its anchor (measured)
+  function titleY(lines, height) {
+    return 1 - (TITLE_TOP - (titleShift[lines] || 0)) / height;
+  }
   function titleUpdate(el, layout) {
     var lines = titleLines(el, layout.title.text, {size: layout.title.font.size, family: layout.font.family});
-    var text = lines.join("<br>"), full = el._fullLayout;
+    var text = lines.join("<br>"), full = el._fullLayout, multi = lines.length > 1;
     if (el.layout.title.text !== text) {
-      var multi = lines.length > 1;
       return {"title.text": text, "margin.t": layout.margin.t + (lines.length - 1) * TITLE_LINE,
-              "title.y": multi ? 1 - TITLE_TOP / full.height : (layout.title.y === undefined ? null : layout.title.y),
+              "title.y": multi ? titleY(lines.length, full.height) : (layout.title.y === undefined ? null : layout.title.y),
               "title.yanchor": multi ? "top" : null};
     }
+    if (!multi) { return {}; }
     var top = el.querySelector(".gtitle").getBoundingClientRect().top - el.getBoundingClientRect().top;
-    if (lines.length > 1 && Math.abs(top - TITLE_TOP) > 1) {
-      return {"title.y": full.title.y + (top - TITLE_TOP) / full.height};
-    }
-    return {};
+    titleShift[lines.length] = top - (1 - full.title.y) * full.height;
+    return Math.abs(top - TITLE_TOP) > 1 ? {"title.y": titleY(lines.length, full.height)} : {};
   }
   function legendUpdate(el, layout, marginTop) {
     if (!layout.legend || layout.legend.y === undefined || layout.legend.y >= 0) { return {}; }
-    var gap = -layout.legend.y * (layout.height - layout.margin.t - layout.margin.b);  // px below the plot
+    var extra = marginTop - layout.margin.t;  // the title's extra lines
     var plotHeight = el._fullLayout._size.h - (marginTop - el._fullLayout.margin.t);
-    var y = -gap / plotHeight;
+    var y = layout.legend.y * (plotHeight + extra) / plotHeight;  // the gap the plot had without them
     return Math.abs(y - el.layout.legend.y) > 0.002 ? {"legend.y": y} : {};
   }
   function tickUpdate(el, layout) {
