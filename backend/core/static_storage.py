@@ -13,5 +13,9 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
     def url(self, name, force=False):
+        if not name:
+            # static(""), the prefix itself (the patient app's service worker asks for it): no file to
+            # look up. Django's manifest storage raises "Missing staticfiles manifest entry for ''".
+            return self.base_url
         # force: the hashed name from the manifest whatever DEBUG says (a missing entry is an error).
         return super().url(name, force=True)

@@ -17,6 +17,7 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 
 from backend.core.static_storage import HashedStaticFilesStorage
 from backend.demo.management.commands import demo_run
+from clients.patient_app.views import SHELL_FILES
 from dashboard.staticfiles import PACKAGE, STATIC_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,25 @@ def test_the_hashed_storage_links_the_hashed_name_even_under_debug(tmp_path, set
     # and a file missing from the manifest is an error, not a silently uncached link.
     with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
         HashedStaticFilesStorage(location=tmp_path, base_url="/static/").url("app/other.js")
+
+
+def test_the_prefix_itself_is_the_static_url_not_a_missing_manifest_entry(tmp_path, settings):
+    """static("") (the patient app's service worker) raised under Django's manifest storage: a 500
+    for /app/sw.js in production and, once hashed, under `make run`."""
+    manifest(tmp_path, {})
+    with pytest.raises(ValueError):
+        ManifestStaticFilesStorage(location=tmp_path, base_url="/static/").url("", force=True)
+    assert HashedStaticFilesStorage(location=tmp_path, base_url="/static/").url("") == "/static/"
+
+
+def test_the_service_worker_precaches_the_hashed_and_the_plain_names(tmp_path, settings, client):
+    settings.DEBUG, settings.STATIC_ROOT, settings.STORAGES = True, tmp_path, HASHED_STORAGE
+    manifest(tmp_path, {name: name.replace(".", ".0123456789ab.", 1) for name in SHELL_FILES})
+    response = client.get("/app/sw.js")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '"/static/patient_app/app.0123456789ab.js"' in body and '"/static/patient_app/app.js"' in body
+    assert 'const STATIC_URL = "/static/";' in body
 
 
 @pytest.mark.parametrize("flag, backend, finders", [
