@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.base import ContentFile
+from django.core.management import CommandError
 from django.templatetags.static import static
 from django.test import RequestFactory
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -124,6 +125,7 @@ def test_demo_run_collects_the_static_files_only_when_a_source_changed(tmp_path,
         runs.append((command[2], kwargs["env"]["MOODWATCH_HASHED_STATIC"]))
         settings.STATIC_ROOT.mkdir(exist_ok=True)
         manifest(settings.STATIC_ROOT, {})
+        return subprocess.CompletedProcess(command, 0)
 
     monkeypatch.setattr(demo_run.subprocess, "run", collectstatic)
     monkeypatch.setattr(demo_run, "static_sources_digest", lambda: next(digests))
@@ -134,6 +136,14 @@ def test_demo_run_collects_the_static_files_only_when_a_source_changed(tmp_path,
     (settings.STATIC_ROOT / "staticfiles.json").unlink()  # STATIC_ROOT removed by hand: collect again
     demo_run.static_collect(environment, sys.stdout)
     assert len(runs) == 3
+
+
+def test_a_failed_collectstatic_stops_the_demo_with_a_message(tmp_path, settings, monkeypatch):
+    settings.VAR_DIR, settings.STATIC_ROOT = tmp_path / "var", tmp_path / "static"
+    monkeypatch.setattr(demo_run.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1))
+    with pytest.raises(CommandError, match="collectstatic failed"):
+        demo_run.static_collect(demo_run.server_environment("127.0.0.1", 8000), sys.stdout)
+    assert not (settings.VAR_DIR / demo_run.STATIC_STAMP).exists(), "a failed run is tried again next time"
 
 
 def test_the_sources_digest_follows_a_changed_static_file(tmp_path, settings):

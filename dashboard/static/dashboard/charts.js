@@ -52,6 +52,7 @@
     return 1 - (TITLE_TOP - (titleShift[lines] || 0)) / height;
   }
   function titleUpdate(el, layout) {
+    if (!layout.title || !layout.title.text) { return {}; }
     var lines = titleLines(el, layout.title.text, {size: layout.title.font.size, family: layout.font.family});
     var text = lines.join("<br>"), full = el._fullLayout, multi = lines.length > 1;
     if (el.layout.title.text !== text) {

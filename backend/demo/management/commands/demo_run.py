@@ -81,8 +81,10 @@ def static_collect(environment: dict[str, str], stdout) -> None:
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return
     stdout.write("collecting the static files (hashed names and gzip copies, as in production) ...")
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-                   cwd=settings.BASE_DIR, env=environment, check=True)
+    result = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                            cwd=settings.BASE_DIR, env=environment)
+    if result.returncode != 0:
+        raise CommandError(f"collectstatic failed (exit {result.returncode}); see its output above")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(digest)
 
