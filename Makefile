@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
-# The patient app's JavaScript packages (LiteRT.js), served as static files: `npm ci` from the
-# committed package-lock.json, re-run only when the lock changes.
+# The JavaScript packages served as static files (the patient app's LiteRT.js, the dashboard's Plotly
+# basic bundle): `npm ci` from the committed package-lock.json, re-run only when the lock changes.
 NODE_STAMP := node_modules/.package-lock.stamp
 
 HOST ?= 127.0.0.1

@@ -162,16 +162,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production and `make run` (which sets MOODWATCH_HASHED_STATIC and runs collectstatic before its
+# server starts) serve what collectstatic wrote into STATIC_ROOT: content-hashed names, cached as
+# immutable, with gzip copies (backend/core/static_storage.py). Elsewhere (tests, a bare runserver)
+# WhiteNoise serves the finders' files under their plain names, re-read at each request.
+HASHED_STATIC = PRODUCTION or env.bool("MOODWATCH_HASHED_STATIC", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION and DJANGO_ENV != "test"
+            "backend.core.static_storage.HashedStaticFilesStorage"
+            if HASHED_STATIC
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+if HASHED_STATIC:  # WhiteNoise's defaults follow DEBUG, which `make run` keeps on
+    WHITENOISE_USE_FINDERS = False
+    WHITENOISE_AUTOREFRESH = False
 
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:patient-list"
@@ -185,7 +193,7 @@ STATICFILES_DIRS = [
     ("vendor/litertjs/wasm", NODE_MODULES / "@litertjs" / "core" / "wasm"),
     ("vendor/litertjs/wasm-utils", NODE_MODULES / "@litertjs" / "wasm-utils" / "dist"),
 ]
-# Plotly's JavaScript comes from the installed `plotly` package (never a CDN): see dashboard/staticfiles.py.
+# Plotly's JavaScript (the partial bundle the charts need) comes from npm too, one file: see dashboard/staticfiles.py.
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

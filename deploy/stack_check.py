@@ -141,16 +141,18 @@ def bases_ensure(podman: Podman) -> None:
                "-t", image, DEPLOY / "bases" / name)
 
 
-# The patient app's runtime (LiteRT.js) comes from npm into node_modules/, which the image build
-# copies (.dockerignore lets in only the files pages load): the build itself has no node.
-LITERT_WASM = ROOT / "node_modules" / "@litertjs" / "core" / "wasm" / "litert_wasm_internal.wasm"
+# The patient app's runtime (LiteRT.js) and the dashboard's Plotly come from npm into node_modules/,
+# which the image build copies (.dockerignore lets in only the files pages load): the build has no node.
+NPM_FILES = [ROOT / "node_modules" / "@litertjs" / "core" / "wasm" / "litert_wasm_internal.wasm",
+             ROOT / "node_modules" / "plotly.js-basic-dist-min" / "plotly-basic.min.js"]
 
 
 def npm_packages_ensure() -> None:
-    if not LITERT_WASM.is_file():
+    if not all(path.is_file() for path in NPM_FILES):
         subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
-    if not LITERT_WASM.is_file():
-        raise StackError(f"{LITERT_WASM} is missing after `npm ci`")
+    missing = [str(path) for path in NPM_FILES if not path.is_file()]
+    if missing:
+        raise StackError(f"{', '.join(missing)} missing after `npm ci`")
 
 
 def image_build(podman: Podman) -> int:

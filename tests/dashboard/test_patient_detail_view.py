@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from backend.audit.models import AuditAction, AuditEvent
+from dashboard.staticfiles import STATIC_PATH
 from tests.backend.factories import add_records
 
 
@@ -71,7 +72,7 @@ def test_an_empty_range_shows_an_explanation_not_a_chart(clinician_web, patient)
     assert response.status_code == 200
     assert figures(response) == {}
     assert "No data in this range" in html
-    assert "plotly.min.js" not in html
+    assert STATIC_PATH not in html
 
 
 def test_every_view_is_audited_with_who_which_patient_and_ip(clinician_web, clinician, patient):
@@ -119,5 +120,5 @@ def test_a_reversed_custom_range_is_refused_with_a_message_on_the_default_page(c
 
 def test_plotly_is_served_locally_never_from_a_cdn(clinician_web, patient, week_of_records):
     html = clinician_web.get(url(patient)).content.decode()
-    assert '<script src="/static/dashboard/vendor/plotly.min.js">' in html
+    assert f'<script src="/static/{STATIC_PATH}">' in html
     assert "cdn" not in html.lower()

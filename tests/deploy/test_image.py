@@ -104,17 +104,20 @@ def test_the_build_context_holds_the_server_code_and_model_but_not_tests_venvs_o
     assert all(excluded(p, ignored) for p in unwanted)
 
 
-def test_the_build_context_holds_only_the_litertjs_files_the_patient_app_loads():
+def test_the_build_context_holds_only_the_npm_files_the_pages_load():
     """The image build has no node: node_modules/ (from `npm ci` on the host) goes in, but only the
-    ES modules and the two WASM builds LiteRT.js picks without threads or JSPI."""
+    ES modules and the two WASM builds LiteRT.js picks without threads or JSPI, and Plotly's bundle."""
     ignored = (ROOT / ".dockerignore").read_text().split()
     core = "node_modules/@litertjs/core"
+    plotly = "node_modules/plotly.js-basic-dist-min"
     needed = [f"{core}/dist/index.js", f"{core}/dist/index.js.map", "node_modules/@litertjs/wasm-utils/dist/index.js",
               f"{core}/wasm/litert_wasm_internal.js", f"{core}/wasm/litert_wasm_internal.wasm",
-              f"{core}/wasm/litert_wasm_compat_internal.js", f"{core}/wasm/litert_wasm_compat_internal.wasm"]
+              f"{core}/wasm/litert_wasm_compat_internal.js", f"{core}/wasm/litert_wasm_compat_internal.wasm",
+              f"{plotly}/plotly-basic.min.js"]
     assert not [p for p in needed if excluded(p, ignored)]
     unwanted = [f"{core}/wasm/litert_wasm_threaded_internal.wasm", f"{core}/wasm/litert_wasm_jspi_internal.wasm",
-                f"{core}/package.json", "node_modules/.package-lock.json", "node_modules/other/index.js"]
+                f"{core}/package.json", "node_modules/.package-lock.json", "node_modules/other/index.js",
+                f"{plotly}/package.json", f"{plotly}/README.md"]
     assert all(excluded(p, ignored) for p in unwanted)
 
 

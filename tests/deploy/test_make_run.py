@@ -4,6 +4,7 @@ It runs on a fresh SQLite file and a free port, with a video passed as VIDEO=. I
 answer /healthz, print the DEMO login, let that login into the dashboard, and show both demo
 patients with mood records inferred from the real photos. Running it a second time must add nothing.
 """
+import json
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "MoodWatch is running at"
+COLLECTING = "collecting the static files"
 # The test runner's settings must not leak into the demo: it runs on the embedded default.
 RUNNER_ONLY = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE",
                "TEST_DATABASE_NAME", "CELERY_TASK_ALWAYS_EAGER", "CELERY_QUEUE", "DEBUG")
@@ -115,6 +117,7 @@ def test_make_run_serves_the_demo_with_real_inferred_records_and_is_safe_to_run_
             assert records, f"{patient['reference']} has mood records"
             assert all(r["mood"] in ("positive", "negative", "neutral", "other") for r in records)
         assert wrong_password_is_refused(base, login.group(1))
+        static_files_are_hashed_gzipped_and_immutable(base, session, patients[0]["id"])
     finally:
         first.stop()
     after_first = counts(db)
@@ -129,10 +132,27 @@ def test_make_run_serves_the_demo_with_real_inferred_records_and_is_safe_to_run_
     try:
         second.wait_ready(timeout=300)
         assert "already queued earlier, not queued again" in second.text
+        assert COLLECTING not in second.text, "no static file changed: collectstatic is not run again"
         assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
     finally:
         second.stop()
     assert counts(db) == after_first, "a second `make run` adds no patient, device, batch, record or user"
+
+
+def static_files_are_hashed_gzipped_and_immutable(base: str, session: requests.Session, patient_id: str):
+    """Issue 29: the patient page's Plotly (the basic bundle) under its hashed name, gzipped and cached
+    for good; the patient app's service worker precaches names that all resolve."""
+    page = session.get(f"{base}/patients/{patient_id}/", timeout=30).text
+    src = re.search(r'<script src="(/static/dashboard/vendor/plotly-basic\.min\.[0-9a-f]{12}\.js)">', page)
+    assert src, "the page links the hashed bundle"
+    bundle = requests.get(base + src.group(1), headers={"Accept-Encoding": "gzip"}, timeout=30, stream=True)
+    assert bundle.status_code == 200 and bundle.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in bundle.headers["Cache-Control"]
+    assert int(bundle.headers["Content-Length"]) < 600_000  # 4.8 MB uncompressed before
+    worker = requests.get(f"{base}/app/sw.js", timeout=30).text
+    precache = json.loads(re.search(r"(\[\s*\"/app/\".*?\])", worker, re.S).group(1))
+    assert any(re.search(r"\.[0-9a-f]{12}\.js$", url) for url in precache), "hashed names are precached"
+    assert {url: requests.get(base + url, timeout=30).status_code for url in precache} == dict.fromkeys(precache, 200)
 
 
 def wrong_password_is_refused(base: str, username: str) -> bool:

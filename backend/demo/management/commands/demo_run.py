@@ -1,7 +1,9 @@
 """python manage.py demo_run: what `make run` does after migrating.
 
 1. the DEMO clinician (`demo_clinician`) and two demo patients, with consent;
-2. the development server, started in the background on --host/--port;
+2. the static files collected into STATIC_ROOT as in production (hashed names, cached as immutable,
+   gzip copies; skipped when no source file changed), and the development server, started in the
+   background on --host/--port, serving them;
 3. the device simulator (clients/simulator, the public HTTP API only) enrolls one phone per patient
    and uploads the real sample photos (and --video, if given), then a replay of two weeks of frames
    built from real FER2013 PublicTest faces and stamped over the past 14 days (backend.demo.replay),
@@ -14,6 +16,7 @@
 Running it again is safe: the saved device tokens are reused and sources already uploaded are
 not uploaded again (the simulator remembers them in its state folder).
 """
+import hashlib
 import os
 import signal
 import subprocess
@@ -24,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -40,6 +44,49 @@ from backend.patients.models import InferenceMode
 
 SERVER_START_TIMEOUT = 90
 REPLAY_MAX_AGE_HOURS = 15 * 24
+STATIC_IGNORE = ["CVS", ".*", "*~"]  # collectstatic's default ignore patterns
+STATIC_STAMP = "static-sources.sha256"
+
+
+def static_sources_digest() -> str:
+    """A digest of every file collectstatic would collect (name, size, modification time)."""
+    digest = hashlib.sha256()
+    for finder in finders.get_finders():
+        for path, storage in finder.list(STATIC_IGNORE):
+            stat = os.stat(storage.path(path))
+            name = f"{getattr(storage, 'prefix', None) or ''}/{path}"
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def server_environment(host: str, port: int) -> dict[str, str]:
+    """The environment of the demo's server and of its collectstatic (benchmarks/page_load.py uses it too)."""
+    # No beat runs here: the server runs the beat schedule itself (alerts, sweeps, rollups). The
+    # replay's frames go back 14 days, beyond the 7 days a real phone's frames may be old.
+    max_age = max(REPLAY_MAX_AGE_HOURS, int(os.environ.get("MAX_FRAME_AGE_HOURS", 0)))
+    environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1", "MAX_FRAME_AGE_HOURS": str(max_age),
+                   "MOODWATCH_HASHED_STATIC": "1"}
+    # Alert e-mails link to this server unless an address is configured.
+    environment.setdefault("MOODWATCH_PUBLIC_URL", f"http://{host}:{port}")
+    return environment
+
+
+def static_collect(environment: dict[str, str], stdout) -> None:
+    """Hashed, gzipped static files in STATIC_ROOT, as production serves them (a first visit to a
+    patient page sent 4.8 MB of Plotly uncompressed with max-age=0). collectstatic re-hashes and
+    re-compresses every file each time (~12 s), so it runs only when a source file changed."""
+    stamp = settings.VAR_DIR / STATIC_STAMP
+    digest = static_sources_digest()
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return
+    stdout.write("collecting the static files (hashed names and gzip copies, as in production) ...")
+    result = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                            cwd=settings.BASE_DIR, env=environment)
+    if result.returncode != 0:
+        raise CommandError(f"collectstatic failed (exit {result.returncode}); see its output above")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest)
 
 
 class Command(BaseCommand):
@@ -76,14 +123,10 @@ class Command(BaseCommand):
 
     # --- steps -------------------------------------------------------------------------------------
     def _server_start(self, host, port) -> subprocess.Popen:
+        environment = server_environment(host, port)
+        static_collect(environment, self.stdout)
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"]
         self.stdout.write(f"starting the server: {' '.join(command[1:])}")
-        # No beat runs here: the server runs the beat schedule itself (alerts, sweeps, rollups). The
-        # replay's frames go back 14 days, beyond the 7 days a real phone's frames may be old.
-        max_age = max(REPLAY_MAX_AGE_HOURS, int(os.environ.get("MAX_FRAME_AGE_HOURS", 0)))
-        environment = {**os.environ, "MOODWATCH_EMBEDDED_SCHEDULER": "1", "MAX_FRAME_AGE_HOURS": str(max_age)}
-        # Alert e-mails link to this server unless an address is configured.
-        environment.setdefault("MOODWATCH_PUBLIC_URL", f"http://{host}:{port}")
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment)
 
     def _wait_healthy(self, server, server_url):
