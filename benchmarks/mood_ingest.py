@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -99,12 +100,14 @@ def http_load(stack: Stack, *, devices: int, duration: float, frames: int) -> tu
                     refused[key] = refused.get(key, 0) + 1
 
     threads = [threading.Thread(target=phone, args=(i, api)) for i, api in enumerate(phones)]
+    cpu_before = stack.cpu()
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.monotonic() - started
+    cpu_after = stack.cpu()
     latencies.sort()
     figures = {
         "mode": "http", "devices": devices, "frames_per_batch": frames, "wall_s": round(wall, 2),
@@ -114,6 +117,9 @@ def http_load(stack: Stack, *, devices: int, duration: float, frames: int) -> tu
         "p50_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
         "p95_ms": round(1000 * latencies[int(len(latencies) * 0.95)], 1) if latencies else None,
         "refused": refused,
+        # CPU of each process group during the load, per accepted batch: where the cores went
+        "cpu_ms_per_batch": {name: round(1000 * (cpu_after[name] - cpu_before[name]) / max(1, len(accepted)), 2)
+                             for name in ("web", "postgres", "worker", "load_generator")},
     }
     return figures, accepted
 
@@ -122,40 +128,77 @@ def http_load(stack: Stack, *, devices: int, duration: float, frames: int) -> tu
 
 SERVICE_SCRIPT = """
 import json, sys, time
-from django.db import close_old_connections
+import psycopg
+from django.test import Client
 from backend.devices.models import Device
 from backend.ingest.mood_batches import mood_batch_validate
 from backend.ingest.selectors import model_versions_published
 from backend.ingest.services import mood_batch_ingest
+
+# Count every statement this process sends PostgreSQL (Django's cursors are psycopg cursors, and
+# so is the COPY of the records), and every commit: the round trips a batch costs the database.
+counted = {"statements": 0, "commits": 0}
+def counting(method, key):
+    def wrapper(*args, **kwargs):
+        counted[key] += 1
+        return method(*args, **kwargs)
+    return wrapper
+for name in ("execute", "executemany", "copy"):
+    setattr(psycopg.Cursor, name, counting(getattr(psycopg.Cursor, name), "statements"))
+psycopg.Connection.commit = counting(psycopg.Connection.commit, "commits")
+
 bodies = json.load(open(sys.argv[-1]))
 devices = list(Device.objects.select_related("patient").order_by("pk"))
 published = model_versions_published()
+landed = bodies[:-REQUESTS]
+counted.update(statements=0, commits=0)
 started = time.monotonic()
 accepted = []
-for i, body in enumerate(bodies):
+for i, body in enumerate(landed):
     batch = mood_batch_validate(body, published_versions=published)
     row, created = mood_batch_ingest(device=devices[i % len(devices)], batch=batch)
     if created:
         accepted.append(body["batch_id"])
 wall = time.monotonic() - started
-print("RESULT " + json.dumps({"wall_s": wall, "accepted": accepted}))
+service = dict(counted)
+
+# The whole request in this process (middleware, authentication, throttle, view): its statements.
+client = Client(HTTP_HOST="127.0.0.1")
+counted.update(statements=0, commits=0)
+for i, body in enumerate(bodies[-REQUESTS:]):
+    response = client.post("/api/v1/mood-batches/", data=json.dumps(body), content_type="application/json",
+                           HTTP_AUTHORIZATION=TOKENS[i % len(TOKENS)])
+    assert response.status_code == 201, (response.status_code, response.content[:300])
+    accepted.append(body["batch_id"])
+print("RESULT " + json.dumps({"wall_s": wall, "accepted": accepted, "landed": len(landed),
+                              "service": service, "request": dict(counted)}))
 """
+REQUESTS = 20  # batches sent through the whole request after the timed ones, to count its statements
 
 
 def service_load(stack: Stack, *, devices: int, batches: int, frames: int, workdir: Path) -> tuple[dict, list[str]]:
-    stack.phones(devices, inference_mode="on_device")
+    phones = stack.phones(devices, inference_mode="on_device")
+    tokens = [api.session.headers["Authorization"] for api in phones]
     version = served_version()
-    bodies = [mood_batch(version=version, frames=frames, seed=i * 7919) for i in range(batches)]
+    bodies = [mood_batch(version=version, frames=frames, seed=i * 7919) for i in range(batches + REQUESTS)]
     path = workdir / "bodies.json"
     path.write_text(json.dumps(bodies))
-    script = SERVICE_SCRIPT.replace("sys.argv[-1]", repr(str(path)))
+    script = (SERVICE_SCRIPT.replace("sys.argv[-1]", repr(str(path))).replace("REQUESTS", str(REQUESTS))
+              .replace("TOKENS", repr(tokens)))
     out = stack.manage("shell", "-c", script)
     result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
-    wall, accepted = result["wall_s"], result["accepted"]
+    wall, accepted, landed = result["wall_s"], result["accepted"], result["landed"]
+    timed = len(accepted) - REQUESTS  # the untimed requests' batches count in the checks, not the rate
     figures = {
         "mode": "service", "devices": devices, "frames_per_batch": frames, "wall_s": round(wall, 2),
-        "batches_accepted": len(accepted), "records_accepted": len(accepted) * frames,
-        "records_per_s": round(len(accepted) * frames / wall, 1), "batches_per_s": round(len(accepted) / wall, 1),
+        "batches_accepted": timed, "records_accepted": timed * frames,
+        "records_per_s": round(timed * frames / wall, 1), "batches_per_s": round(timed / wall, 1),
+        "queries_per_batch": {
+            "service": round(result["service"]["statements"] / landed, 2),
+            "service_commits": round(result["service"]["commits"] / landed, 2),
+            "request": round(result["request"]["statements"] / REQUESTS, 2),
+            "request_commits": round(result["request"]["commits"] / REQUESTS, 2),
+        },
     }
     return figures, accepted
 
@@ -199,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="http: seconds of load")
     parser.add_argument("--batches", type=int, default=300, help="service: batches to land")
     parser.add_argument("--frames", type=int, default=60, help="frame entries per batch (the server's limit: 60)")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--web-workers", type=int, default=os.cpu_count(),
+                        help="gunicorn worker processes (default: one per core, as deployed)")
     parser.add_argument("--web-threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database number for broker and cache")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -231,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         if figures["mode"] == "http":
             print(f"  latency p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms; "
                   f"refused: {figures['refused'] or 0}")
+            print("  CPU ms per batch: " + ", ".join(f"{k} {v}" for k, v in figures["cpu_ms_per_batch"].items()))
+        else:
+            q = figures["queries_per_batch"]
+            print(f"  statements per batch: {q['service']} in the service ({q['service_commits']} commits), "
+                  f"{q['request']} in the whole request ({q['request_commits']} commits)")
         print(f"  accepted {figures['records_accepted']:,} records in {figures['batches_accepted']} batches; "
               f"lost {c['records_lost']}, duplicated {c['records_duplicated']}, frames stored {c['frames_stored']}, "
               f"coverage frames {c['coverage_frames']:,} ({'matches' if c['coverage_matches'] else 'MISMATCH'})")
