@@ -3,19 +3,24 @@ phones in on_device mode send their batches of 60 frame entries as fast as it an
 
 Two measurements, both against PostgreSQL on a scratch database of benchmarks/stack.py's `Stack`:
 
-- `http` (default): the deployed web (gunicorn, production settings) behind the real device API.
-  --devices phones, enrolled through POST /api/v1/devices/enroll/ for on_device patients, each a
-  thread that POSTs /api/v1/mood-batches/ back to back for --duration seconds (a new batch_id each
-  time, 60 entries with a face each, distinct capture times).
+- `http` (default): the deployed web (gunicorn, production settings, one worker per core) behind
+  the real device API. --devices phones, enrolled through POST /api/v1/devices/enroll/ for
+  on_device patients, each a thread that POSTs /api/v1/mood-batches/ back to back for --duration
+  seconds (60 entries with a face each, distinct capture times within a batch; each phone cycles
+  through 16 bodies built before the clock starts, each send with a new batch_id). Prints the CPU
+  milliseconds per batch of the web, PostgreSQL, the worker and this load generator.
 - `service`: the same batches through `mood_batch_validate` + `mood_batch_ingest` in one process
-  (`manage.py shell` on the same database), without HTTP: the cost of the landing itself.
+  (`manage.py shell` on the same database), without HTTP: the cost of the landing itself. Prints
+  the statements and commits per batch, counted at psycopg, for the service and (20 more batches
+  through django.test.Client) for the whole request.
 
 Then it checks the database: every batch answered 201 is stored once, `done`, with exactly its
 records (0 lost), and no (batch, frame, face) twice (0 duplicated). Records/s = records answered
 201 / wall time of the load. The client threads share this machine's CPUs with the server: on a
 2-core machine shared with other jobs, run it under `nice` and read the load average it prints.
+Figures, before and after, in docs/performance.md ("Mood-batch ingest").
 
-    nice .venv/bin/python benchmarks/mood_ingest.py                      # http, 30 s, 8 phones
+    nice .venv/bin/python benchmarks/mood_ingest.py --duration 20        # http, 8 phones
     nice .venv/bin/python benchmarks/mood_ingest.py --mode service --batches 300
     nice .venv/bin/python benchmarks/mood_ingest.py --web-workers 3 --devices 12 --json
 
@@ -24,6 +29,7 @@ Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and Redis at 127.0.0.1
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -64,44 +70,59 @@ def served_version() -> str:
 
 # --- http ------------------------------------------------------------------------------------------
 
-def http_load(stack: Stack, *, devices: int, duration: float, frames: int) -> tuple[dict, list[str]]:
-    import requests
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+BODIES_PER_PHONE = 16  # built before the load; each send gives one of them a new batch_id
 
+
+def http_load(stack: Stack, *, devices: int, duration: float, frames: int) -> tuple[dict, list[str]]:
+    """Each phone is a thread sending its batches back to back over its own connection. The bodies are
+    built before the clock starts (a phone builds its batch on the phone, not on the server's cores),
+    and sent with http.client, the lightest client: the load generator shares the server's CPUs."""
     version = served_version()
     phones = stack.phones(devices, inference_mode="on_device")
     accepted: list[str] = []
     refused: dict[str, int] = {}
     lock = threading.Lock()
-    stop_at = time.monotonic() + duration
     latencies: list[float] = []
+    host, port = stack.url.removeprefix("http://").split(":")
+    templates = [
+        [json.dumps({**mood_batch(version=version, frames=frames, seed=index * 1_000_003 + k),
+                     "batch_id": PLACEHOLDER_ID}).encode() for k in range(BODIES_PER_PHONE)]
+        for index in range(devices)
+    ]
+    stop_at = 0.0
 
     def phone(index: int, api) -> None:
-        session = requests.Session()
-        session.headers.update({"Authorization": api.session.headers["Authorization"],
-                                "Content-Type": "application/json"})
-        seed = index * 1_000_003
+        headers = {"Authorization": api.session.headers["Authorization"], "Content-Type": "application/json"}
+        sent = 0
         while time.monotonic() < stop_at:
-            seed += 1
-            body = mood_batch(version=version, frames=frames, seed=seed)
-            raw = json.dumps(body).encode()
+            batch_id = str(uuid.uuid4())
+            raw = templates[index][sent % BODIES_PER_PHONE].replace(PLACEHOLDER_ID.encode(), batch_id.encode())
+            sent += 1
             began = time.monotonic()
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
             try:
-                response = session.post(f"{stack.url}/api/v1/mood-batches/", data=raw, timeout=60)
-            except requests.RequestException as error:
+                connection.request("POST", "/api/v1/mood-batches/", body=raw, headers=headers)
+                response = connection.getresponse()
+                status, answer = response.status, response.read()
+            except OSError as error:
                 with lock:
                     refused[type(error).__name__] = refused.get(type(error).__name__, 0) + 1
                 continue
+            finally:
+                connection.close()
             with lock:
                 latencies.append(time.monotonic() - began)
-                if response.status_code == 201:
-                    accepted.append(body["batch_id"])
+                if status == 201:
+                    accepted.append(batch_id)
                 else:
-                    key = f"{response.status_code} {response.json().get('code', '')}"
+                    key = f"{status} {json.loads(answer).get('code', '')}"
                     refused[key] = refused.get(key, 0) + 1
 
     threads = [threading.Thread(target=phone, args=(i, api)) for i, api in enumerate(phones)]
     cpu_before = stack.cpu()
     started = time.monotonic()
+    stop_at = started + duration
     for thread in threads:
         thread.start()
     for thread in threads:
