@@ -11,19 +11,20 @@ from rest_framework.parsers import JSONParser
 
 
 def json_depth_exceeds(value, limit: int) -> bool:
-    """True if `value` nests lists/objects more than `limit` levels deep (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """True if `value` nests lists/objects more than `limit` levels deep (iterative: no recursion).
+
+    Level by level: only the lists and objects of a level are kept, so each scalar is looked at once
+    (a mood batch of 60 entries holds about a thousand)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = []
+        for item in level:
+            children.extend(item.values() if isinstance(item, dict) else item)
+        level = [child for child in children if isinstance(child, (dict, list))]
+        depth += 1
     return False
 
 

@@ -12,6 +12,12 @@ contract (docs/api.md):
 Nothing else is accepted: an unknown key, a value of the wrong JSON type (a bool or a string is not
 a number), or a value nested deeper than this shape is refused, so a body deeper than the contract
 never reaches anything that walks it.
+
+Speed (docs/performance.md, "Mood-batch ingest"): each entry is first tried by `_frame_accept`, one
+flat function that accepts only an entry that is valid in every respect, with no FieldError built
+and no helper call per value. Any entry it does not accept goes through `_frame`, the rule-by-rule
+check that names every problem: the answer to bad input is the same, and a valid batch of 60
+entries is checked in a quarter of the time.
 """
 import hashlib
 import json
@@ -24,6 +30,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from backend.core.bounds import date_in_bounds
 from backend.core.errors import FieldError, InputInvalid
 from backend.moods.definitions import mood_of
 from inference.labels import MOODS
@@ -112,10 +119,11 @@ def mood_batch_validate(data: object, *, published_versions: Collection[str]) ->
         raise InputInvalid(errors)
 
     now = timezone.now()
+    window = (now - limits["MAX_FRAME_AGE"], now + limits["MAX_FUTURE_SKEW"], limits["MAX_BYSTANDERS"])
     frames: list[MoodFrame] = []
     seen: dict[datetime, int] = {}
     for index, entry in enumerate(entries):
-        frame = _frame(entry, index, frame_size, now, errors)
+        frame = _frame_accept(entry, frame_size, window) or _frame(entry, index, frame_size, now, errors)
         if frame is None:
             continue
         first = seen.setdefault(frame.captured_at, index)
@@ -169,6 +177,55 @@ def _frame_size(value: object, errors: list[FieldError]) -> tuple[int, int] | No
         errors.append(FieldError("frame_size", "out_of_range", f"Each side must be from 1 to {side} pixels."))
         return None
     return value[0], value[1]
+
+
+NUMBER = (int, float)  # the Python types of a JSON number (json never gives a subclass; a bool is not one)
+
+
+def _frame_accept(entry: object, frame_size: tuple[int, int], window: tuple) -> MoodFrame | None:
+    """The entry as a MoodFrame if it is valid in every respect, else None (then `_frame` says why).
+
+    The same rules as `_frame`, `_face`, `_probabilities` and the device timestamp rule, written as
+    exact type tests and chained comparisons (a NaN or an infinity fails them). It only ever
+    accepts; it never explains."""
+    earliest, latest, max_bystanders = window
+    if type(entry) is not dict or len(entry) != 3:
+        return None
+    raw, face, bystanders = entry.get("captured_at"), entry.get("face", entry), entry.get("bystanders")
+    if face is entry or type(bystanders) is not int or not 0 <= bystanders <= max_bystanders or type(raw) is not str:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isprintable()):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # the calendar window first: comparing an aware time at its edge with `now` would overflow
+    if when.tzinfo is None or when.utcoffset() is None or not date_in_bounds(when) or not earliest <= when <= latest:
+        return None
+    if face is None:
+        return MoodFrame(captured_at=when, face=None, bystanders=bystanders)
+    if type(face) is not dict or len(face) != 3:
+        return None
+    box, score, probabilities = face.get("box"), face.get("detection_score"), face.get("probabilities")
+    if type(box) is not list or len(box) != 4 or type(score) not in NUMBER or not 0 <= score <= 1:
+        return None
+    x, y, w, h = box
+    width, height = frame_size
+    if not (type(x) in NUMBER and type(y) in NUMBER and type(w) in NUMBER and type(h) in NUMBER
+            and x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width and y + h <= height):
+        return None
+    if type(probabilities) is not dict or len(probabilities) != len(MOODS):
+        return None
+    values = [probabilities.get(mood) for mood in MOODS]
+    if not all(type(p) in NUMBER and 0 <= p <= 1 for p in values) or abs(math.fsum(values) - 1) > SUM_TOLERANCE:
+        return None
+    probabilities = dict(zip(MOODS, map(float, values)))
+    return MoodFrame(captured_at=when, bystanders=bystanders, face=MoodFace(
+        box=(round(x), round(y), round(w), round(h)), detection_score=float(score), probabilities=probabilities,
+        mood=mood_of(probabilities),
+    ))
 
 
 def _frame(entry: object, index: int, frame_size: tuple[int, int], now: datetime,

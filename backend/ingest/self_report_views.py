@@ -1,17 +1,15 @@
 """Device API: a self-report, the patient's own mood (one tap at the end of a check-in in the patient app).
 
-It lives with the other device uploads (same authentication, consent check and throttle as the frame
-batches); the report itself belongs to backend.moods, which validates and stores it."""
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+It lives with the other device uploads and goes through the same door (backend.devices.doors:
+authentication, consent check and throttle); the report itself belongs to backend.moods, which
+validates and stores it."""
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from backend.core.parsers import BoundedJSONParser
 from backend.core.serializers import ErrorSerializer
-from backend.devices.authentication import DeviceAuthentication
-from backend.devices.permissions import IsDevice, PatientAcceptsUploads
+from backend.devices.doors import DeviceUploadView, device_upload_schema
 from backend.moods.models import Mood
 from backend.moods.self_reports import self_report_validate
 from backend.moods.services import self_report_record
@@ -23,24 +21,17 @@ class SelfReportSerializer(serializers.Serializer):
     mood = serializers.ChoiceField(choices=Mood.choices)
 
 
-class SelfReportCreateView(APIView):
-    authentication_classes = [DeviceAuthentication]
-    permission_classes = [IsDevice, PatientAcceptsUploads]
+class SelfReportCreateView(DeviceUploadView):
     parser_classes = [BoundedJSONParser]
-    throttle_classes = [ScopedRateThrottle]  # keyed on the device; shares the uploads' rate
-    throttle_scope = "upload"
 
-    @extend_schema(
+    @device_upload_schema(
         request=SelfReportSerializer,
-        responses={
+        answers={
             201: OpenApiResponse(SelfReportSerializer, description="Stored"),
             200: OpenApiResponse(SelfReportSerializer, description="Same report_id and content again"),
             400: OpenApiResponse(ErrorSerializer, description="validation_error (errors[]) | parse_error"),
-            401: ErrorSerializer,
-            403: OpenApiResponse(ErrorSerializer, description="consent_missing | patient_inactive"),
             409: OpenApiResponse(ErrorSerializer, description="report_id_conflict"),
             415: ErrorSerializer,
-            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
         },
         summary="Send the patient's self-reported mood (idempotent on report_id).",
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 from backend.core import logs, metrics
 from backend.core.errors import ApplicationError
 from backend.core.tasks import task_named
-from backend.core.throttling import frame_budget_reserve
+from backend.core.throttling import FrameBudgetExceeded, frame_budget_reserve
 from backend.devices.models import Device
 from backend.moods.models import MoodRecord, RecordSource
 from backend.patients.models import InferenceMode
@@ -145,8 +145,8 @@ def _frames_insert(*, batch: FrameBatch, upload: ValidUpload) -> None:
 
 def mood_batch_ingest(*, device: Device, batch: ValidMoodBatch) -> tuple[FrameBatch, bool]:
     """Store a validated mood batch: its records land at once, in one transaction, as a processed
-    frame batch's do (records, capture-time coverage, then roll-up and alerts after the commit).
-    Returns (batch, created).
+    frame batch's do (records, capture-time coverage and the roll-up in the transaction; alert
+    evaluation after the commit). Returns (batch, created).
 
     Like batch_ingest: a new batch's frame entries count against the device's frames for the hour
     (one budget for both modes: a phone samples the same frames either way; 429
@@ -154,20 +154,33 @@ def mood_batch_ingest(*, device: Device, batch: ValidMoodBatch) -> tuple[FrameBa
     (created=False) and stores nothing, with other content it is a 409 `batch_id_conflict`; a
     patient whose mode is `frames` gets a 403 `inference_mode_mismatch`. As for frame batches, the
     batch row itself is the record of the upload (with its device, model version and digest): no
-    audit row is written per batch."""
-    existing = next(iter(FrameBatch.objects.filter(device=device, batch_id=batch.batch_id)[:1]), None)
-    if existing is not None:
+    audit row is written per batch.
+
+    A new batch is inserted without looking for a stored one first (the unique (device, batch_id)
+    refuses a second copy, and the transaction rolls back): a retry costs the failed insert, and
+    every new batch, the common case, saves a query. A retry that finds the budget spent is still
+    answered with its stored batch."""
+    try:
+        reservation = frame_budget_reserve(device_pk=device.pk, frames=len(batch.frames))
+    except FrameBudgetExceeded:
+        existing = _batch_stored(device=device, batch_id=batch.batch_id)
+        if existing is None:
+            raise
         return _batch_replay(existing, batch.digest), False
-    reservation = frame_budget_reserve(device_pk=device.pk, frames=len(batch.frames))
     try:
         return _mood_batch_store(device=device, batch=batch), True
     except IntegrityError:
         reservation.release()
-        existing = FrameBatch.objects.get(device=device, batch_id=batch.batch_id)  # a concurrent copy won
+        existing = FrameBatch.objects.get(device=device, batch_id=batch.batch_id)  # a retry, or a concurrent copy
         return _batch_replay(existing, batch.digest), False
     except BaseException:
         reservation.release()
         raise
+
+
+def _batch_stored(*, device: Device, batch_id: uuid.UUID) -> FrameBatch | None:
+    # (device, batch_id) is unique: no ORDER BY as .first() would add
+    return next(iter(FrameBatch.objects.filter(device=device, batch_id=batch_id)[:1]), None)
 
 
 @transaction.atomic
@@ -192,8 +205,9 @@ def _mood_batch_store(*, device: Device, batch: ValidMoodBatch) -> FrameBatch:
         _device_records_insert(row, batch, now=now)
     with stage("roll-up upkeep"):
         every = set(range(len(batch.frames)))
+        # settled: the row was inserted `done`, so the roll-up takes it in this very transaction
         _landing_announce(row, with_face={i for i, f in enumerate(batch.frames) if f.face}, processed=every,
-                          captured={i: frame.captured_at for i, frame in enumerate(batch.frames)})
+                          captured={i: frame.captured_at for i, frame in enumerate(batch.frames)}, settled=True)
     return row
 
 
@@ -225,8 +239,6 @@ def _device_records_insert(row: FrameBatch, batch: ValidMoodBatch, *, now: datet
             for values in records
         )
         return
-    import psycopg
-
     q = connection.ops.quote_name
     columns = ", ".join(q(MoodRecord._meta.get_field(name).column) for name in RECORD_COLUMNS)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -437,14 +449,16 @@ def _batch_lock(*, batch_pk: int, skip_locked: bool = False) -> FrameBatch | Non
 
 
 def _landing_announce(batch: FrameBatch, *, with_face: set[int], processed: set[int],
-                      captured: dict[int, datetime] | None = None, bystanders: dict[int, int] | None = None) -> None:
+                      captured: dict[int, datetime] | None = None, bystanders: dict[int, int] | None = None,
+                      settled: bool = False) -> None:
     """Announce the landing batch (signals.batch_landing) inside its landing transaction, with its
     frames by capture time, read before they are deleted. The workflows layer adds them to the
-    capture-time coverage now and, once this transaction commits, folds the batch into the
-    dashboard's rollup and has the patient's alert rules evaluated."""
+    capture-time coverage now, folds the batch into the dashboard's rollup (now when `settled`: the
+    batch's row already holds its final status; else once this transaction commits) and, after the
+    commit, has the patient's alert rules evaluated."""
     if captured is None:
         captured = dict(Frame.objects.filter(batch=batch).values_list("index", "captured_at"))
-    batch_landing.send(sender=FrameBatch, batch=batch,
+    batch_landing.send(sender=FrameBatch, batch=batch, settled=settled,
                        frames=[(at, index in processed, index in with_face, (bystanders or {}).get(index, 0))
                                for index, at in captured.items()])
 

@@ -9,14 +9,14 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.core.errors import ApplicationError, FieldError, InputInvalid, error_body
 from backend.core.parsers import BoundedJSONParser
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
-from backend.devices.permissions import IsDevice, PatientAcceptsUploads, PatientInferenceMode
+from backend.devices.doors import BatchUploadView, device_upload_schema
+from backend.devices.permissions import IsDevice
 from backend.patients.models import InferenceMode
 from profiling.stages import stage
 
@@ -61,33 +61,23 @@ class FrameBatchUploadSerializer(serializers.Serializer):
     )
 
 
-class FrameBatchCreateView(APIView):
-    authentication_classes = [DeviceAuthentication]
-    permission_classes = [IsDevice, PatientAcceptsUploads, PatientInferenceMode]
+class FrameBatchCreateView(BatchUploadView):
     inference_mode = InferenceMode.FRAMES
     parser_classes = [MultiPartParser]
-    throttle_classes = [ScopedRateThrottle]  # keyed on the device (request.user.pk)
-    throttle_scope = "upload"
 
-    def check_throttles(self, request):
-        with stage("upload throttle"):
-            super().check_throttles(request)
-
-    @extend_schema(
+    @device_upload_schema(
         request={"multipart/form-data": FrameBatchUploadSerializer},
-        responses={
+        answers={
             202: OpenApiResponse(BatchReplaySerializer, description="Accepted: stored and queued"),
             200: OpenApiResponse(BatchReplaySerializer, description="Same batch_id and content again"),
             400: ErrorSerializer,
-            401: ErrorSerializer,
-            403: OpenApiResponse(ErrorSerializer,
-                                 description="consent_missing | patient_inactive | inference_mode_mismatch"),
             409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
             413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
             429: OpenApiResponse(ErrorSerializer, description="throttled | frame_budget_exceeded (see Retry-After)"),
             503: OpenApiResponse(ErrorSerializer, description="service_unavailable (see Retry-After)"),
         },
         summary="Upload a batch of frames (idempotent on batch_id); patients in `frames` mode only.",
+        batch=True,
     )
     def post(self, request):
         with stage("multipart parse"):
@@ -153,28 +143,22 @@ class MoodBatchSerializer(BatchCountsSerializer):
     """A mood batch lands `done` in one transaction: it never has an error to report."""
 
 
-class MoodBatchCreateView(APIView):
-    authentication_classes = [DeviceAuthentication]
-    permission_classes = [IsDevice, PatientAcceptsUploads, PatientInferenceMode]
+class MoodBatchCreateView(BatchUploadView):
     inference_mode = InferenceMode.ON_DEVICE
     parser_classes = [MoodBatchJSONParser]
-    throttle_classes = [ScopedRateThrottle]  # the frame uploads' scope: one rate per device for both
-    throttle_scope = "upload"
 
-    @extend_schema(
+    @device_upload_schema(
         request=MoodBatchUploadSerializer,
-        responses={
+        answers={
             201: OpenApiResponse(MoodBatchSerializer, description="Stored: the records have landed"),
             200: OpenApiResponse(MoodBatchSerializer, description="Same batch_id and content again"),
             400: OpenApiResponse(ErrorSerializer, description="validation_error (errors[].index: the frame)"),
-            401: ErrorSerializer,
-            403: OpenApiResponse(ErrorSerializer,
-                                 description="consent_missing | patient_inactive | inference_mode_mismatch"),
             409: OpenApiResponse(ErrorSerializer, description="batch_id_conflict"),
             413: OpenApiResponse(ErrorSerializer, description="request_too_large"),
             429: OpenApiResponse(ErrorSerializer, description="throttled | frame_budget_exceeded (see Retry-After)"),
         },
         summary="Upload mood records computed on the device (idempotent on batch_id); `on_device` patients only.",
+        batch=True,
     )
     def post(self, request):
         limit = settings.MOODWATCH["MAX_MOOD_BATCH_BYTES"]

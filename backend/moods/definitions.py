@@ -25,10 +25,15 @@ MOOD_COLORS = {
 
 
 
+# The classifier's order (Mood.values), read once: Mood.values builds a new list at every call, and
+# mood_of runs once per record (60 times per mood batch).
+CLASSIFIER_ORDER = tuple(Mood.values)
+
+
 def mood_of(probabilities: Mapping[str, float]) -> str:
     """The most probable of the four moods; a tie goes to the first in the classifier's order
     (Mood.values), as numpy's argmax over its output picks it. A record's mood, wherever it was computed."""
-    return max(Mood.values, key=lambda mood: probabilities[mood])
+    return max(CLASSIFIER_ORDER, key=probabilities.__getitem__)
 
 
 # Buckets of a summary, by name: their nominal length (a local day is 23 or 25 hours across a DST

@@ -22,7 +22,12 @@ from backend.moods.services import mood_records_delete, self_reports_delete
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_data_deletions
 from backend.patients.services import patient_lock
-from backend.rollups.services import capture_slots_add, rollup_fold_after_landing, slot_counts_delete
+from backend.rollups.services import (
+    capture_slots_add,
+    rollup_batches_fold,
+    rollup_fold_after_landing,
+    slot_counts_delete,
+)
 from profiling.stages import stage
 
 from .selectors import patient_data_counts
@@ -76,14 +81,18 @@ def patient_data_delete(
     return report
 
 
-def batch_landing_follow(sender, *, batch: FrameBatch, frames: list, **_kwargs) -> None:
+def batch_landing_follow(sender, *, batch: FrameBatch, frames: list, settled: bool = False, **_kwargs) -> None:
     """Receiver of ingest's `batch_landing`, inside the landing transaction: count the batch's frames
-    by capture time now (each batch lands once, so each frame is counted once); once the transaction
-    commits, count and log the landing (backend.core.metrics: every batch, frames from the workers or
-    mood records from a device, lands here), fold the batch into the dashboard's rollup, then have the
-    patient's alert rules evaluated (a failure there must not undo or fail the landing: robust)."""
+    by capture time now (each batch lands once, so each frame is counted once); fold the batch into
+    the dashboard's rollup now if it is `settled` (its row already says done: a mood batch, whose
+    roll-up then commits with its records, at no extra transaction), else once the transaction
+    commits; after the commit, count and log the landing (backend.core.metrics: every batch, frames
+    from the workers or mood records from a device, lands here), then have the patient's alert rules
+    evaluated (a failure there must not undo or fail the landing: robust)."""
     capture_slots_add(patient_id=batch.patient_id, frames=frames)
     patient_pk, batch_pk = batch.patient_id, batch.pk
+    if settled:  # the landing holds the patient's lock (patients.services.patient_lock) already
+        rollup_batches_fold(batch_ids=[batch_pk])
 
     def counted() -> None:
         # Read at commit: the landing service sets the batch's status and record count after announcing it.
@@ -102,5 +111,6 @@ def batch_landing_follow(sender, *, batch: FrameBatch, frames: list, **_kwargs) 
             alerts_after_landing(patient_pk=patient_pk)
 
     transaction.on_commit(counted, robust=True)
-    transaction.on_commit(fold)
+    if not settled:
+        transaction.on_commit(fold)
     transaction.on_commit(alerts, robust=True)
