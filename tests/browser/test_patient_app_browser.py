@@ -383,3 +383,7 @@ def test_with_hashed_static_files_the_app_starts_offline_and_its_queue_arrives_o
     assert records.values("captured_at").distinct().count() == records.count()
     assert patient.self_reports.count() == 1
     assert_no_image_left_the_phone(log)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patient-app-back-online-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})  # a laptop, or a tablet on a stand
+    page.screenshot(path=str(SCREENSHOTS / "patient-app-back-online-1366.png"), full_page=True)
