@@ -47,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images",
                         help="folder with the sample photos (default: ../shared/images)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time each step of the browser's pipeline on its own (where the ms go)")
     parser.add_argument("--baseline", metavar="REF",
                         help="also time the pipeline's modules as they are at this git commit (before/after)")
     return parser.parse_args(argv)
@@ -62,6 +64,42 @@ def setup_django() -> None:
 
 
 RUNTIME_SOURCE = "clients/patient_app/static/patient_app/runtime/"
+
+# --stages: where a frame's ms go, each step of pipeline.analyze timed on its own (median of N):
+# reading the pixels back from a canvas, the detector's letterbox, one detector run, the face's
+# grey crop and resize, one classifier run (analyze runs it twice: the crop and its mirror).
+STAGES_JS = """async ([url, w, h, repeat, imaging, blazeface]) => {
+  const im = await import(imaging), bf = await import(blazeface), core = await import("@litertjs/core");
+  const m = window.manifest, N = repeat;
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const time = async (fn) => { await fn(); const xs = []; for (let i = 0; i < N; i++) {
+    const t = performance.now(); await fn(); xs.push(performance.now() - t); } return +median(xs).toFixed(2); };
+  const pixels = new Uint8ClampedArray(await (await fetch(url)).arrayBuffer());
+  const source = new OffscreenCanvas(w, h);
+  source.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+  const canvas = new OffscreenCanvas(w, h), context = canvas.getContext("2d", { willReadFrequently: true });
+  const [inH, inW] = bf.inputShape(m.detector, h, w);
+  const anchors = bf.ssdAnchors(m.detector, inH, inW);
+  const bytes = async (f) => new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+  const detector = await core.loadAndCompile(bf.withInputShape(await bytes(m.files.detector), inH, inW,
+                                                               anchors.length / 2), { accelerator: "wasm" });
+  const classifier = await core.loadAndCompile(await bytes(m.files.classifier), { accelerator: "wasm" });
+  const run = async (model, data, shape) => { const x = new core.Tensor(data, shape);
+    const out = await model.run([x]); out.forEach((t) => t.toTypedArray().slice());
+    x.delete(); out.forEach((t) => t.delete()); };
+  const geometry = bf.letterbox(pixels, w, h, inH, inW, 4);
+  const size = m.classifier.input_size, side = Math.min(w, h) >> 1;
+  const face = new Float32Array(size * size).fill(128);
+  const out = {
+    readback: await time(() => { context.drawImage(source, 0, 0); context.getImageData(0, 0, w, h); }),
+    letterbox: await time(() => bf.letterbox(pixels, w, h, inH, inW, 4)),
+    detector_run: await time(() => run(detector, geometry.data, [1, inH, inW, 3])),
+    crop: await time(() => im.resizeArea(im.greyRegion(pixels, w, 0, 0, side), side, side, size, size, 1)),
+    classifier_run: await time(() => run(classifier, face, [1, size, size, 1])),
+  };
+  detector.delete(); classifier.delete();
+  return out;
+}"""
 
 
 def git_file(ref: str, path: str) -> bytes | None:
@@ -131,9 +169,10 @@ def browser_runs(pages: list, frame, repeat: int) -> list[dict]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_django()
+    from django.templatetags.static import static
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser_runtime import PHOTOS, open_runtime_page, python_ms, real_frames
+    from benchmarks.browser_runtime import FRAME_PATH, PHOTOS, open_runtime_page, python_ms, real_frames
     from inference import MoodEstimator
 
     estimator = MoodEstimator.load()
@@ -156,8 +195,12 @@ def main(argv=None) -> int:
             python_ms(estimator, frame, 1)
             py = python_ms(estimator, frame, args.repeat)
             h, w = frame.bgr.shape[:2]
+            stages = page.evaluate(STAGES_JS, [
+                f"{ORIGIN}{FRAME_PATH}{frame.name}", w, h, args.repeat,
+                static("patient_app/runtime/imaging.js"), static("patient_app/runtime/blazeface.js"),
+            ]) if args.stages else None
             rows.append({
-                "frame": frame.name, "size": f"{w}x{h}", "browser": after,
+                "frame": frame.name, "size": f"{w}x{h}", "browser": after, **({"stages": stages} if stages else {}),
                 **({"baseline": baseline[0]} if baseline else {}),
                 "python": {"detect": summary(py["detect"]), "classify": summary(py["classify"]),
                            "total": summary([a + b for a, b in zip(py["detect"], py["classify"])])},
@@ -177,6 +220,11 @@ def main(argv=None) -> int:
                  for side in ("browser", "python") for k in ("detect", "classify", "total")]
         print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{c:>15}" for c in cells[:3])
               + "  " + " ".join(f"{c:>15}" for c in cells[3:]))
+    if args.stages:
+        names = list(rows[0]["stages"])
+        print("\nthe browser's steps, each on its own, median ms: " + ", ".join(names))
+        for row in rows:
+            print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{row['stages'][k]:>14.2f}" for k in names))
     if args.baseline:
         print(f"\nbrowser before (the pipeline at {args.baseline}) and after (this tree), same run:")
         print(f"{'frame':<20} {'size':>10}  {'before detect':>15} {'classify':>15} {'total':>15}"

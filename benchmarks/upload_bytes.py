@@ -78,7 +78,14 @@ def one_mode(browser, url: str, code: str, seconds: float) -> dict:
     context.on("requestfinished", lambda request: requests.append(request))
     context.on("response", lambda r: manifests.append(r) if r.url.endswith("/api/v1/model/") and r.ok else None)
     page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{url}/app/#enroll={code}")
+    try:
+        page.wait_for_selector("#view-enroll:not([hidden])", timeout=120_000)  # a loaded 2-core machine is slow
+    except Exception:
+        raise RuntimeError(f"the app did not start: {errors}") from None
     page.get_by_role("button", name="I agree, connect this phone").click()
     page.wait_for_selector("#view-home:not([hidden])", timeout=180_000)
     page.get_by_role("button", name="Start check-in").click()
