@@ -331,20 +331,28 @@ def hashed_static_server(tmp_path, transactional_db):
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
     with override_settings(STATIC_ROOT=tmp_path / "static", STORAGES=storages, DEBUG=False):
         call_command("collectstatic", interactive=False, verbosity=0)
-        thread = LiveServerThread("localhost", static_handler=lambda app: app)
+        hits = []  # every path the server was asked for
+
+        def counted(app):
+            def wsgi(environ, start_response):
+                hits.append(environ["PATH_INFO"])
+                return app(environ, start_response)
+            return wsgi
+
+        thread = LiveServerThread("localhost", static_handler=counted)
         thread.daemon = True
         thread.start()
         thread.is_ready.wait()
         if thread.error:
             raise thread.error
         try:
-            yield f"http://localhost:{thread.port}"
+            yield f"http://localhost:{thread.port}", hits
         finally:
             thread.terminate()
 
 
 def test_with_hashed_static_files_the_app_starts_offline_and_its_queue_arrives_once(hashed_static_server, chromium):
-    url = hashed_static_server
+    url, hits = hashed_static_server
     clinician = UserFactory(username="dr_app_offline")
     patient = PatientFactory(reference="P-APP-OFFLINE", clinicians=[clinician], inference_mode=InferenceMode.ON_DEVICE)
     _, code = enrollment_code_issue(patient=patient, actor=clinician)
@@ -383,6 +391,17 @@ def test_with_hashed_static_files_the_app_starts_offline_and_its_queue_arrives_o
     assert records.values("captured_at").distinct().count() == records.count()
     assert patient.self_reports.count() == 1
     assert_no_image_left_the_phone(log)
+
+    # A later start, online, downloads no runtime or model file again (megabytes on mobile data):
+    # the worker keeps them, without refreshing them in the background.
+    phone.new_cdp_session(page).send("Network.clearBrowserCache")
+    seen = len(hits)
+    page.reload()
+    page.wait_for_selector("#view-home:not([hidden])")
+    check_in(page, samples=1, feeling=None)
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'")
+    assert any(path.endswith("/api/v1/mood-batches/") for path in hits[seen:])  # the server was reached
+    assert not [path for path in hits[seen:] if "/vendor/litertjs/" in path or "/api/v1/model/files/" in path]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "patient-app-back-online-390.png"), full_page=True)
     page.set_viewport_size({"width": 1366, "height": 900})  # a laptop, or a tablet on a stand
