@@ -383,6 +383,10 @@ def test_with_hashed_static_files_the_app_starts_offline_and_its_queue_arrives_o
     delivered = [r for r in log.posts() if r.url.endswith("/api/v1/mood-batches/") and r.failure is None]
     batch_ids = [r.post_data_json["batch_id"] for r in delivered]
     assert batch_ids and len(batch_ids) == len(set(batch_ids))
+    # Numbers go on the wire with six decimals (not a double's 17 digits), still summing to 1.
+    faces = [f["face"] for r in delivered for f in r.post_data_json["frames"] if f["face"]]
+    assert faces and all(round(v, 6) == v for f in faces for v in [*f["probabilities"].values(), f["detection_score"]])
+    assert all(abs(sum(f["probabilities"].values()) - 1) < 1e-5 for f in faces)
     batches = FrameBatch.objects.filter(patient=patient)
     assert sorted(str(b) for b in batches.values_list("batch_id", flat=True)) == sorted(batch_ids)
     assert sum(b.frame_count for b in batches) >= 3
