@@ -12,6 +12,11 @@ finders, backend.ingest.model_manifest), on http://localhost (a secure context, 
 
     .venv/bin/python benchmarks/browser_inference.py              # the sample photos, 20 runs each
     .venv/bin/python benchmarks/browser_inference.py --repeat 50 --json
+    .venv/bin/python benchmarks/browser_inference.py --baseline main   # before/after, same run
+
+--baseline REF also runs the in-browser pipeline's own modules (patient_app/runtime/*.js) as they
+are at git commit REF, in a second page of the same browser, frame by frame beside today's: the
+before and after of a change to the pipeline, measured under the same load.
 
 Needs Debian's chromium at /usr/bin/chromium and `npm ci` (make npm) for LiteRT.js.
 """
@@ -21,6 +26,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,6 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images",
                         help="folder with the sample photos (default: ../shared/images)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time each step of the browser's pipeline on its own (where the ms go)")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also time the pipeline's modules as they are at this git commit (before/after)")
     return parser.parse_args(argv)
 
 
@@ -53,8 +63,53 @@ def setup_django() -> None:
     django.setup()
 
 
-def route_server(page) -> None:
-    """Answer the page's requests for static files, the manifest and the model files in process."""
+RUNTIME_SOURCE = "clients/patient_app/static/patient_app/runtime/"
+
+# --stages: where a frame's ms go, each step of pipeline.analyze timed on its own (median of N):
+# reading the pixels back from a canvas, the detector's letterbox, one detector run, the face's
+# grey crop and resize, one classifier run (analyze runs it twice: the crop and its mirror).
+STAGES_JS = """async ([url, w, h, repeat, imaging, blazeface]) => {
+  const im = await import(imaging), bf = await import(blazeface), core = await import("@litertjs/core");
+  const m = window.manifest, N = repeat;
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const time = async (fn) => { await fn(); const xs = []; for (let i = 0; i < N; i++) {
+    const t = performance.now(); await fn(); xs.push(performance.now() - t); } return +median(xs).toFixed(2); };
+  const pixels = new Uint8ClampedArray(await (await fetch(url)).arrayBuffer());
+  const source = new OffscreenCanvas(w, h);
+  source.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+  const canvas = new OffscreenCanvas(w, h), context = canvas.getContext("2d", { willReadFrequently: true });
+  const [inH, inW] = bf.inputShape(m.detector, h, w);
+  const anchors = bf.ssdAnchors(m.detector, inH, inW);
+  const bytes = async (f) => new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+  const detector = await core.loadAndCompile(bf.withInputShape(await bytes(m.files.detector), inH, inW,
+                                                               anchors.length / 2), { accelerator: "wasm" });
+  const classifier = await core.loadAndCompile(await bytes(m.files.classifier), { accelerator: "wasm" });
+  const run = async (model, data, shape) => { const x = new core.Tensor(data, shape);
+    const out = await model.run([x]); out.forEach((t) => t.toTypedArray().slice());
+    x.delete(); out.forEach((t) => t.delete()); };
+  const geometry = bf.letterbox(pixels, w, h, inH, inW, 4);
+  const size = m.classifier.input_size, side = Math.min(w, h) >> 1;
+  const face = new Float32Array(size * size).fill(128);
+  const out = {
+    readback: await time(() => { context.drawImage(source, 0, 0); context.getImageData(0, 0, w, h); }),
+    letterbox: await time(() => bf.letterbox(pixels, w, h, inH, inW, 4)),
+    detector_run: await time(() => run(detector, geometry.data, [1, inH, inW, 3])),
+    crop: await time(() => im.resizeArea(im.greyRegion(pixels, w, 0, 0, side), side, side, size, size, 1)),
+    classifier_run: await time(() => run(classifier, face, [1, size, size, 1])),
+  };
+  detector.delete(); classifier.delete();
+  return out;
+}"""
+
+
+def git_file(ref: str, path: str) -> bytes | None:
+    shown = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=ROOT, capture_output=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def route_server(page, baseline: str | None = None) -> None:
+    """Answer the page's requests for static files, the manifest and the model files in process;
+    with `baseline`, the pipeline's own modules come from that git commit."""
     from django.conf import settings
     from django.contrib.staticfiles import finders
 
@@ -66,8 +121,13 @@ def route_server(page) -> None:
 
     def handle(route):
         path = route.request.url[len(ORIGIN):].split("?")[0]
+        name = path[len(static_prefix):]
+        if baseline and path.startswith(static_prefix + "patient_app/runtime/"):
+            old = git_file(baseline, RUNTIME_SOURCE + name.removeprefix("patient_app/runtime/"))
+            if old is not None:
+                return route.fulfill(status=200, body=old, headers={"Content-Type": "text/javascript"})
         if path.startswith(static_prefix):
-            found = finders.find(path[len(static_prefix):])
+            found = finders.find(name)
             if found:
                 kind = types.get(Path(found).suffix, "application/octet-stream")
                 return route.fulfill(status=200, body=Path(found).read_bytes(), headers={"Content-Type": kind})
@@ -91,12 +151,28 @@ def summary(values: list[float]) -> dict:
             "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)}
 
 
+def browser_runs(pages: list, frame, repeat: int) -> list[dict]:
+    """Each page's ms for the frame; the pages take turns run by run, so that the machine's load
+    (a shared machine) weighs on each alike."""
+    from benchmarks.browser_runtime import browser_result
+
+    runs = [[] for _ in pages]
+    for page in pages:
+        browser_result(page, ORIGIN, frame)  # warm-up: compiles this input shape's detector
+    for _ in range(repeat):
+        for page, out in zip(pages, runs):
+            out += browser_result(page, ORIGIN, frame)["runs"]
+    return [{"detect": summary([r["detect"] for r in out]), "classify": summary([r["classify"] for r in out]),
+             "total": summary([r["detect"] + r["classify"] for r in out])} for out in runs]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_django()
+    from django.templatetags.static import static
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser_runtime import PHOTOS, browser_result, open_runtime_page, python_ms, real_frames
+    from benchmarks.browser_runtime import FRAME_PATH, PHOTOS, open_runtime_page, python_ms, real_frames
     from inference import MoodEstimator
 
     estimator = MoodEstimator.load()
@@ -109,23 +185,29 @@ def main(argv=None) -> int:
         page = browser.new_context().new_page()
         route_server(page)
         open_runtime_page(page, ORIGIN, frames, token="benchmark")
+        before = None
+        if args.baseline:
+            before = browser.new_context().new_page()
+            route_server(before, baseline=args.baseline)
+            open_runtime_page(before, ORIGIN, frames, token="benchmark")
         for frame in frames:
-            browser_result(page, ORIGIN, frame)  # warm-up: compiles this input shape's detector
-            runs = browser_result(page, ORIGIN, frame, repeat=args.repeat)["runs"]
+            after, *baseline = browser_runs([page] + ([before] if before else []), frame, args.repeat)
             python_ms(estimator, frame, 1)
             py = python_ms(estimator, frame, args.repeat)
             h, w = frame.bgr.shape[:2]
+            stages = page.evaluate(STAGES_JS, [
+                f"{ORIGIN}{FRAME_PATH}{frame.name}", w, h, args.repeat,
+                static("patient_app/runtime/imaging.js"), static("patient_app/runtime/blazeface.js"),
+            ]) if args.stages else None
             rows.append({
-                "frame": frame.name, "size": f"{w}x{h}",
-                "browser": {"detect": summary([r["detect"] for r in runs]),
-                            "classify": summary([r["classify"] for r in runs]),
-                            "total": summary([r["detect"] + r["classify"] for r in runs])},
+                "frame": frame.name, "size": f"{w}x{h}", "browser": after, **({"stages": stages} if stages else {}),
+                **({"baseline": baseline[0]} if baseline else {}),
                 "python": {"detect": summary(py["detect"]), "classify": summary(py["classify"]),
                            "total": summary([a + b for a, b in zip(py["detect"], py["classify"])])},
             })
         version = page.evaluate("navigator.userAgent")
         browser.close()
-    result = {"browser": version, "repeat": args.repeat, "frames": rows,
+    result = {"browser": version, "repeat": args.repeat, "frames": rows, "baseline": args.baseline,
               "note": "ms per frame; browser: LiteRT.js WASM, 1 thread; python: LiteRT, 1 thread"}
     if args.json:
         print(json.dumps(result))
@@ -138,6 +220,20 @@ def main(argv=None) -> int:
                  for side in ("browser", "python") for k in ("detect", "classify", "total")]
         print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{c:>15}" for c in cells[:3])
               + "  " + " ".join(f"{c:>15}" for c in cells[3:]))
+    if args.stages:
+        names = list(rows[0]["stages"])
+        print("\nthe browser's steps, each on its own, median ms: " + ", ".join(names))
+        for row in rows:
+            print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{row['stages'][k]:>14.2f}" for k in names))
+    if args.baseline:
+        print(f"\nbrowser before (the pipeline at {args.baseline}) and after (this tree), same run:")
+        print(f"{'frame':<20} {'size':>10}  {'before detect':>15} {'classify':>15} {'total':>15}"
+              f"  {'after detect':>15} {'classify':>15} {'total':>15}")
+        for row in rows:
+            cells = [f"{row[side][k]['median']:.1f} ({row[side][k]['p95']:.1f})"
+                     for side in ("baseline", "browser") for k in ("detect", "classify", "total")]
+            print(f"{row['frame']:<20} {row['size']:>10}  " + " ".join(f"{c:>15}" for c in cells[:3])
+                  + "  " + " ".join(f"{c:>15}" for c in cells[3:]))
     return 0
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -88,10 +89,11 @@ def service_worker(request):
     offline start and the model's files, and never touches the API's requests (see sw.js)."""
     # Both names of each file: static() gives the hashed one in production (the page's links), and
     # an ES module imports its neighbours by their plain name ("./api.js").
-    plain = static("")
+    # (The storage's base URL, not static(""): a manifest storage refuses a name it has no entry for.)
+    plain = staticfiles_storage.base_url
     urls = [url for name in SHELL_FILES for url in (static(name), plain + name)]
     precache = ["/app/", "/app/manifest.webmanifest"] + list(dict.fromkeys(urls))
     response = render(request, "patient_app/sw.js", {
-        "version": shell_version(), "precache": json.dumps(precache), "static_url": static(""),
+        "version": shell_version(), "precache": json.dumps(precache), "static_url": plain,
     }, content_type="text/javascript; charset=utf-8")
     return _with_app_policy(response)

@@ -8,12 +8,17 @@ Offline, then online: every record arrives once.
 
 Screenshots (phone, 390x844) go to var/screenshots/patient-app-*.png; docs/images/ keeps copies.
 """
+import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
+from django.test.testcases import LiveServerThread
 
 from backend.devices.services import enrollment_code_issue
 from backend.ingest.models import Frame, FrameBatch
@@ -315,3 +320,93 @@ def test_wifi_only_holds_uploads_on_mobile_data_until_wifi(live_server, transact
     until(page, "document.getElementById('queue-status').dataset.waiting === '0'", timeout=60)
     batches = FrameBatch.objects.filter(patient=patient)
     assert MoodRecord.objects.filter(patient=patient).count() == sum(b.frames_with_face for b in batches) >= 2
+
+
+@pytest.fixture
+def hashed_static_server(tmp_path, transactional_db):
+    """The server as production serves it: collectstatic with hashed, compressed names
+    (CompressedManifestStaticFilesStorage) into a fresh STATIC_ROOT, served by WhiteNoise (not by the
+    test server's own static handler, which finds only plain names)."""
+    storages = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+    with override_settings(STATIC_ROOT=tmp_path / "static", STORAGES=storages, DEBUG=False):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        hits = []  # every path the server was asked for
+
+        def counted(app):
+            def wsgi(environ, start_response):
+                hits.append(environ["PATH_INFO"])
+                return app(environ, start_response)
+            return wsgi
+
+        thread = LiveServerThread("localhost", static_handler=counted)
+        thread.daemon = True
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        try:
+            yield f"http://localhost:{thread.port}", hits
+        finally:
+            thread.terminate()
+
+
+def test_with_hashed_static_files_the_app_starts_offline_and_its_queue_arrives_once(hashed_static_server, chromium):
+    url, hits = hashed_static_server
+    clinician = UserFactory(username="dr_app_offline")
+    patient = PatientFactory(reference="P-APP-OFFLINE", clinicians=[clinician], inference_mode=InferenceMode.ON_DEVICE)
+    _, code = enrollment_code_issue(patient=patient, actor=clinician)
+    phone = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    log = RequestLog(phone)
+    page = phone.new_page()
+    page.goto(f"{url}/app/#enroll={code}")
+    # The page runs the hashed names (what a stale plain-name cache would miss).
+    assert re.search(r"/pipeline\.[0-9a-f]{12}\.js$", page.evaluate("document.body.dataset.pipeline"))
+    page.get_by_role("button", name="I agree, connect this phone").click()
+    page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
+    until(page, "document.body.dataset.offlineReady === 'yes'", timeout=60)  # kept by the service worker
+
+    # No check-in yet: the first offline start must not depend on one. A day later the browser's
+    # HTTP cache may hold nothing (WhiteNoise gives plain names a minute): only the worker's caches count.
+    phone.new_cdp_session(page).send("Network.clearBrowserCache")
+    phone.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#view-home:not([hidden])")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    check_in(page, samples=3, feeling="negative")
+    until(page, "document.getElementById('queue-status').dataset.waiting !== '0'")
+    assert MoodRecord.objects.filter(patient=patient).count() == 0
+
+    phone.set_offline(False)
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'", timeout=60)
+    # Tries made offline failed in the browser; each batch reached the server once.
+    delivered = [r for r in log.posts() if r.url.endswith("/api/v1/mood-batches/") and r.failure is None]
+    batch_ids = [r.post_data_json["batch_id"] for r in delivered]
+    assert batch_ids and len(batch_ids) == len(set(batch_ids))
+    # Numbers go on the wire with six decimals (not a double's 17 digits), still summing to 1.
+    faces = [f["face"] for r in delivered for f in r.post_data_json["frames"] if f["face"]]
+    assert faces and all(round(v, 6) == v for f in faces for v in [*f["probabilities"].values(), f["detection_score"]])
+    assert all(abs(sum(f["probabilities"].values()) - 1) < 1e-5 for f in faces)
+    batches = FrameBatch.objects.filter(patient=patient)
+    assert sorted(str(b) for b in batches.values_list("batch_id", flat=True)) == sorted(batch_ids)
+    assert sum(b.frame_count for b in batches) >= 3
+    records = MoodRecord.objects.filter(patient=patient)
+    assert records.count() == sum(b.frames_with_face for b in batches) >= 3
+    assert records.values("captured_at").distinct().count() == records.count()
+    assert patient.self_reports.count() == 1
+    assert_no_image_left_the_phone(log)
+
+    # A later start, online, downloads no runtime or model file again (megabytes on mobile data):
+    # the worker keeps them, without refreshing them in the background.
+    phone.new_cdp_session(page).send("Network.clearBrowserCache")
+    seen = len(hits)
+    page.reload()
+    page.wait_for_selector("#view-home:not([hidden])")
+    check_in(page, samples=1, feeling=None)
+    until(page, "document.getElementById('queue-status').dataset.waiting === '0'")
+    assert any(path.endswith("/api/v1/mood-batches/") for path in hits[seen:])  # the server was reached
+    assert not [path for path in hits[seen:] if "/vendor/litertjs/" in path or "/api/v1/model/files/" in path]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patient-app-back-online-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})  # a laptop, or a tablet on a stand
+    page.screenshot(path=str(SCREENSHOTS / "patient-app-back-online-1366.png"), full_page=True)

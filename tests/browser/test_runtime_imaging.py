@@ -30,7 +30,7 @@ for (const c of cases) {
   else if (c.op === "grey") result = greyRegion(src, c.sw, c.x, c.y, c.side);
   else {
     const [h, w] = inputShape({ input_size: 128, side_multiple: 16 }, c.sh, c.sw);
-    const lb = letterbox(src, c.sw, c.sh, h, w);
+    const lb = letterbox(src, c.sw, c.sh, h, w, c.cn);
     out.push({ id: c.id, shape: [h, w], px: lb.px, py: lb.py, scale: lb.scale });
     result = new Uint8Array(lb.data.buffer);
   }
@@ -93,20 +93,23 @@ def test_resizes_and_grey_match_opencv_bit_for_bit(tmp_path):
 
 
 def test_the_detector_input_matches_the_servers_letterbox_bit_for_bit(tmp_path):
-    """Frames of every shape family: landscape, portrait, square, tiny, and large enough for the
-    two-step (bilinear then 2x area) shrink."""
+    """Frames of every shape family: landscape, portrait, square, tiny, already the input's size,
+    and large enough for the two-step (bilinear then 2x area) shrink; from RGB and from the canvas's
+    RGBA (what the pipeline passes: its alpha, random here, must change nothing)."""
     rng = np.random.default_rng(7)
     detector = FaceDetector()
     cases, inputs, expected = [], {}, {}
     for i, (w, h) in enumerate([(640, 360), (640, 480), (360, 640), (500, 500), (1480, 832), (100, 60), (16, 16),
-                                (200, 130), (129, 257)]):
+                                (200, 130), (129, 257), (128, 80)]):
         bgr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        key = f"letterbox-{i}"
-        cases.append({"id": key, "op": "letterbox", "sw": w, "sh": h})
-        inputs[key] = np.ascontiguousarray(bgr[:, :, ::-1])  # the browser holds RGB
+        alpha = rng.integers(0, 256, (h, w, 1), dtype=np.uint8)
         runner = detector._runner(*detector.input_shape(h, w))
         scale, px, py = detector._letterbox(bgr, runner)
-        expected[key] = (runner.buffer.copy(), (px, py, scale))
+        for cn, pixels in ((3, bgr[:, :, ::-1]), (4, np.concatenate([bgr[:, :, ::-1], alpha], axis=2))):
+            key = f"letterbox-{i}-{cn}"
+            cases.append({"id": key, "op": "letterbox", "sw": w, "sh": h, "cn": cn})
+            inputs[key] = np.ascontiguousarray(pixels)
+            expected[key] = (runner.buffer.copy(), (px, py, scale))
     got = run_node(tmp_path, cases, inputs)
     meta = {m["id"]: m for m in json.loads((tmp_path / "meta.json").read_text())}
     for key, (buffer, (px, py, scale)) in expected.items():

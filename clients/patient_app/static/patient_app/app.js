@@ -117,6 +117,23 @@ async function refreshManifest() {
   return state.manifest;
 }
 
+// The files this page fetched before the service worker controlled it (the first visit: enrollment
+// runs while the worker installs) went around its cache. Fetching them again through the worker
+// keeps them, so that the next start works offline; hashed or plain static names alike.
+async function keepForOffline() {
+  if (!("serviceWorker" in navigator)) return;
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }));
+  }
+  const staticBase = new URL("../../", new URL(document.body.dataset.pipeline, location.href)).pathname;
+  const kept = (url) => url.origin === location.origin && (url.pathname.startsWith(staticBase) ||
+    (url.pathname.startsWith("/api/v1/model/") && url.pathname !== "/api/v1/model/"));
+  const urls = performance.getEntriesByType("resource").map((entry) => new URL(entry.name)).filter(kept);
+  const answers = await Promise.all(urls.map((url) => fetch(url, { credentials: "same-origin" }).catch(() => null)));
+  if (answers.every((response) => response && response.ok)) document.body.dataset.offlineReady = "yes";
+}
+
 async function loadPipeline(manifest) {
   if (state.pipeline && state.pipelineVersion === manifest.version) return state.pipeline;
   if (state.pipeline) state.pipeline.close();
@@ -215,6 +232,7 @@ async function prepare() {
       console.warn("MoodWatch: the model could not be prepared", error);
     }
   }
+  keepForOffline().catch((error) => console.warn("MoodWatch: no offline start", error));
   await goHome();
 }
 

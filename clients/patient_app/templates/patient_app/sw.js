@@ -4,7 +4,10 @@
 // network (the app's own queue in IndexedDB retries them).
 const VERSION = "{{ version }}";
 const SHELL_CACHE = `moodwatch-shell-${VERSION}`;
-const FILES_CACHE = "moodwatch-files"; // the model runtime's static files and the model files
+// The model runtime's static files (LiteRT.js's WASM, loaded by plain name): they change only with
+// the package, whose index.js is in the shell, so a new runtime is a new VERSION (a new cache).
+const RUNTIME_CACHE = `moodwatch-runtime-${VERSION}`;
+const FILES_CACHE = "moodwatch-files"; // the model files: named by their SHA-256, kept across versions
 const PRECACHE = {{ precache|safe }};
 const STATIC_URL = "{{ static_url }}";
 
@@ -15,7 +18,9 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      if (name.startsWith("moodwatch-shell-") && name !== SHELL_CACHE) await caches.delete(name);
+      if (/^moodwatch-(shell|runtime)-/.test(name) && name !== SHELL_CACHE && name !== RUNTIME_CACHE) {
+        await caches.delete(name);
+      }
     }
     await self.clients.claim();
   })());
@@ -35,22 +40,18 @@ async function shellFirstNetwork(request) {
   }
 }
 
-// Static files: the cache first; other static files (the runtime's) are refreshed in the background.
-async function staticFile(request, event) {
+// Static files: the cache first, the network only for a file not kept yet. No background refresh:
+// the runtime's WASM is megabytes, and a phone on mobile data must not fetch it again each start.
+async function staticFile(request) {
   const shell = await caches.open(SHELL_CACHE);
   const inShell = await shell.match(request);
   if (inShell) return inShell;
-  const files = await caches.open(FILES_CACHE);
-  const cached = await files.match(request);
-  const refresh = fetch(request).then(async (response) => {
-    if (response.ok) await files.put(request, response.clone());
-    return response;
-  });
-  if (cached) {
-    event.waitUntil(refresh.catch(() => {}));
-    return cached;
-  }
-  return refresh;
+  const runtime = await caches.open(RUNTIME_CACHE);
+  const cached = await runtime.match(request);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) await runtime.put(request, response.clone());
+  return response;
 }
 
 // Model files: their URL carries their SHA-256 and the server marks them immutable; keep them.
@@ -73,7 +74,7 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname === "/app/" || url.pathname === "/app/manifest.webmanifest") {
     event.respondWith(shellFirstNetwork(request));
   } else if (url.pathname.startsWith(STATIC_URL)) {
-    event.respondWith(staticFile(request, event));
+    event.respondWith(staticFile(request));
   } else if (url.pathname.startsWith("/api/v1/model/") && url.pathname !== "/api/v1/model/") {
     event.respondWith(immutableFile(request));
   }

@@ -39,9 +39,11 @@ export function ssdAnchors(cfg, height, width) {
   return Float32Array.from(centres);
 }
 
-// FaceDetector._letterbox: the RGB frame fitted into the input (centred, aspect kept), scaled to
-// -1..1, borders -1. Returns the input tensor's data and how to map boxes back.
-export function letterbox(rgb, w, h, inH, inW) {
+// FaceDetector._letterbox: the frame fitted into the input (centred, aspect kept), scaled to
+// -1..1, borders -1. Returns the input tensor's data and how to map boxes back. `pixels` has `cn`
+// channels, R, G, B first: the canvas's RGBA is resized as it is (each channel on its own, so the
+// same numbers) and its alpha dropped at the small size, instead of copying the whole frame to RGB.
+export function letterbox(pixels, w, h, inH, inW, cn = 3) {
   const scale = Math.min(inH / h, inW / w);
   const nw = Math.min(inW, Math.max(1, pyRound(w * scale)));
   const nh = Math.min(inH, Math.max(1, pyRound(h * scale)));
@@ -49,21 +51,25 @@ export function letterbox(rgb, w, h, inH, inW) {
   let small;
   if (scale < 0.5) {
     // bilinear to twice the size, then a 2x area average (the server's anti-aliasing)
-    const twice = resizeLinear(rgb, w, h, 2 * nw, 2 * nh, 3);
-    small = resizeArea(twice, 2 * nw, 2 * nh, nw, nh, 3);
+    const twice = resizeLinear(pixels, w, h, 2 * nw, 2 * nh, cn);
+    small = resizeArea(twice, 2 * nw, 2 * nh, nw, nh, cn);
   } else if (nw === w && nh === h) {
-    small = rgb;
+    small = pixels;
   } else if (scale < 1) {
-    small = resizeArea(rgb, w, h, nw, nh, 3);
+    small = resizeArea(pixels, w, h, nw, nh, cn);
   } else {
-    small = resizeLinear(rgb, w, h, nw, nh, 3);
+    small = resizeLinear(pixels, w, h, nw, nh, cn);
   }
   const data = new Float32Array(inH * inW * 3).fill(-1);
   const k = 1 / 127.5;
   for (let y = 0; y < nh; y++) {
     let o = ((py + y) * inW + px) * 3;
-    let s = y * nw * 3;
-    for (let x = 0; x < nw * 3; x++) data[o++] = f32(f32(small[s++] * k) - 1);
+    let s = y * nw * cn;
+    for (let x = 0; x < nw; x++, s += cn) {
+      data[o++] = f32(f32(small[s] * k) - 1);
+      data[o++] = f32(f32(small[s + 1] * k) - 1);
+      data[o++] = f32(f32(small[s + 2] * k) - 1);
+    }
   }
   return { data, scale, px, py };
 }

@@ -84,9 +84,11 @@ export function resizeLinear(src, sw, sh, dw, dh, cn) {
 
 // OpenCV's INTER_AREA when shrinking: whole-number factors average each block (rounded half up,
 // as its SIMD path does); other factors weight each source pixel by its overlap, in float32.
+// The taps are typed arrays (destination, source, float32 weight), walked without allocating.
 function areaTaps(ssize, dsize) {
   const scale = 1 / (dsize / ssize);
-  const taps = [];
+  const dst = [], src = [], weight = [];
+  const tap = (d, s, w) => { dst.push(d); src.push(s); weight.push(w); };
   for (let d = 0; d < dsize; d++) {
     const fs1 = d * scale;
     const fs2 = fs1 + scale;
@@ -95,11 +97,11 @@ function areaTaps(ssize, dsize) {
     let s1 = Math.ceil(fs1);
     s2 = Math.min(s2, ssize - 1);
     s1 = Math.min(s1, s2);
-    if (s1 - fs1 > 1e-3) taps.push([d, s1 - 1, f32((s1 - fs1) / cell)]);
-    for (let s = s1; s < s2; s++) taps.push([d, s, f32(1 / cell)]);
-    if (fs2 - s2 > 1e-3) taps.push([d, s2, f32(Math.min(Math.min(fs2 - s2, 1), cell) / cell)]);
+    if (s1 - fs1 > 1e-3) tap(d, s1 - 1, f32((s1 - fs1) / cell));
+    for (let s = s1; s < s2; s++) tap(d, s, f32(1 / cell));
+    if (fs2 - s2 > 1e-3) tap(d, s2, f32(Math.min(Math.min(fs2 - s2, 1), cell) / cell));
   }
-  return taps;
+  return { count: dst.length, dst: Int32Array.from(dst), src: Int32Array.from(src), weight: Float32Array.from(weight) };
 }
 
 export function resizeArea(src, sw, sh, dw, dh, cn) {
@@ -124,41 +126,31 @@ export function resizeArea(src, sw, sh, dw, dh, cn) {
   const xtab = areaTaps(sw, dw);
   const ytab = areaTaps(sh, dh);
   const rowLen = dw * cn;
-  const buf = new Float64Array(rowLen);
-  const sum = new Float64Array(rowLen);
+  // float32 storage rounds each sum as OpenCV's float buffers do (the same as f32() on each step)
+  const buf = new Float32Array(rowLen);
+  const sum = new Float32Array(rowLen);
   let prev = -1;
   const flush = (dy) => {
     for (let x = 0; x < rowLen; x++) dst[dy * rowLen + x] = clampByte(pyRound(sum[x]));
   };
-  for (const [dy, sy, beta] of ytab) {
+  for (let ty = 0; ty < ytab.count; ty++) {
+    const dy = ytab.dst[ty], beta = ytab.weight[ty];
+    const base = ytab.src[ty] * sw * cn;
     buf.fill(0);
-    const base = sy * sw * cn;
-    for (const [dx, sx, alpha] of xtab) {
-      for (let c = 0; c < cn; c++) {
-        buf[dx * cn + c] = f32(buf[dx * cn + c] + f32(src[base + sx * cn + c] * alpha));
-      }
+    for (let tx = 0; tx < xtab.count; tx++) {
+      const d = xtab.dst[tx] * cn, s = base + xtab.src[tx] * cn, alpha = xtab.weight[tx];
+      for (let c = 0; c < cn; c++) buf[d + c] += f32(src[s + c] * alpha);
     }
     if (dy !== prev) {
       if (prev >= 0) flush(prev);
-      for (let x = 0; x < rowLen; x++) sum[x] = f32(beta * buf[x]);
+      for (let x = 0; x < rowLen; x++) sum[x] = beta * buf[x];
       prev = dy;
     } else {
-      for (let x = 0; x < rowLen; x++) sum[x] = f32(sum[x] + f32(beta * buf[x]));
+      for (let x = 0; x < rowLen; x++) sum[x] += f32(beta * buf[x]);
     }
   }
   if (prev >= 0) flush(prev);
   return dst;
-}
-
-// RGBA (canvas ImageData) -> packed RGB.
-export function rgbaToRgb(rgba, w, h) {
-  const out = new Uint8Array(w * h * 3);
-  for (let i = 0, j = 0; j < out.length; i += 4, j += 3) {
-    out[j] = rgba[i];
-    out[j + 1] = rgba[i + 1];
-    out[j + 2] = rgba[i + 2];
-  }
-  return out;
 }
 
 // cv2.cvtColor(BGR2GRAY) on uint8: Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15, of the region

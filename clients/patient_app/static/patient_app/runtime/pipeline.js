@@ -17,7 +17,7 @@
 import { loadAndCompile, loadLiteRt, Tensor } from "@litertjs/core";
 
 import { decodeDetections, inputShape, letterbox, ssdAnchors, withInputShape } from "./blazeface.js";
-import { greyRegion, pyRound, resizeArea, resizeLinear, rgbaToRgb } from "./imaging.js";
+import { greyRegion, pyRound, resizeArea, resizeLinear } from "./imaging.js";
 
 // @litertjs/core/wasm/ beside its dist/: .../vendor/litertjs/core/index.js -> .../vendor/litertjs/wasm/
 const WASM_DIR = new URL("../wasm/", import.meta.resolve("@litertjs/core")).href;
@@ -150,7 +150,7 @@ export async function createPipeline(manifest) {
     const t0 = performance.now();
     const [inH, inW] = inputShape(det, h, w);
     const entry = await detector(inH, inW);
-    const geometry = letterbox(rgbaToRgb(rgba, w, h), w, h, inH, inW);
+    const geometry = letterbox(rgba, w, h, inH, inW, 4);
     const outputs = await runModel(entry.model, geometry.data, [1, inH, inW, 3]);
     const faces = decodeDetections(det, outputs[entry.boxesAt], outputs[entry.scoresAt], entry.anchors, geometry);
     const t1 = performance.now();
