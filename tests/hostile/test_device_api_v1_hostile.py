@@ -131,3 +131,19 @@ def test_a_self_report_whose_offset_is_not_whole_minutes_is_refused(phone, offse
     body = assert_json_refusal(send(phone, "POST", "/api/v1/self-reports/", report))
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("reported_at", "invalid_timestamp")]
     assert_nothing_stored()
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/v1/self-reports/"), ("PATCH", "patient"),
+                                          ("POST", "/api/v1/devices/enroll/")])
+def test_a_json_body_over_the_servers_parse_limit_is_413_in_plain_words(phone, api, on_device_patient, settings,
+                                                                         method, path):
+    """Under MAX_REQUEST_BYTES but over DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read it. The
+    answer was a 400 `bad_request` naming a Django setting; it is the 413 the API gives for a body too large."""
+    client = api if path == "patient" else phone
+    path = f"/api/v1/patients/{on_device_patient.pk}/" if path == "patient" else path
+    padding = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    assert len(padding) < settings.MOODWATCH["MAX_REQUEST_BYTES"]
+    body = assert_json_refusal(send(client, method, path, {**self_report(), "padding": padding}), status=413)
+    assert body["code"] == "request_too_large"
+    assert "DATA_UPLOAD" not in body["detail"] and "settings" not in body["detail"], body
+    assert_nothing_stored()
