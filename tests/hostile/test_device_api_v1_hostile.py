@@ -147,3 +147,27 @@ def test_a_json_body_over_the_servers_parse_limit_is_413_in_plain_words(phone, a
     assert body["code"] == "request_too_large"
     assert "DATA_UPLOAD" not in body["detail"] and "settings" not in body["detail"], body
     assert_nothing_stored()
+
+
+@pytest.mark.parametrize("frame_size, box", [
+    ([640, 480], [0.4, 0.4, 0.2, 0.2]),  # stored as a 0x0 box
+    ([640, 480], [639.6, 479.6, 0.4, 0.4]),  # stored as a 0x0 box at (640, 480), on the frame's far corner
+    ([639, 480], [1.5, 0, 637.5, 10]),  # inside as sent; rounded (to even) to x 2 + w 638 = 640 > 639
+], ids=["sub-pixel", "sub-pixel at the corner", "rounded past the edge"])
+def test_a_box_is_checked_as_it_is_stored_in_whole_pixels(phone, frame_size, box):
+    """A record's box is stored in whole pixels (rounded); a box that rounds to no area, or past the
+    frame's edge, stored a record that breaks the contract's own rule (w, h > 0, inside frame_size)."""
+    batch = mood_batch(2)
+    batch["frame_size"] = frame_size
+    batch["frames"][1]["face"]["box"] = box
+    body = assert_json_refusal(send(phone, "POST", "/api/v1/mood-batches/", batch))
+    assert [(e["field"], e["code"], e.get("index")) for e in body["errors"]] == [("face.box", "box_outside_frame", 1)]
+    assert_nothing_stored()
+
+
+def test_a_box_in_fractions_of_a_pixel_that_rounds_inside_the_frame_is_stored(phone):
+    batch = mood_batch(1)
+    batch["frames"][0]["face"]["box"] = [0.4, 10.6, 639.4, 469.4]
+    assert send(phone, "POST", "/api/v1/mood-batches/", batch).status_code == 201
+    record = MoodRecord.objects.get()
+    assert (record.box_x, record.box_y, record.box_w, record.box_h) == (0, 11, 639, 469)
