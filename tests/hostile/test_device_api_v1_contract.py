@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from backend.audit.models import AuditEvent
+from backend.devices.models import Device
 from tests.backend.conftest import fresh_cache  # noqa: F401 (autouse: throttle counters start at 0)
 from tests.backend.factories import PatientFactory
 
@@ -169,6 +170,14 @@ def test_401_without_a_token_with_an_unknown_one_and_with_another_scheme(phone):
         response = client.post("/api/v1/mood-batches/", phone.batch(), format="json")
         assert response.status_code == 401, (authorization, response.content)
         assert response.json()["code"]
+
+
+def test_401_for_a_revoked_phone_and_nothing_stored(phone, clinician_api, patient_on_device):
+    Device.objects.filter(patient=patient_on_device).update(revoked_at=timezone.now())
+    response = phone.send(phone.batch())
+    assert response.status_code == 401 and response.json()["code"], response.content
+    assert phone.model().status_code == 401
+    assert records_of(clinician_api, patient_on_device) == []
 
 
 @pytest.mark.parametrize("change, code", [({"consent_recorded_at": None}, "consent_missing"),
