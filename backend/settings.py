@@ -294,6 +294,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "backend.core.exceptions.api_exception_handler",
+    # ASCII-only JSON (non-ASCII as \u escapes): a lone surrogate read from a request ("\ud800" is valid
+    # JSON text) and echoed in an error cannot be encoded as UTF-8, which made that answer a 500.
+    "UNICODE_JSON": False,
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"]
         if DEBUG

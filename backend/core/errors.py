@@ -73,6 +73,7 @@ ERRORS = {
     400: ("bad_request", "Bad request", "The request could not be understood."),
     403: ("permission_denied", "Forbidden", "You do not have permission to see this page."),
     404: ("not_found", "Not found", "There is nothing at this address."),
+    405: ("method_not_allowed", "Method not allowed", "This address does not take this kind of request."),
     414: ("uri_too_long", "Address too long", "The address (path and query) is too long."),
     500: ("server_error", "Server error", "Something went wrong on our side; it has been logged."),
 }

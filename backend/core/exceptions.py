@@ -1,7 +1,8 @@
 """One JSON error shape for the whole API: {"code", "detail"[, "errors": [{field, code, detail, index?}]]}."""
 import logging
 
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -54,6 +55,10 @@ def _handle(exc, context):
         return Response(error_body(exc.code, exc.detail), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, RequestDataTooBig):  # a body Django will not read: too large, said as such
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = f"The body is over {limit} bytes, the most this address reads."
+        return Response(error_body("request_too_large", detail), status=413)
     if isinstance(exc, SuspiciousOperation):
         # e.g. Django's TooManyFieldsSent / TooManyFilesSent while parsing a multipart body.
         logger.warning("Refused suspicious request: %s", exc)

@@ -143,7 +143,9 @@ class NulCharacterMiddleware:
 
 class ApiJsonErrorMiddleware:
     """Under /api/, an error answer that is not JSON (Django's 404 for an unknown route, its DEBUG
-    pages, a 400 from the request parser) is replaced by the API's JSON error shape."""
+    pages, a 400 from the request parser) is replaced by the API's JSON error shape. Elsewhere, the
+    empty 405 of Django's require_POST (a bookmarked or reloaded form address), which a browser
+    shows as a blank page, becomes the 405 page; its Allow header is kept."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -153,6 +155,10 @@ class ApiJsonErrorMiddleware:
         if (is_api(request) and response.status_code in ERROR_STATUSES
                 and not response.get("Content-Type", "").startswith("application/json")):
             return error_answer(request, response.status_code)
+        if not is_api(request) and response.status_code == 405 and not response.streaming and not response.content:
+            page = error_answer(request, 405)
+            page["Allow"] = response.get("Allow", "")
+            return page
         return response
 
 

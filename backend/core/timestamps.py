@@ -6,7 +6,7 @@ older than MAX_FRAME_AGE_HOURS (a phone that was offline for a week still delive
 bug or a replay). Used by the frame-batch upload (backend.ingest.uploads) and the self-report
 (backend.moods.self_reports).
 """
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -39,6 +39,9 @@ def device_timestamp_parse(
             field, "timestamp_without_offset",
             f"{raw[:64]!r} has no UTC offset; send e.g. 2026-01-31T14:05:00+01:00.", index,
         )
+    if when.utcoffset() % timedelta(minutes=1):  # "+01:00:00.5": Python reads it, PostgreSQL refuses it
+        return None, FieldError(
+            field, "invalid_timestamp", f"{raw[:64]!r}: a UTC offset is whole minutes (+hh:mm).", index)
     if when > now + limits["MAX_FUTURE_SKEW"]:
         return when, FieldError(
             field, "timestamp_in_future",

@@ -278,7 +278,7 @@ def _face(value: object, index: int, frame_size: tuple[int, int], errors: list[F
                                      index))
             box = None
         else:
-            x, y, w, h = box
+            x, y, w, h = (round(v) for v in box)  # as stored: whole pixels (a sub-pixel box has no area)
             width, height = frame_size
             if not (x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width and y + h <= height):
                 errors.append(FieldError(
