@@ -25,7 +25,7 @@ import math
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -180,6 +180,8 @@ def _frame_size(value: object, errors: list[FieldError]) -> tuple[int, int] | No
 
 
 NUMBER = (int, float)  # the Python types of a JSON number (json never gives a subclass; a bool is not one)
+ONE_MINUTE = timedelta(minutes=1)
+MAX_BOX_VALUE = 1e9  # far beyond any frame: a larger finite number is refused before round() sees it
 
 
 def _frame_accept(entry: object, frame_size: tuple[int, int], window: tuple) -> MoodFrame | None:
@@ -202,7 +204,9 @@ def _frame_accept(entry: object, frame_size: tuple[int, int], window: tuple) -> 
     except ValueError:
         return None
     # the calendar window first: comparing an aware time at its edge with `now` would overflow
-    if when.tzinfo is None or when.utcoffset() is None or not date_in_bounds(when) or not earliest <= when <= latest:
+    if when.tzinfo is None or when.utcoffset() is None or when.utcoffset() % ONE_MINUTE:  # PostgreSQL: whole minutes
+        return None
+    if not date_in_bounds(when) or not earliest <= when <= latest:
         return None
     if face is None:
         return MoodFrame(captured_at=when, face=None, bystanders=bystanders)
@@ -211,10 +215,11 @@ def _frame_accept(entry: object, frame_size: tuple[int, int], window: tuple) -> 
     box, score, probabilities = face.get("box"), face.get("detection_score"), face.get("probabilities")
     if type(box) is not list or len(box) != 4 or type(score) not in NUMBER or not 0 <= score <= 1:
         return None
-    x, y, w, h = box
+    if not all(type(v) in NUMBER and 0 <= v <= MAX_BOX_VALUE for v in box):
+        return None
+    x, y, w, h = (round(v) for v in box)  # as stored: whole pixels, checked as `_face` checks them
     width, height = frame_size
-    if not (type(x) in NUMBER and type(y) in NUMBER and type(w) in NUMBER and type(h) in NUMBER
-            and x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width and y + h <= height):
+    if not (w > 0 and h > 0 and x + w <= width and y + h <= height):
         return None
     if type(probabilities) is not dict or len(probabilities) != len(MOODS):
         return None
@@ -223,7 +228,7 @@ def _frame_accept(entry: object, frame_size: tuple[int, int], window: tuple) -> 
         return None
     probabilities = dict(zip(MOODS, map(float, values)))
     return MoodFrame(captured_at=when, bystanders=bystanders, face=MoodFace(
-        box=(round(x), round(y), round(w), round(h)), detection_score=float(score), probabilities=probabilities,
+        box=(x, y, w, h), detection_score=float(score), probabilities=probabilities,
         mood=mood_of(probabilities),
     ))
 
