@@ -273,8 +273,10 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.kill_tree(process)
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{p.read_text()[-3000:]}" for p in sorted(self.tmp_path.glob("*.log")))
+    def logs(self, tail: int | None = 3000) -> str:
+        """Each process's log, its last `tail` characters (for an assertion's message), or whole (tail=None)."""
+        return "\n".join(f"--- {p.name} ---\n{p.read_text()[-tail if tail else 0:]}"
+                         for p in sorted(self.tmp_path.glob("*.log")))
 
 
 @pytest.fixture

@@ -53,4 +53,4 @@ def test_a_batch_whose_whole_worker_is_killed_is_finished_once_by_the_next_worke
     assert records.values("frame_index", "face_index").distinct().count() == records.count(), "no duplicates"
     assert set(records.values_list("frame_index", flat=True)) == set(range(FRAMES))
     assert Frame.objects.filter(batch=batch).count() == 0
-    assert "sweep: SweepReport(requeued=1" in stack.logs()
+    assert "sweep: SweepReport(requeued=1" in stack.logs(tail=None)
