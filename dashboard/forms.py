@@ -43,6 +43,8 @@ class RangeForm(forms.Form):
         data = super().clean()
         data["range"] = data.get("range") or "7d"
         if data["range"] == "custom":
+            if self.has_error("start") or self.has_error("end"):
+                return data  # the date's own message says what is wrong; "needs both dates" would be false
             if not data.get("start") or not data.get("end"):
                 raise forms.ValidationError("A custom range needs both a start and an end date.", code="incomplete")
             if data["start"] > data["end"]:
@@ -109,7 +111,7 @@ class PatientCreateForm(forms.Form):
     )
     display_name = forms.CharField(max_length=120, required=False, help_text="Optional; shown only to the care team.")
     timezone = forms.CharField(
-        max_length=64, initial="Europe/Paris", validators=[validate_timezone],
+        max_length=64, initial="Europe/Paris", validators=[validate_timezone], label="Time zone",
         help_text=(
             "IANA time zone where the patient lives, e.g. Europe/Paris. Days and weeks are cut at their midnight."
         ),

@@ -155,8 +155,9 @@ def baseline_texts(deviation: Deviation | None) -> tuple[str, str, str]:
         return "", "", ""
     baseline = deviation.baseline
     if deviation.status == "building":
-        return ("baseline building",
-                f"{baseline.records} of {BASELINE_MIN_RECORDS} records, {baseline.days} of {BASELINE_MIN_DAYS} days",
+        # Each count stops at what is needed: "9 of 7 days" read as a wrong figure; "7 of 7" says it is met.
+        records, days = min(baseline.records, BASELINE_MIN_RECORDS), min(baseline.days, BASELINE_MIN_DAYS)
+        return ("baseline building", f"{records} of {BASELINE_MIN_RECORDS} records, {days} of {BASELINE_MIN_DAYS} days",
                 "muted")
     if deviation.status == "too_few":
         return (f"baseline {baseline.share * 100:.0f}%", f"too few recent records ({deviation.recent_records})",

@@ -255,6 +255,9 @@ def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
     page.get_by_role("button", name="I agree, connect this phone").click()
     page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
     assert "photos mode" in page.inner_text("#mode-summary")
+    # Not "mood records are small" when photos are what is sent (headless chromium has no connection type).
+    assert "photos are sent on any connection" in page.inner_text("#wifi-note")
+    assert "a few hundred bytes" not in page.inner_text("#wifi-note")
     page.get_by_role("button", name="Start check-in").click()
     page.wait_for_selector("#rec:not([hidden])", timeout=60_000)
     until(page, "parseInt(document.getElementById('checkin-count').textContent) >= 2", timeout=90)

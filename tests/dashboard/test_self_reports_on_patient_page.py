@@ -35,7 +35,19 @@ def test_a_patient_without_self_reports_says_so(clinician_web, patient):
     response = clinician_web.get(url(patient))
     html = response.content.decode()
     assert "not enough data" in html and "No self-report in this range." in html
+    # With no self-report at all, it says that, not that the self-reports lacked expression records.
+    assert "no self-report in these 30 days" in html
+    assert "no self-report has expression records" not in html
     assert all(t["name"] != "Self-report" for t in figures(response)["timeline"]["data"])
+
+
+def test_a_self_report_far_from_any_record_is_not_compared_and_the_page_says_why(clinician_web, patient):
+    now = timezone.now()
+    add_records(patient, now - timedelta(days=3), "positive", 3)
+    SelfReportFactory(device__patient=patient, patient=patient, reported_at=now - timedelta(hours=2), mood="positive")
+    html = clinician_web.get(url(patient)).content.decode()
+    assert "no self-report has expression records within ±15 minutes" in html
+    assert "1 without expression records nearby" in html
 
 
 def test_another_patients_self_reports_are_not_shown(clinician_web, patient, other_patient):

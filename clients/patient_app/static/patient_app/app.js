@@ -95,8 +95,12 @@ function renderWifiNote() {
   const type = connectionType();
   $("wifi-note").textContent = type
     ? `Now connected by ${type === "cellular" ? "mobile data" : type}.`
-    : "This browser cannot tell Wi-Fi from mobile data, so records are sent on any connection. " +
-      "Mood records are small: a few hundred bytes each.";
+    : state.manifest && state.manifest.mode === "frames"
+      // In photos mode the check-in's photos go, not small records: saying "a few hundred bytes" misled.
+      ? "This browser cannot tell Wi-Fi from mobile data, so photos are sent on any connection. " +
+        "Each photo is tens of kilobytes, far more than a mood record."
+      : "This browser cannot tell Wi-Fi from mobile data, so records are sent on any connection. " +
+        "Mood records are small: a few hundred bytes each.";
 }
 
 // --- the model manifest and pipeline ------------------------------------------------------------
@@ -114,6 +118,7 @@ async function refreshManifest() {
   }
   if (!state.manifest) state.manifest = await store.getConfig("manifest");
   renderMode();
+  renderWifiNote(); // its words depend on the mode too
   return state.manifest;
 }
 
