@@ -100,10 +100,6 @@ class FrameBatchCreateView(BatchUploadView):
 
 # --- mood batches: the records a phone computed (on_device mode) ---------------------------------------
 
-# A probability sent as NaN gets the mood batch's own answer: a validation_error naming its frame's index.
-MoodBatchJSONParser = NonFiniteJSONParser
-
-
 class MoodProbabilitiesSerializer(serializers.Serializer):
     positive = serializers.FloatField(min_value=0, max_value=1)
     negative = serializers.FloatField(min_value=0, max_value=1)
@@ -141,7 +137,8 @@ class MoodBatchSerializer(BatchCountsSerializer):
 
 class MoodBatchCreateView(BatchUploadView):
     inference_mode = InferenceMode.ON_DEVICE
-    parser_classes = [MoodBatchJSONParser]
+    # A probability sent as NaN gets the mood batch's own answer: a validation_error naming its frame's index.
+    parser_classes = [NonFiniteJSONParser]
 
     @device_upload_schema(
         request=MoodBatchUploadSerializer,
