@@ -248,7 +248,12 @@ MOODWATCH = {
     # room for a phone catching up hours offline, and bounds the worker CPU one device can claim.
     "DEVICE_FRAME_BUDGET_PER_HOUR": env.int("DEVICE_FRAME_BUDGET_PER_HOUR", default=20_000),
     # Seconds between two frames a phone samples in a check-in (the model manifest tells the app).
+    # A patient's own rate (Patient.sampling_seconds, set by their clinician) replaces it for that patient.
     "DEVICE_SAMPLING_SECONDS": env.float("DEVICE_SAMPLING_SECONDS", default=1.0),
+    # Bounds of a patient's own rate, in whole seconds (contract bounds, not tunables): the app samples
+    # at most once a second, and a rate above an hour would leave a check-in without a single sample.
+    "MIN_SAMPLING_SECONDS": 1,
+    "MAX_SAMPLING_SECONDS": 3600,
     # last_seen is refreshed at most this often, so authentication is not a write per request.
     "DEVICE_LAST_SEEN_RESOLUTION": timedelta(seconds=env.int("DEVICE_LAST_SEEN_RESOLUTION_SECONDS", default=60)),
     # Empty: the model committed under inference/models/. Set to deploy another .tflite (+ model card).

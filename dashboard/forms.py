@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from backend.alerts.definitions import (
@@ -237,6 +238,22 @@ class ThresholdsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rule"].choices = [("", "Default"), *RULE_LABELS.items()]
+
+
+class SamplingForm(forms.Form):
+    """The patient's sampling rate: whole seconds within the bounds the model's validators hold too;
+    empty means the clinic's default. One message in words for any refused value."""
+
+    def __init__(self, *args, default: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        low, high = settings.MOODWATCH["MIN_SAMPLING_SECONDS"], settings.MOODWATCH["MAX_SAMPLING_SECONDS"]
+        message = (f"Type a whole number of seconds from {low} to {high} (one hour), "
+                   "or leave it empty for the clinic's default.")
+        self.fields["sampling_seconds"] = forms.IntegerField(
+            required=False, min_value=low, max_value=high, label="Seconds between two frames",
+            help_text=f"A whole number from {low} to {high}; empty: the clinic's default, {default:g} s",
+            error_messages={"invalid": message, "min_value": message, "max_value": message},
+        )
 
 
 class ClinicianTimezoneForm(forms.Form):

@@ -25,6 +25,7 @@ urlpatterns = [
     path("patients/<str:patient_id>/consent/", manage.consent_set, name="patient-consent"),
     path("patients/<str:patient_id>/active/", manage.active_set, name="patient-active"),
     path("patients/<str:patient_id>/inference-mode/", manage.inference_mode_set, name="patient-inference-mode"),
+    path("patients/<str:patient_id>/sampling/", manage.sampling_set, name="patient-sampling"),
     path("patients/<str:patient_id>/thresholds/", manage.thresholds_set, name="patient-thresholds"),
     path("patients/<str:patient_id>/delete-data/", manage.data_delete, name="patient-data-delete"),
     path("patients/<str:patient_id>/alerts/<int:alert_id>/acknowledge/", alerts.alert_ack, name="alert-acknowledge"),

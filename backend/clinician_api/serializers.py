@@ -2,6 +2,8 @@
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -17,14 +19,38 @@ class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at",
-                  "inference_mode"]
+                  "inference_mode", "sampling_seconds", "effective_sampling_seconds"]
         read_only_fields = fields
+
+    effective_sampling_seconds = serializers.FloatField(
+        read_only=True, help_text="The rate the phone follows: sampling_seconds, or the clinic's default when null.")
+
+
+class SamplingSecondsField(serializers.IntegerField):
+    """Whole seconds within the bounds, or null. DRF's IntegerField would take "5", 5.0 and "5.0";
+    in JSON an integer number is the one spelling taken (in a form, whose values are all text, its
+    digits), so "5", true, 1.5, NaN and 1e309 are refused as what they are."""
+
+    def __init__(self, **kwargs):
+        low, high = settings.MOODWATCH["MIN_SAMPLING_SECONDS"], settings.MOODWATCH["MAX_SAMPLING_SECONDS"]
+        super().__init__(min_value=low, max_value=high, allow_null=True, required=False, help_text=(
+            f"Seconds between two sampled frames, {low} to {high}; null: the clinic's default."), **kwargs)
+
+    def to_internal_value(self, data):
+        from_form = isinstance(getattr(self.parent, "initial_data", None), QueryDict)
+        if from_form and isinstance(data, str) and data.isascii() and data.isdigit() and len(data) <= 9:
+            data = int(data)
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PatientUpdateSerializer(serializers.Serializer):
-    """PATCH /api/v1/patients/{id}/: the fields a clinician may change here (only the inference mode)."""
+    """PATCH /api/v1/patients/{id}/: the fields a clinician may change here (the inference mode and
+    the sampling rate), one or both."""
 
-    inference_mode = serializers.ChoiceField(choices=InferenceMode.choices)
+    inference_mode = serializers.ChoiceField(choices=InferenceMode.choices, required=False)
+    sampling_seconds = SamplingSecondsField()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -32,6 +58,9 @@ class PatientUpdateSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({key: ["This field cannot be changed here."] for key in unknown},
                                                   code="unknown_field")
+            if not any(name in data for name in self.fields):
+                message = f"Send at least one of {', '.join(self.fields)}."
+                raise serializers.ValidationError({name: [message] for name in self.fields}, code="required")
         return super().to_internal_value(data)
 
 

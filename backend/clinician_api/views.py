@@ -11,19 +11,21 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.audit.models import AuditAction, AuditChannel
 from backend.audit.services import AuditContext, patient_data_read_record, patient_list_read_record
 from backend.core.bounds import date_in_bounds
+from backend.core.parsers import NonFiniteJSONParser
 from backend.core.serializers import ErrorSerializer
 from backend.devices.services import enrollment_code_issue
 from backend.moods.definitions import BUCKET_STEPS, DEFAULT_BUCKET
 from backend.moods.selectors import mood_record_list, self_report_agreement
 from backend.patients.models import Patient
 from backend.patients.selectors import patient_list_visible_to
-from backend.patients.services import patient_inference_mode_set
+from backend.patients.services import patient_device_settings_set
 from backend.rollups.selectors import mood_buckets
 
 from .serializers import (
@@ -73,17 +75,21 @@ class PatientListView(generics.ListAPIView):
 
 
 class PatientDetailView(ClinicianPatientMixin, APIView):
+    # NaN or Infinity for sampling_seconds: the field's validation_error, not a bare parse error.
+    parser_classes = [NonFiniteJSONParser, FormParser, MultiPartParser]
+
     @extend_schema(
         request=PatientUpdateSerializer,
         responses={200: PatientSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-        summary="Change a patient's inference mode (on_device: the phone sends mood records only; frames).",
+        summary="Change a patient's inference mode (on_device: the phone sends mood records only; frames) "
+                "and/or sampling rate (seconds between two frames; null: the clinic's default).",
     )
     def patch(self, request, patient_id):
         patient = self.patient_get(request, patient_id)
         update = PatientUpdateSerializer(data=request.data)
         update.is_valid(raise_exception=True)
-        patient = patient_inference_mode_set(patient=patient, inference_mode=update.validated_data["inference_mode"],
-                                             actor=request.user, context=audit_context(request))
+        patient = patient_device_settings_set(patient=patient, actor=request.user, context=audit_context(request),
+                                              **update.validated_data)
         return Response(PatientSerializer(patient).data)
 
 

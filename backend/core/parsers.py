@@ -39,3 +39,11 @@ class BoundedJSONParser(JSONParser):
         if json_depth_exceeds(data, limit):
             raise ParseError(detail, code="json_too_deep")
         return data
+
+
+class NonFiniteJSONParser(BoundedJSONParser):
+    """JSON with NaN and Infinity read as numbers (Python's json reads them; DRF refuses them by
+    default with a bare parse error), so that a field sent as NaN gets the serializer's own answer:
+    a validation_error naming the field."""
+
+    strict = False

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.urls import reverse
 
 from backend.core.errors import ApplicationError
@@ -118,7 +117,7 @@ def model_manifest_get(*, device) -> dict:
         "version": version,
         "moods": list(Mood.values),  # the classifier's output order (inference.labels.MOODS)
         "mode": device.patient.inference_mode,
-        "sampling_seconds": settings.MOODWATCH["DEVICE_SAMPLING_SECONDS"],
+        "sampling_seconds": device.patient.effective_sampling_seconds,  # the patient's own, else the clinic's
         "files": {role: _file_entry(file) for role, file in files.items()},
         "frame": {"min_side": MIN_SIDE},
         "detector": {

@@ -34,7 +34,8 @@ class ModelManifestSerializer(serializers.Serializer):
     version = serializers.CharField(help_text="The served model's version (send it as model_version).")
     moods = serializers.ListField(child=serializers.CharField(), help_text="The classifier's output order.")
     mode = serializers.ChoiceField(choices=InferenceMode.choices, help_text="This patient's inference mode.")
-    sampling_seconds = serializers.FloatField(help_text="Seconds between two sampled frames.")
+    sampling_seconds = serializers.FloatField(
+        help_text="Seconds between two sampled frames: the patient's own rate, else the clinic's default.")
     files = ModelFilesSerializer()
     frame = serializers.DictField(help_text="min_side: frames smaller than this are refused.")
     detector = serializers.DictField(help_text="BlazeFace pre- and post-processing (inference/detection.py).")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.core.errors import ApplicationError, FieldError, InputInvalid, error_body
-from backend.core.parsers import BoundedJSONParser
+from backend.core.parsers import NonFiniteJSONParser
 from backend.core.serializers import ErrorSerializer
 from backend.devices.authentication import DeviceAuthentication
 from backend.devices.doors import BatchUploadView, device_upload_schema
@@ -100,14 +100,6 @@ class FrameBatchCreateView(BatchUploadView):
 
 # --- mood batches: the records a phone computed (on_device mode) ---------------------------------------
 
-class MoodBatchJSONParser(BoundedJSONParser):
-    """JSON with NaN and Infinity read as numbers (Python's json reads them; DRF refuses them by
-    default with a bare parse error), so that a probability sent as NaN gets the mood batch's own
-    answer: a validation_error naming its frame's index."""
-
-    strict = False
-
-
 class MoodProbabilitiesSerializer(serializers.Serializer):
     positive = serializers.FloatField(min_value=0, max_value=1)
     negative = serializers.FloatField(min_value=0, max_value=1)
@@ -145,7 +137,8 @@ class MoodBatchSerializer(BatchCountsSerializer):
 
 class MoodBatchCreateView(BatchUploadView):
     inference_mode = InferenceMode.ON_DEVICE
-    parser_classes = [MoodBatchJSONParser]
+    # A probability sent as NaN gets the mood batch's own answer: a validation_error naming its frame's index.
+    parser_classes = [NonFiniteJSONParser]
 
     @device_upload_schema(
         request=MoodBatchUploadSerializer,

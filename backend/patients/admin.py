@@ -6,21 +6,25 @@ from .models import Patient
 from .services import (
     patient_consent_record,
     patient_consent_withdraw,
-    patient_inference_mode_set,
+    patient_device_settings_set,
     patient_update,
 )
+
+# Saved through patient_device_settings_set (audited with before and after), not patient_update.
+DEVICE_SETTINGS = ("inference_mode", "sampling_seconds")
 
 
 @admin.register(Patient)
 class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
     """Patients are created on the dashboard or with `manage.py create_patient`, and their data is
     deleted on request from the dashboard: both are audited there. Here an operator changes the care
-    team, name, time zone, inference mode or status (audited as `patient.update`; the inference mode
-    through patient_inference_mode_set, as on the dashboard and the API) and runs the audited actions."""
+    team, name, time zone, inference mode, sampling rate or status (audited as `patient.update`; the
+    inference mode and the sampling rate through patient_device_settings_set, as on the dashboard and
+    the API) and runs the audited actions."""
 
     list_display = [
         "reference", "display_name", "timezone", "is_active", "has_consent", "consent_recorded_at", "clinician_names",
-        "inference_mode", "created_at",
+        "inference_mode", "sampling_seconds", "created_at",
     ]
     list_filter = ["is_active", ("consent_recorded_at", admin.EmptyFieldListFilter), "inference_mode", "timezone",
                    "clinicians"]
@@ -45,11 +49,12 @@ class PatientAdmin(AuditedReadAdminMixin, admin.ModelAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        changed = [name for name in form.changed_data if name not in ("clinicians", "inference_mode")]
+        changed = [name for name in form.changed_data if name not in ("clinicians", *DEVICE_SETTINGS)]
         patient_update(patient=obj, actor=request.user, fields=changed, context=admin_context(request))
-        if "inference_mode" in form.changed_data:
-            patient_inference_mode_set(patient=obj, inference_mode=obj.inference_mode, actor=request.user,
-                                       context=admin_context(request))
+        device_settings = {name: getattr(obj, name) for name in DEVICE_SETTINGS if name in form.changed_data}
+        if device_settings:
+            patient_device_settings_set(patient=obj, actor=request.user, context=admin_context(request),
+                                        **device_settings)
 
     def save_related(self, request, form, formsets, change):
         before = sorted(u.get_username() for u in form.instance.clinicians.all())

@@ -4,6 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .references import reference_key
@@ -42,6 +43,15 @@ class Patient(models.Model):
     # New patients run the model on their phone; patients that existed before the on-device app keep
     # `frames` (migration 0003), since their phones send frames.
     inference_mode = models.CharField(max_length=16, choices=InferenceMode.choices, default=InferenceMode.ON_DEVICE)
+    # Seconds between two frames the patient's phone samples in a check-in (the manifest's
+    # `sampling_seconds`); null = the clinic's DEVICE_SAMPLING_SECONDS. Changed only by
+    # patient_device_settings_set, so every change is audited.
+    sampling_seconds = models.PositiveIntegerField(
+        null=True, blank=True,
+        validators=[MinValueValidator(settings.MOODWATCH["MIN_SAMPLING_SECONDS"]),
+                    MaxValueValidator(settings.MOODWATCH["MAX_SAMPLING_SECONDS"])],
+        help_text="Seconds between two sampled frames in a check-in; empty: the clinic's default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +69,13 @@ class Patient(models.Model):
     @property
     def has_consent(self) -> bool:
         return self.consent_recorded_at is not None
+
+    @property
+    def effective_sampling_seconds(self) -> float:
+        """The rate the patient's phone follows: their own, else the clinic's default."""
+        if self.sampling_seconds is not None:
+            return self.sampling_seconds
+        return settings.MOODWATCH["DEVICE_SAMPLING_SECONDS"]
 
 
 class ClinicianPreferences(models.Model):

@@ -1,6 +1,7 @@
 """Writes for patients. Each service records its own audit event."""
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -102,30 +103,69 @@ def patient_active_set(
     return patient
 
 
-@transaction.atomic
+# A keyword not passed to patient_device_settings_set: that setting is left as it is.
+UNCHANGED = object()
+
+
 def patient_inference_mode_set(
     *, patient: Patient, inference_mode: str, actor: AbstractBaseUser | None, context: AuditContext | None = None
 ) -> Patient:
     """Switch where the patient's mood model runs: `on_device` (the phone sends mood records only) or
-    `frames` (the phone uploads frames). Every door (dashboard, clinician API, admin) comes here, and
-    every change is audited (patient.update, with the mode before and after); setting the mode the
-    patient already has changes and records nothing. Raises ApplicationError `invalid_inference_mode`
-    (400) for another value.
+    `frames` (the phone uploads frames). patient_device_settings_set with the mode alone."""
+    return patient_device_settings_set(patient=patient, inference_mode=inference_mode, actor=actor, context=context)
+
+
+@transaction.atomic
+def patient_device_settings_set(
+    *,
+    patient: Patient,
+    actor: AbstractBaseUser | None,
+    context: AuditContext | None = None,
+    inference_mode: str | object = UNCHANGED,
+    sampling_seconds: int | None | object = UNCHANGED,
+) -> Patient:
+    """Change what the patient's phone does: the inference mode (`on_device` or `frames`) and the
+    sampling rate (`sampling_seconds`, whole seconds within the bounds, or None for the clinic's
+    default). Every door (dashboard, clinician API, admin) comes here, and every change is audited
+    (patient.update, with the values before and after); values the patient already has change and
+    record nothing. Raises ApplicationError `invalid_inference_mode` or `invalid_sampling_seconds`
+    (400) for another value, before anything is changed.
 
     The row is taken FOR UPDATE: an upload in flight holds it shared (patient_lock) and checks the
     mode under it, so it either committed under the old mode or waits and sees the new one."""
-    if inference_mode not in InferenceMode.values:
-        raise ApplicationError(
-            f"{str(inference_mode)[:40]!r} is not an inference mode; use one of {', '.join(InferenceMode.values)}.",
-            code="invalid_inference_mode")
-    before = Patient.objects.select_for_update().filter(pk=patient.pk).values_list("inference_mode", flat=True).get()
-    patient.inference_mode = inference_mode
-    if before == inference_mode:
+    wanted = {name: value for name, value in
+              (("inference_mode", inference_mode), ("sampling_seconds", sampling_seconds)) if value is not UNCHANGED}
+    if "inference_mode" in wanted:
+        _inference_mode_check(inference_mode)
+    if "sampling_seconds" in wanted:
+        _sampling_seconds_check(sampling_seconds)
+    before = Patient.objects.select_for_update().filter(pk=patient.pk).values(*wanted).get()
+    changed = {name: value for name, value in wanted.items() if before[name] != value}
+    for name, value in wanted.items():
+        setattr(patient, name, value)
+    if not changed:
         return patient
-    patient.save(update_fields=["inference_mode"])
+    patient.save(update_fields=list(changed))
     audit_record(action=AuditAction.PATIENT_UPDATE, actor=actor, patient=patient, context=context,
-                 detail={"fields": {"inference_mode": str(inference_mode)}, "before": {"inference_mode": before}})
+                 detail={"fields": changed, "before": {name: before[name] for name in changed}})
     return patient
+
+
+def _inference_mode_check(value) -> None:
+    if value not in InferenceMode.values:
+        raise ApplicationError(
+            f"{str(value)[:40]!r} is not an inference mode; use one of {', '.join(InferenceMode.values)}.",
+            code="invalid_inference_mode")
+
+
+def _sampling_seconds_check(value) -> None:
+    """None (the clinic's default) or a whole number of seconds within the bounds; a bool is not one."""
+    low, high = settings.MOODWATCH["MIN_SAMPLING_SECONDS"], settings.MOODWATCH["MAX_SAMPLING_SECONDS"]
+    if value is None or (type(value) is int and low <= value <= high):
+        return
+    raise ApplicationError(
+        f"{str(value)[:40]!r} is not a sampling rate; use a whole number of seconds from {low} to {high}, "
+        "or none for the clinic's default.", code="invalid_sampling_seconds")
 
 
 def patient_lock_mode(*, patient_id) -> str | None:

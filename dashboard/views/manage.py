@@ -1,5 +1,6 @@
 """Patient management: create (+ consent), enrollment codes, devices, deactivation, data deletion."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -22,6 +23,7 @@ from backend.patients.services import (
     patient_active_set,
     patient_consent_record,
     patient_consent_withdraw,
+    patient_device_settings_set,
     patient_inference_mode_set,
 )
 from backend.patients.services import (
@@ -31,7 +33,7 @@ from backend.workflows.selectors import patient_data_counts
 from backend.workflows.services import patient_data_delete
 
 from ..access import audit_context, patient_for_request
-from ..forms import DeleteDataConfirmForm, PatientCreateForm, ThresholdsForm
+from ..forms import DeleteDataConfirmForm, PatientCreateForm, SamplingForm, ThresholdsForm
 from ..qr import qr_svg
 
 DELETE_SALT = "dashboard.patient-data-delete"
@@ -63,17 +65,21 @@ def patient_create(request):
 @require_GET
 def patient_manage(request, patient_id):
     patient = patient_for_request(request, patient_id)
-    return _manage_page(request, patient=patient,
-                        thresholds_form=ThresholdsForm(instance=alert_thresholds_override(patient=patient)))
+    return _manage_page(request, patient=patient)
 
 
-def _manage_page(request, *, patient, thresholds_form, status: int = 200):
-    """The manage page; after a refused thresholds form, that form, its values and its errors."""
+def _manage_page(request, *, patient, thresholds_form=None, sampling_form=None, status: int = 200):
+    """The manage page; after a refused thresholds or sampling form, that form, its values and its errors."""
     patient_page_view_record(actor=request.user, patient=patient, page="manage", context=audit_context(request))
+    if thresholds_form is None:
+        thresholds_form = ThresholdsForm(instance=alert_thresholds_override(patient=patient))
+    if sampling_form is None:
+        sampling_form = _sampling_form(patient=patient)
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
         "inference_modes": InferenceMode.choices,
+        "sampling_form": sampling_form,
         "pending_code": enrollment_code_pending(patient=patient, now=timezone.now()),
         "thresholds_form": thresholds_form,
         "thresholds": _threshold_fields(form=thresholds_form, defaults=alert_thresholds_default()),
@@ -180,6 +186,27 @@ def inference_mode_set(request, patient_id):
         messages.error(request, error.detail)
         return redirect("dashboard:patient-manage", patient_id=patient.pk)
     messages.success(request, "Inference mode saved: " + InferenceMode(patient.inference_mode).label + ".")
+    return redirect("dashboard:patient-manage", patient_id=patient.pk)
+
+
+def _sampling_form(*, patient, data=None) -> SamplingForm:
+    default = settings.MOODWATCH["DEVICE_SAMPLING_SECONDS"]
+    return SamplingForm(data, default=default, initial={"sampling_seconds": patient.sampling_seconds})
+
+
+@login_required
+@require_POST
+def sampling_set(request, patient_id):
+    patient = patient_for_request(request, patient_id)
+    form = _sampling_form(patient=patient, data=request.POST)
+    if not form.is_valid():
+        # The page again, with what was typed and the message beside the field: nothing saved.
+        return _manage_page(request, patient=patient, sampling_form=form, status=400)
+    patient_device_settings_set(patient=patient, sampling_seconds=form.cleaned_data["sampling_seconds"],
+                                actor=request.user, context=audit_context(request))
+    messages.success(request, f"Sampling rate saved: one frame every {patient.effective_sampling_seconds:g} s"
+                     + ("." if patient.sampling_seconds is not None else " (the clinic's default).")
+                     + " The phone follows it from its next check-in.")
     return redirect("dashboard:patient-manage", patient_id=patient.pk)
 
 

@@ -66,6 +66,13 @@ def test_the_thresholds_form_takes_any_fields(clinician_web, patient, data):
 
 
 @FUZZ
+@given(data=form("sampling_seconds"))
+def test_the_sampling_form_takes_any_fields(clinician_web, patient, data):
+    path = f"/patients/{patient.pk}/sampling/"
+    assert_well_formed(RequestCounter.send(clinician_web.post, path, data), path)
+
+
+@FUZZ
 @given(data=form("timezone"))
 def test_the_time_zone_setting_takes_any_fields(clinician_web, data):
     assert_well_formed(RequestCounter.send(clinician_web.post, "/settings/", data), "/settings/")

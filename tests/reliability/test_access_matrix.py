@@ -119,6 +119,8 @@ def rows() -> list[Row]:
             expected=patient_action),
         Row("dashboard:patient-inference-mode", "POST", "/patients/{patient}/inference-mode/",
             data={"inference_mode": "frames"}, expected=patient_action),
+        Row("dashboard:patient-sampling", "POST", "/patients/{patient}/sampling/",
+            data={"sampling_seconds": "10"}, expected=patient_action),
         Row("dashboard:patient-data-delete", "GET", "/patients/{patient}/delete-data/", expected=patient_page),
         Row("dashboard:alert-acknowledge", "POST", "/patients/{patient}/alerts/{alert}/acknowledge/",
             data={"note": "seen"}, expected=patient_action),

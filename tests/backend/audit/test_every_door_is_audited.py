@@ -85,6 +85,9 @@ AUDITED_ROUTES = {
     "dashboard:patient-inference-mode": (lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/inference-mode/",
                                                                     {"inference_mode": "on_device"}),
                                          AuditAction.PATIENT_UPDATE),
+    "dashboard:patient-sampling": (lambda w, web, c: web.post(f"/patients/{w['patient'].pk}/sampling/",
+                                                              {"sampling_seconds": "30"}),
+                                   AuditAction.PATIENT_UPDATE),
     "dashboard:patient-list": (lambda w, web, c: web.get("/patients/"), AuditAction.PATIENT_LIST),
     "dashboard:alert-inbox": (lambda w, web, c: web.get("/alerts/"), AuditAction.ALERT_INBOX),
     "dashboard:patient-create": (lambda w, web, c: web.post("/patients/new/", {
