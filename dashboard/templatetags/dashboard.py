@@ -71,3 +71,9 @@ def ago(moment) -> str:
 def alert_status_label(status: str) -> str:
     """An alert's status (alerts.selectors.alert_status_expression) as a person reads it."""
     return STATUS_LABELS.get(status, status)
+
+
+@register.filter
+def refusal_for(refusal, alert):
+    """The refused step of this alert (views/alerts.py AlertRefusal, on `request.alert_refusal`), else None."""
+    return refusal if getattr(refusal, "alert_id", None) == alert.pk else None

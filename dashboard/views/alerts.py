@@ -1,16 +1,21 @@
 """The alerts inbox (filtered by state and assignee), and the care team's steps on an alert:
 acknowledge, assign, snooze, resolve, add a note. Each step is a POST form (CSRF, no script) that
-calls one service and returns to the page it came from; a refused step answers its own 4xx page."""
+calls one service and returns to the page it came from. A refused step re-renders that page (the
+inbox or the patient page) with the message inline, the step's form open and what was typed kept."""
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from http import HTTPStatus
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -30,6 +35,17 @@ INBOX_LIMIT = 500  # more open alerts than this is a configuration problem, not 
 LARGEST_ID = 2**63 - 1  # a bigint: a longer id in the path names no alert (and must not reach the database)
 SNOOZE_DEFAULT = timedelta(hours=4)
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # an <input type="datetime-local"> value
+# The pages that show alert forms, so can show a refused step inline; any other `next` gets the 4xx page.
+INLINE_REFUSAL_PAGES = frozenset({"dashboard:alert-inbox", "dashboard:patient-detail"})
+
+
+@dataclass(frozen=True)
+class AlertRefusal:
+    """A refused step, for the page re-rendered around it: which alert and form, why, what was typed."""
+    alert_id: int
+    step: str  # the form's name: acknowledge, assign, snooze, resolve, note
+    problems: list[str]
+    data: dict[str, str] = field(default_factory=dict)
 
 
 def alert_workflow_context(*, now: datetime, zone_name: str = "") -> dict:
@@ -75,19 +91,41 @@ def _alert_step(request: HttpRequest, patient_id, alert_id: int, form_class: typ
     except Alert.DoesNotExist:
         raise Http404("No such alert.")
     form = form_class(request.POST)
+    refusal = partial(AlertRefusal, alert_id=alert.pk, step=request.resolver_match.url_name.removeprefix("alert-"),
+                      data={name: request.POST.get(name, "") for name in form_class.base_fields})
     if not form.is_valid():
-        return _refused(request, patient, [str(m) for errors in form.errors.values() for m in errors], 400)
+        return _refused(request, patient, refusal(problems=[str(m) for errors in form.errors.values() for m in errors]),
+                        400)
     try:
         step(alert=alert, actor=request.user, context=audit_context(request), **form.cleaned_data)
     except ApplicationError as error:
-        return _refused(request, patient, [error.detail], error.status_code)
+        return _refused(request, patient, refusal(problems=[error.detail]), error.status_code)
     messages.success(request, done)
     return redirect(_safe_next(request, patient))
 
 
-def _refused(request, patient, problems: list[str], status: int) -> HttpResponse:
-    return render(request, "dashboard/alert_refused.html",
-                  {"problems": problems, "back": _safe_next(request, patient)}, status=status)
+def _refused(request, patient, refusal: AlertRefusal, status: int) -> HttpResponse:
+    """The page the clinician came from, answered with the refusal's status: the page's own view runs as
+    a GET of that address, and its alert item (_alert_item.html) reads `request.alert_refusal`."""
+    back = _safe_next(request, patient)
+    address = urlsplit(back)
+    try:
+        match = resolve(address.path)
+    except Resolver404:
+        match = None
+    if match is None or match.view_name not in INLINE_REFUSAL_PAGES:
+        return render(request, "dashboard/alert_refused.html",
+                      {"problems": refusal.problems, "back": back}, status=status)
+    request.method, request.GET = "GET", QueryDict(address.query)
+    if status == HTTPStatus.CONFLICT:
+        # The alert changed meanwhile (resolved, acknowledged): its item may have left the page or lost
+        # the form, so the message goes at the top, above the alert's current state.
+        messages.error(request, "The alert was not changed: " + " ".join(refusal.problems))
+    else:
+        request.alert_refusal = refusal
+    response = match.func(request, *match.args, **match.kwargs)
+    response.status_code = status
+    return response
 
 
 def _snooze(*, alert, actor, context, until, note, tz):
