@@ -17,9 +17,11 @@ def validate_timezone(value: str) -> None:
 
 class InferenceMode(models.TextChoices):
     """Where the mood model runs for a patient: on the phone (only mood records leave it) or on the
-    server (the phone uploads frames, which workers analyse and then delete)."""
-    ON_DEVICE = "on_device", "On the device (no frame leaves the phone)"
-    FRAMES = "frames", "Frames uploaded to the server"
+    server (the phone uploads frames, which workers analyse and then delete). The labels are the one
+    name of each mode for clinicians and patients alike: the patient app says the same words
+    (clients/patient_app/static/patient_app/text.js MODE_NAMES; a test keeps them equal)."""
+    ON_DEVICE = "on_device", "Analysed on the phone (no photo leaves it)"
+    FRAMES = "frames", "Photos sent to the clinic"
 
 
 class Patient(models.Model):

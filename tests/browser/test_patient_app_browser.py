@@ -155,7 +155,7 @@ def test_on_device_enrollment_check_in_self_report_and_offline_queue(live_server
     page.screenshot(path=str(SCREENSHOTS / "patient-app-enroll.png"), full_page=True)
     page.get_by_role("button", name="I agree, connect this phone").click()
     page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
-    assert "analysed on this phone" in page.inner_text("#mode-summary")
+    assert InferenceMode.ON_DEVICE.label in page.inner_text("#mode-summary")
     assert patient.devices.count() == 1
     assert not any("enroll=" in r.url for r in log.requests)  # the code never travelled in a URL
 
@@ -254,7 +254,7 @@ def test_frames_mode_uploads_jpeg_batches_that_the_server_analyses_and_deletes(
     page.goto(link)
     page.get_by_role("button", name="I agree, connect this phone").click()
     page.wait_for_selector("#view-home:not([hidden])", timeout=120_000)
-    assert "photos mode" in page.inner_text("#mode-summary")
+    assert InferenceMode.FRAMES.label in page.inner_text("#mode-summary")
     # Not "mood records are small" when photos are what is sent (headless chromium has no connection type).
     assert "photos are sent on any connection" in page.inner_text("#wifi-note")
     assert "a few hundred bytes" not in page.inner_text("#wifi-note")

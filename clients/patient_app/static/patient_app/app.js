@@ -5,7 +5,7 @@ import { CheckIn, localIso } from "./checkin.js";
 import { Uploader, connectionType } from "./queue.js";
 import * as store from "./store.js";
 import {
-  CAMERA_ERRORS, MOOD_ORDER, MOODS, STOP_TEXT, dayLabel, enrollErrorText, plural,
+  CAMERA_ERRORS, MODE_NAMES, MOOD_ORDER, MOODS, STOP_TEXT, dayLabel, enrollErrorText, plural,
 } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -96,7 +96,7 @@ function renderWifiNote() {
   $("wifi-note").textContent = type
     ? `Now connected by ${type === "cellular" ? "mobile data" : type}.`
     : state.manifest && state.manifest.mode === "frames"
-      // In photos mode the check-in's photos go, not small records: saying "a few hundred bytes" misled.
+      // With photos sent to the clinic, the check-in's photos go, not small records: saying "a few hundred bytes" misled.
       ? "This browser cannot tell Wi-Fi from mobile data, so photos are sent on any connection. " +
         "Each photo is tens of kilobytes, far more than a mood record."
       : "This browser cannot tell Wi-Fi from mobile data, so records are sent on any connection. " +
@@ -156,14 +156,14 @@ function renderMode() {
     return;
   }
   if (m.mode === "frames") {
-    $("mode-summary").textContent = "Your clinic uses photos mode: photos from your check-ins are sent to the clinic and deleted after analysis.";
+    $("mode-summary").textContent = `Your clinic's setting: ${MODE_NAMES.frames}. Photos from your check-ins are sent to the clinic and deleted after analysis.`;
     detail.innerHTML = "";
     detail.append(fact("Sent: the photos taken during a check-in (one every " + m.sampling_seconds + " seconds), with their time."),
       fact("The clinic's server finds the face, estimates the expression, and deletes each photo after analysis."),
       fact("Sent: your answer to “How do you feel?”, when you give one."),
       fact("Never sent: sound, your name, your location."));
   } else {
-    $("mode-summary").textContent = "Your check-ins are analysed on this phone. Only mood records are sent, never a picture.";
+    $("mode-summary").textContent = `Your clinic's setting: ${MODE_NAMES.on_device}. Only mood records are sent, never a picture.`;
     detail.innerHTML = "";
     detail.append(fact("Sent: for each moment (one every " + m.sampling_seconds + " seconds during a check-in), its time, where the face was, the share of each expression, and how many other people were in view."),
       fact("Other people's faces are counted, never analysed."),
@@ -258,7 +258,7 @@ async function startCheckin() {
         pipeline = await loadPipeline(manifest);
       } catch (error) {
         console.error(error);
-        showError("start-error", "This phone could not run the mood model. Please tell your clinic: they can switch you to photos mode.");
+        showError("start-error", `This phone could not run the mood model. Please tell your clinic: they can switch you to “${MODE_NAMES.frames}”.`);
         return;
       }
     }

@@ -8,6 +8,13 @@ export const MOODS = {
 };
 export const MOOD_ORDER = ["positive", "neutral", "negative", "other"];
 
+// The inference mode's names: the same words the clinician sees (backend/patients/models.py
+// InferenceMode's labels; tests/dashboard/test_inference_mode_names.py keeps them equal).
+export const MODE_NAMES = {
+  on_device: "Analysed on the phone (no photo leaves it)",
+  frames: "Photos sent to the clinic",
+};
+
 const ENROLL_ERRORS = {
   enrollment_code_invalid: "This code is not valid. Check that you opened the whole link, or ask your clinic for a new one.",
   enrollment_code_used: "This code was already used. Each code works only once: ask your clinic for a new one.",
