@@ -13,6 +13,12 @@ def device_list_for_patient(*, patient: Patient) -> QuerySet[Device]:
     return Device.objects.filter(patient=patient).order_by("revoked_at", "-enrolled_at")
 
 
+def device_list_active(*, patient: Patient) -> QuerySet[Device]:
+    """The patient's devices that can upload now (not revoked), newest first. Enrolling a phone does
+    not revoke the others, so there may be several."""
+    return device_list_for_patient(patient=patient).filter(revoked_at__isnull=True)
+
+
 def enrollment_code_pending(*, patient: Patient, now: datetime) -> EnrollmentCode | None:
     """The patient's code that can still enroll a phone (at most one: issuing cancels the others)."""
     return (EnrollmentCode.objects.select_related("issued_by")

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
@@ -10,6 +11,7 @@ from backend.alerts.definitions import STATUS_LABELS
 from backend.moods.definitions import VALENCE_ARROWS, valence_direction
 
 register = template.Library()
+ZONED_FORMAT = "Y-m-d H:i T"  # the `date` filter's format for the same thing, in older templates
 
 
 @register.filter
@@ -55,6 +57,13 @@ def page_query(context, number: int) -> str:
     params = context["request"].GET.copy()
     params["page"] = number
     return params.urlencode()
+
+
+@register.filter
+def zoned(moment) -> str:
+    """A time as every page writes it, '2026-12-05 22:57 EST': in the page's zone (the one its
+    {% timezone %} block sets, else the clinician's), named by its abbreviation."""
+    return "—" if moment is None else date_format(timezone.localtime(moment), ZONED_FORMAT)
 
 
 @register.filter

@@ -14,7 +14,7 @@ from backend.alerts.services import alert_thresholds_set
 from backend.audit.services import patient_page_view_record
 from backend.core.errors import ApplicationError
 from backend.core.site import site_url
-from backend.devices.selectors import device_list_for_patient, enrollment_code_pending
+from backend.devices.selectors import device_list_active, device_list_for_patient, enrollment_code_pending
 from backend.devices.services import device_revoke as device_revoke_service
 from backend.devices.services import enrollment_code_issue
 from backend.patients.models import InferenceMode
@@ -78,6 +78,7 @@ def _manage_page(request, *, patient, thresholds_form=None, sampling_form=None, 
     return render(request, "dashboard/patient_manage.html", {
         "patient": patient,
         "devices": device_list_for_patient(patient=patient),
+        "active_devices": list(device_list_active(patient=patient)),
         "inference_modes": InferenceMode.choices,
         "sampling_form": sampling_form,
         "pending_code": enrollment_code_pending(patient=patient, now=timezone.now()),

@@ -19,6 +19,7 @@ from backend.alerts.selectors import (
 from backend.audit.models import AuditAction
 from backend.audit.services import patient_data_read_record, patient_list_read_record
 from backend.demo.selectors import demo_patient_is
+from backend.devices.selectors import device_list_active
 from backend.moods.agreement import AGREEMENT_DAYS
 from backend.moods.definitions import (
     BUCKET_LABELS,
@@ -144,6 +145,7 @@ def patient_detail(request, patient_id):
         "alert_rule": alert_rule_for(patient=patient), "baseline": baseline_texts(baseline),
         "baseline_days": BASELINE_DAYS, "guard_days": GUARD_DAYS, "min_effect_points": f"{MIN_EFFECT * 100:.0f}",
         "export_query": period.query(), "mood_colors": MOOD_COLORS, "demo_replay": demo_patient_is(patient=patient),
+        "active_devices": list(device_list_active(patient=patient)),
         "self_reports": self_reports, "agreement": self_report_agreement(patient=patient, end=now),
         "agreement_days": AGREEMENT_DAYS, "state": state,
         # a deletion after the range began explains why the range is (partly) empty
