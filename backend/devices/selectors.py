@@ -1,7 +1,7 @@
 """Reads for devices."""
 from datetime import datetime
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 
 from backend.patients.models import Patient
 
@@ -10,7 +10,8 @@ from .models import Device, EnrollmentCode
 
 def device_list_for_patient(*, patient: Patient) -> QuerySet[Device]:
     """The patient's devices, live ones first, newest first."""
-    return Device.objects.filter(patient=patient).order_by("revoked_at", "-enrolled_at")
+    # nulls_first: PostgreSQL sorts NULL last when ascending, which put revoked phones first
+    return Device.objects.filter(patient=patient).order_by(F("revoked_at").asc(nulls_first=True), "-enrolled_at")
 
 
 def device_list_active(*, patient: Patient) -> QuerySet[Device]:

@@ -64,3 +64,11 @@ def test_one_active_phone_needs_no_notice(clinician_web, new_yorker, page):
     DeviceFactory(patient=new_yorker, label="Only phone")
     DeviceFactory(patient=new_yorker, label="Gone phone", revoked_at=timezone.now())
     assert "phones active" not in clinician_web.get(f"/patients/{new_yorker.pk}/{page}").content.decode()
+
+
+def test_active_phones_are_listed_before_revoked_ones(clinician_web, new_yorker):
+    DeviceFactory(patient=new_yorker, label="Gone phone", revoked_at=timezone.now())
+    DeviceFactory(patient=new_yorker, label="Live phone")
+    html = clinician_web.get(f"/patients/{new_yorker.pk}/manage/").content.decode()
+    table = html.split('<table class="devices">', 1)[1]
+    assert table.index("Live phone") < table.index("Gone phone")
