@@ -58,3 +58,13 @@ def test_another_page_as_next_still_gets_the_refusal_page(clinician_web, alert):
     assert response.status_code == 400
     assert "The alert was not changed" in response.content.decode()
     assert 'href="/settings/"' in response.content.decode()
+
+
+@pytest.mark.parametrize("next_page", ["/alerts/?state=nonsense", "/alerts/?assignee=%00", "/patients/not-a-patient/",
+                                       "/patients/{other}/", "/patients/{patient}/?range=custom&start=9999-99-99",
+                                       "//evil.example/alerts/", "/alerts/%FF"])
+def test_a_hostile_next_never_gets_a_5xx(clinician_web, alert, patient, other_patient, next_page):
+    data = {"reason": "", "next": next_page.format(other=other_patient.pk, patient=patient.pk)}
+    response = clinician_web.post(step_url(alert, "resolve"), data)
+    assert 400 <= response.status_code < 500, (next_page, response.status_code)
+    assert unchanged(alert)
