@@ -3,6 +3,7 @@ select_related query returns (every field of the device and of its patient), in 
 from datetime import timedelta
 
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from backend.devices.models import Device
 from backend.devices.selectors import device_for_lookup_id
@@ -35,3 +36,11 @@ def test_an_unknown_lookup_id_is_none(device):
     assert device_for_lookup_id(lookup_id="0123456789ab") is None
     assert device_for_lookup_id(lookup_id=device.token_lookup_id + "x") is None
     assert device_for_lookup_id(lookup_id="' OR 1=1 --") is None  # a parameter, never SQL text
+
+
+def test_a_token_with_a_nul_or_non_ascii_lookup_id_is_a_401(device):
+    # PostgreSQL refuses NUL in a text parameter: a 12-character id with one was a DataError, a 500.
+    for token in ("abc\x00defghijk.secret", "abc\x00" + device.token[4:], "éééééééééééé." + "x" * 20):
+        assert len(token.partition(".")[0]) == 12  # the id's length: it reaches the look-up
+        answer = APIClient().get("/api/v1/model/", HTTP_AUTHORIZATION=f"Device {token}")
+        assert answer.status_code == 401, (token, answer.status_code)
