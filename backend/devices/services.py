@@ -14,6 +14,7 @@ from backend.patients.services import patient_lock
 
 from . import tokens
 from .models import Device, EnrollmentCode
+from .selectors import device_for_lookup_id
 
 
 @transaction.atomic
@@ -106,8 +107,7 @@ def device_authenticate(*, token: str) -> Device:
     lookup_id = tokens.device_token_lookup_id(token)
     device = None
     if lookup_id is not None:
-        # token_lookup_id is unique: [:1] spares the ORDER BY that .first() adds (and compiles) per request
-        device = next(iter(Device.objects.select_related("patient").filter(token_lookup_id=lookup_id)[:1]), None)
+        device = device_for_lookup_id(lookup_id=lookup_id)  # one query, its SQL built once per process
     if device is None or not tokens.digests_match(device.token_digest, tokens.device_token_digest(token)):
         raise ApplicationError("Unknown device token.", code="device_token_invalid", status_code=401)
     if device.is_revoked:

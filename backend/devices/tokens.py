@@ -25,7 +25,8 @@ def device_token_digest(token: str) -> str:
 
 def device_token_lookup_id(token: str) -> str | None:
     lookup_id, dot, secret = token.partition(".")
-    if not dot or not secret or len(lookup_id) != 12:
+    # A NUL can be in no issued id (hex), and PostgreSQL refuses it in a text parameter (a 500 before).
+    if not dot or not secret or len(lookup_id) != 12 or "\x00" in lookup_id:
         return None
     return lookup_id
 
