@@ -12,11 +12,21 @@ from rest_framework.test import APIClient
 
 from backend.moods.models import MoodRecord
 from tests.backend.factories import PatientFactory, UserFactory
+from tests.support import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def log_in(page, live_server, username):
+    """Through the login form, as a clinician would; waits for the patient list."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/patients/")
 
 
 def frames_from(sample_images_dir: Path) -> list[bytes]:

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from backend.alerts.models import Alert
 from tests.backend.factories import PatientFactory, UserFactory
-from tests.browser.conftest import SCREENSHOTS
-from tests.support import PASSWORD
+from tests.browser.conftest import SCREENSHOTS, log_in
 
 
 @pytest.fixture
@@ -24,14 +23,6 @@ def ward(transactional_db):
     return Alert.objects.create(patient=zoe, kind=Alert.Kind.NEGATIVE_MOOD, raised_at=now - timedelta(hours=2),
                                 evaluated_at=now, records=120, negative_share=0.72,
                                 thresholds={"window_days": 3, "negative_share": 0.6, "no_data_days": 2})
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/patients/")
 
 
 def list_order(page) -> list[str]:

@@ -7,8 +7,7 @@ import pytest
 
 from backend.alerts.models import Alert, AlertThresholds
 from tests.backend.factories import PatientFactory, UserFactory
-from tests.browser.conftest import SCREENSHOTS, phone_uploads
-from tests.support import PASSWORD
+from tests.browser.conftest import SCREENSHOTS, log_in, phone_uploads
 
 
 @pytest.fixture
@@ -21,14 +20,6 @@ def alerting_patient(transactional_db, sample_images_dir, eager_tasks):
                                    window_days=7)
     phone_uploads(patient, clinician, sample_images_dir)
     return patient
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/patients/")
 
 
 def test_an_alert_raised_on_upload_is_in_the_inbox_and_acknowledged_there(live_server, alerting_patient, page):

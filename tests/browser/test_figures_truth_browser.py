@@ -14,18 +14,9 @@ from backend.moods.definitions import bucket_back, bucket_floor
 from backend.patients.services import patient_active_set
 from backend.workflows.services import patient_data_delete
 from tests.backend.factories import PatientFactory, UserFactory, add_records
-from tests.browser.conftest import SCREENSHOTS
-from tests.support import PASSWORD
+from tests.browser.conftest import SCREENSHOTS, log_in
 
 WIDTHS = (1366, 390)
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/patients/")
 
 
 @pytest.fixture
