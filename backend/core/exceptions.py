@@ -32,9 +32,18 @@ def _flatten(detail, prefix: str = "") -> list[FieldError]:
     return [FieldError(field=field, code=getattr(detail, "code", "invalid"), detail=str(detail))]
 
 
+# A body of a few megabytes can hold hundreds of thousands of unknown keys: the answer names the
+# first problems and counts the rest, so a bad request never buys a response larger than itself.
+MAX_ERRORS_LISTED = 100
+
+
 def _validation_response(errors: list[FieldError]) -> Response:
-    body = error_body("validation_error", "; ".join(f"{e.field}: {e.detail}" for e in errors) or "Invalid input.")
-    body["errors"] = [e.as_dict() for e in errors]
+    listed, unlisted = errors[:MAX_ERRORS_LISTED], len(errors) - MAX_ERRORS_LISTED
+    detail = "; ".join(f"{e.field}: {e.detail}" for e in listed) or "Invalid input."
+    if unlisted > 0:
+        detail += f"; and {unlisted} more problems not listed."
+    body = error_body("validation_error", detail)
+    body["errors"] = [e.as_dict() for e in listed]
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 

@@ -171,3 +171,30 @@ def test_a_box_in_fractions_of_a_pixel_that_rounds_inside_the_frame_is_stored(ph
     assert send(phone, "POST", "/api/v1/mood-batches/", batch).status_code == 201
     record = MoodRecord.objects.get()
     assert (record.box_x, record.box_y, record.box_w, record.box_h) == (0, 11, 639, 469)
+
+
+def test_a_batch_with_thousands_of_problems_lists_the_first_hundred_and_counts_the_rest(phone):
+    """Each entry with 100 unknown keys: 6,000 problems. The answer names the first 100 (with their
+    index) and says how many more there are, instead of a reply larger than the request."""
+    batch = mood_batch(60)
+    for entry in batch["frames"]:
+        entry.update({f"extra{k}": k for k in range(100)})
+    response = phone.post("/api/v1/mood-batches/", batch, format="json")
+    assert response.status_code == 400, response.content[:300]
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert len(body["errors"]) == 100
+    assert {e["code"] for e in body["errors"]} == {"unknown_field"}
+    assert body["errors"][0]["index"] == 0
+    assert body["detail"].endswith("and 5900 more problems not listed.")
+    assert len(response.content) < len(json.dumps(batch))
+    assert not FrameBatch.objects.exists() and not MoodRecord.objects.exists()
+
+
+def test_a_batch_with_a_few_problems_lists_every_one(phone):
+    batch = mood_batch(3)
+    for entry in batch["frames"]:
+        entry["colour"] = "blue"
+    body = phone.post("/api/v1/mood-batches/", batch, format="json").json()
+    assert [e["index"] for e in body["errors"]] == [0, 1, 2]
+    assert "more problems not listed" not in body["detail"]
