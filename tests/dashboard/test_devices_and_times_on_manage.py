@@ -72,3 +72,16 @@ def test_active_phones_are_listed_before_revoked_ones(clinician_web, new_yorker)
     html = clinician_web.get(f"/patients/{new_yorker.pk}/manage/").content.decode()
     table = html.split('<table class="devices">', 1)[1]
     assert table.index("Live phone") < table.index("Gone phone")
+
+
+@pytest.mark.parametrize("page", ["manage/", ""])
+def test_many_active_phones_list_three_and_count_the_rest(clinician_web, new_yorker, page):
+    """25 phones active (a simulator enrolled in a loop) must not push the patient's figures off the
+    screen: three are named with their revoke action, the rest counted with a link to every phone."""
+    for n in range(25):
+        DeviceFactory(patient=new_yorker, label=f"Phone {n:02d}")
+    html = clinician_web.get(f"/patients/{new_yorker.pk}/{page}").content.decode()
+    notice = re.search(r'<div class="multi-device".*?</div>', html, re.S).group(0)
+    assert "25 phones active:" in notice
+    assert notice.count("/revoke/") == 3
+    assert "and 22 more" in notice and f"/patients/{new_yorker.pk}/manage/#devices" in notice
