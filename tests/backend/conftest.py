@@ -6,6 +6,7 @@ browser sessions (`*_web`) for the dashboard and the admin.
 """
 import io
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -171,13 +172,13 @@ def batch_payload(frames: list[bytes], *, batch_id=None, captured_at=None, names
 
 # --- a real Celery worker process ------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """`celery -A backend worker` as a separate process, on the test database and a private queue.
+@contextmanager
+def celery_worker_running(*, log: Path, concurrency: int = 1, **extra_env: str):
+    """`celery -A backend worker` as a separate process on the test database, listening on a private
+    queue that this process publishes to until the block ends; yields the process (`log_path` set).
 
     The worker reaches the frames through PostgreSQL (where they are stored), exactly as a worker
-    on another host would. Tests using it need `transactional_db` so their rows are committed.
-    """
+    on another host would. `extra_env` adds to (or overrides) the worker's environment."""
     import os
     import subprocess
     import sys
@@ -190,19 +191,18 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     if connection.vendor != "postgresql" or settings.CELERY_TASK_ALWAYS_EAGER:
         pytest.fail("worker tests need PostgreSQL and Redis: run them through `make test`")
     db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     queue = f"moodwatch-test-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue  # this process publishes where the worker listens
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    before, app.conf.task_default_queue = app.conf.task_default_queue, queue
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_QUEUE": queue,
         "DJANGO_ENV": os.environ.get("DJANGO_ENV", "test"),
+        **extra_env,
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", "--concurrency=1",
+        sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", f"--concurrency={concurrency}",
         "--queues", f"{queue},{queue}-inference",  # housekeeping, batches
         "--hostname", f"{queue}@%h", "--loglevel=INFO",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -225,7 +225,15 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        app.conf.task_default_queue = before
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker for the session (celery_worker_running). Tests using it need
+    `transactional_db` so their rows are committed."""
+    with celery_worker_running(log=tmp_path_factory.mktemp("worker") / "worker.log") as process:
+        yield process
 
 
 @pytest.fixture

@@ -2,18 +2,14 @@
 bearer token) and logging JSON lines: after an upload it processed, its counters moved by what it did,
 and its lines about the batch carry the request id of the upload that brought it."""
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.ingest.models import FrameBatch
-from tests.backend.conftest import batch_payload
+from tests.backend.conftest import batch_payload, celery_worker_running
 from tests.support import free_port, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -23,50 +19,15 @@ REQUEST_ID = "phone-upload-42-abcdef"
 
 
 @pytest.fixture
-def exporting_worker(django_db_setup, tmp_path, settings):
+def exporting_worker(django_db_setup, tmp_path):
     """`celery -A backend worker` on a private queue, exporting its metrics on a port of its own."""
-    from django.db import connection
-
-    from backend.celery import app
-
-    if connection.vendor != "postgresql" or settings.CELERY_TASK_ALWAYS_EAGER:
-        pytest.fail("worker tests need PostgreSQL and Redis: run them through `make test`")
-    db = connection.settings_dict
-    queue = f"moodwatch-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    before, app.conf.task_default_queue = app.conf.task_default_queue, queue
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE": queue,
-        "DJANGO_ENV": os.environ.get("DJANGO_ENV", "test"),
-        "METRICS_TOKEN": TOKEN,
-        "METRICS_WORKER_PORT": str(port),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "LOG_FORMAT": "json",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=prefork", "--concurrency=2",
-               "--queues", f"{queue},{queue}-inference", "--hostname", f"{queue}@%h", "--loglevel=INFO",
-               "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with open(log, "w") as log_file:
-        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: process.poll() is not None or " ready." in log.read_text(), timeout=120,
-                   what="the Celery worker to start")
-        if process.poll() is not None:
-            pytest.fail(f"Celery worker exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        process.log_path, process.metrics_port = log, port
+    with celery_worker_running(
+        log=tmp_path / "worker.log", concurrency=2, METRICS_TOKEN=TOKEN, METRICS_WORKER_PORT=str(port),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"), LOG_FORMAT="json",
+    ) as process:
+        process.metrics_port = port
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        app.conf.task_default_queue = before
 
 
 def scrape(port: int, token: str | None = TOKEN) -> dict:
