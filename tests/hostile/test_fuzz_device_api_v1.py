@@ -95,28 +95,26 @@ def stored() -> tuple:
     return FrameBatch.objects.count(), MoodRecord.objects.count(), SelfReport.objects.count()
 
 
+def post_with_one_value_replaced(phone, data, url: str, body: dict, replacement, as_key: bool) -> None:
+    """POST `body` with one drawn value (or key) replaced: a well-formed answer, and nothing stored if refused."""
+    path = data.draw(st.sampled_from(list(paths_of(body))))
+    before = stored()
+    response = send(phone, "POST", url, mutated(body, path, replacement, as_key=as_key))
+    assert_well_formed(response, f"{url} {path}")
+    if response.status_code >= 400:
+        assert stored() == before, f"a refused POST to {url} stored something"
+
+
 @FUZZ
 @given(data=st.data(), replacement=replacements, as_key=st.booleans())
 def test_a_mood_batch_with_any_value_replaced(phone, data, replacement, as_key):
-    batch = mood_batch()
-    path = data.draw(st.sampled_from(list(paths_of(batch))))
-    before = stored()
-    response = send(phone, "POST", "/api/v1/mood-batches/", mutated(batch, path, replacement, as_key=as_key))
-    assert_well_formed(response, f"mood-batches {path}")
-    if response.status_code >= 400:
-        assert stored() == before, "a refused mood batch stored something"
+    post_with_one_value_replaced(phone, data, "/api/v1/mood-batches/", mood_batch(), replacement, as_key)
 
 
 @FUZZ
 @given(data=st.data(), replacement=replacements, as_key=st.booleans())
 def test_a_self_report_with_any_value_replaced(phone, data, replacement, as_key):
-    report = self_report()
-    path = data.draw(st.sampled_from(list(paths_of(report))))
-    before = stored()
-    response = send(phone, "POST", "/api/v1/self-reports/", mutated(report, path, replacement, as_key=as_key))
-    assert_well_formed(response, f"self-reports {path}")
-    if response.status_code >= 400:
-        assert stored() == before, "a refused self-report stored something"
+    post_with_one_value_replaced(phone, data, "/api/v1/self-reports/", self_report(), replacement, as_key)
 
 
 @FUZZ
