@@ -73,7 +73,9 @@ CHANGES = [
                                      "２０２６-12-05T09:15:02+01:00", "0001-01-01T00:00:00+14:00",
                                      "9999-12-31T23:59:59-14:00", (NOW + timedelta(minutes=4)).isoformat(),
                                      (NOW + timedelta(minutes=6)).isoformat(), (NOW - timedelta(days=6)).isoformat(),
-                                     (NOW - timedelta(days=8)).isoformat(), ISO.astimezone().isoformat()[:-6] + "Z"]),
+                                     (NOW - timedelta(days=8)).isoformat(), ISO.astimezone().isoformat()[:-6] + "Z",
+                                     # offsets PostgreSQL refuses (not whole minutes): found by probing
+                                     ISO.isoformat()[:-6] + "+01:00:00.5", ISO.isoformat()[:-6] + "+01:00:30"]),
     # bystanders
     *(at("bystanders", v) for v in [-1, 0, 100, 101, True, False, 1.0, "1", None, 10 ** 30, ...]),
     # the face and the entry's own shape
@@ -85,7 +87,10 @@ CHANGES = [
                                   [NAN, 0, 10, 10], [0, 0, INF, 10], [-INF, 0, 10, 10], [-0.0, 0, 10, 10],
                                   [0, 0, 0, 10], [-1, 0, 10, 10], [0, 0, 640, 480], [0, 0, 640.0000001, 480],
                                   [10 ** 400, 0, 10, 10], [1e308, 1e308, 1e308, 1e308], [0.4, 0.6, 9.5, 10.5],
-                                  [[1], 0, 10, 10], {"x": 1}]),
+                                  [[1], 0, 10, 10], {"x": 1},
+                                  # boxes checked in whole pixels, as stored: found by probing
+                                  [0.4, 0.4, 0.2, 0.2], [1.5, 0, 638.5, 10], [-0.4, 0, 10, 10], [639.4, 0, 0.6, 10],
+                                  [0, 0, 1e10, 10]]),
     # the detection score
     *(at("face.detection_score", v) for v in [True, -0.0, 0, 1, 1.0000001, -1e-12, NAN, INF, "0.5", None, 10 ** 400]),
     # the probabilities: moods, types, ranges, the sum and its tolerance
